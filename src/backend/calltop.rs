@@ -1,0 +1,156 @@
+//! calltop's own wire protocol (see `docs/PROTOCOL.md` and [`crate::protocol`]).
+
+use super::{Backend, BackendKind, ClientMsg, Decoded, Member, ProtocolError, ServerMsg, excerpt};
+use crate::protocol::{ClientFrame, ErrorCode, PROTOCOL_VERSION, ServerFrame, close};
+
+#[derive(Debug, Default)]
+pub struct CalltopBackend;
+
+fn member(user: String, joined_at: &str) -> Member {
+    Member {
+        user,
+        joined_at: humantime::parse_rfc3339_weak(joined_at).ok(),
+    }
+}
+
+/// Only the `type` field, to tell an unknown message from a malformed one.
+#[derive(serde::Deserialize)]
+struct TypeOnly {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+const KNOWN_TYPES: &[&str] = &[
+    "joined",
+    "participant_joined",
+    "participant_left",
+    "pong",
+    "left",
+    "removed",
+    "ended",
+    "error",
+];
+
+impl Backend for CalltopBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Calltop
+    }
+
+    fn encode(&mut self, msg: ClientMsg, out: &mut Vec<String>) {
+        let frame = match msg {
+            ClientMsg::Join {
+                session,
+                user,
+                token,
+                resume,
+            } => ClientFrame::Join {
+                v: PROTOCOL_VERSION,
+                session,
+                user,
+                token,
+                resume,
+            },
+            ClientMsg::Leave => ClientFrame::Leave,
+            ClientMsg::Ping { seq } => ClientFrame::Ping { seq },
+        };
+        out.push(serde_json::to_string(&frame).expect("client frames always serialize"));
+    }
+
+    fn decode(&mut self, frame: &str, out: &mut Decoded) -> Result<(), ProtocolError> {
+        let parsed: ServerFrame = match serde_json::from_str(frame) {
+            Ok(f) => f,
+            Err(e) => {
+                // A well-formed object with a type we do not know is a different
+                // problem (a newer server) from garbage; say which.
+                if let Ok(TypeOnly { kind: Some(t) }) = serde_json::from_str::<TypeOnly>(frame)
+                    && !KNOWN_TYPES.contains(&t.as_str())
+                {
+                    return Err(ProtocolError::UnknownType(excerpt(&t)));
+                }
+                return Err(ProtocolError::Malformed {
+                    detail: e.to_string(),
+                    excerpt: excerpt(frame),
+                });
+            }
+        };
+        let msg = match parsed {
+            ServerFrame::Joined { v, .. } if v != PROTOCOL_VERSION => ServerMsg::Refused {
+                reason: format!(
+                    "server speaks protocol version {v}, this calltop speaks version {PROTOCOL_VERSION}"
+                ),
+                fatal: true,
+            },
+            ServerFrame::Joined {
+                resumed,
+                resume_token,
+                participants,
+                ..
+            } => ServerMsg::Joined {
+                resumed,
+                resume_token: Some(resume_token),
+                participants: participants
+                    .into_iter()
+                    .map(|p| member(p.user, &p.joined_at))
+                    .collect(),
+            },
+            ServerFrame::ParticipantJoined { user, joined_at } => {
+                ServerMsg::ParticipantJoined(member(user, &joined_at))
+            }
+            ServerFrame::ParticipantLeft { user } => ServerMsg::ParticipantLeft { user },
+            ServerFrame::Pong { seq } => ServerMsg::Pong { seq },
+            ServerFrame::Left => ServerMsg::Left,
+            ServerFrame::Removed => ServerMsg::Removed,
+            ServerFrame::Ended => ServerMsg::Ended,
+            ServerFrame::Error { code, message } if code.fatal() || code == ErrorCode::SessionEnded => {
+                ServerMsg::Refused {
+                    reason: refusal_text(code, &message),
+                    fatal: true,
+                }
+            }
+            ServerFrame::Error { code, message } => ServerMsg::Notice {
+                message: format!("server error {}: {message}", code_name(code)),
+            },
+        };
+        out.msgs.push(msg);
+        Ok(())
+    }
+
+    fn on_close(&mut self, code: Option<u16>, reason: &str) -> Option<ServerMsg> {
+        let code = code?;
+        if close::retryable(code) {
+            return None;
+        }
+        Some(match code {
+            close::REMOVED => ServerMsg::Removed,
+            close::ENDED => ServerMsg::Ended,
+            _ => ServerMsg::Refused {
+                reason: if reason.is_empty() {
+                    format!("server closed the connection with code {code}")
+                } else {
+                    format!("server closed the connection with code {code}: {}", excerpt(reason))
+                },
+                fatal: true,
+            },
+        })
+    }
+}
+
+fn code_name(code: ErrorCode) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn refusal_text(code: ErrorCode, message: &str) -> String {
+    let what = match code {
+        ErrorCode::Unauthorized => "server refused the token",
+        ErrorCode::SessionEnded => "the session was ended",
+        ErrorCode::UnsupportedVersion => "server does not speak our protocol version",
+        ErrorCode::Replaced => "another connection joined as the same user",
+        ErrorCode::InvalidName => "server refused the session id or user name",
+        ErrorCode::BadFrame | ErrorCode::FrameTooLarge => "server refused a frame we sent",
+        ErrorCode::UnexpectedMessage | ErrorCode::Unknown => "server refused us",
+    };
+    format!("{what} ({}: {})", code_name(code), excerpt(message))
+}

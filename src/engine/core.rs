@@ -1,0 +1,651 @@
+//! The protocol logic of a call session as a pure state machine.
+//!
+//! No IO, no clock, no threads: every input comes with `now`, and after each
+//! one the caller drains [`Engine::poll_output`] and sleeps until
+//! [`Engine::poll_timeout`]. Reconnect, heartbeat, idle countdown and resume
+//! all live here, so tests drive it on a virtual clock.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use super::timers::{Timer, Timers};
+use crate::backend::{self, Backend, ClientMsg, Decoded, Member, ServerMsg, excerpt};
+use crate::event::{EventKind, LeftReason};
+use crate::settings::SessionSettings;
+
+/// Where the session stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Not in a session: before the first join or after a terminal event.
+    Idle,
+    /// First join under way (including its retries).
+    Connecting,
+    Joined,
+    /// Connection lost while joined; retrying.
+    Reconnecting,
+    /// `leave` sent, waiting for the server to acknowledge it.
+    Leaving,
+}
+
+/// What the user asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Join,
+    Leave,
+    ReconnectNow,
+}
+
+/// A command that makes no sense now. Nothing changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("already in the session or joining it (leave first)")]
+    AlreadyActive,
+    #[error("not in a session (join first)")]
+    NotInSession,
+    #[error("already leaving the session")]
+    AlreadyLeaving,
+    #[error("not reconnecting, so there is no attempt to hurry")]
+    NotReconnecting,
+    #[error("a connection attempt is already under way")]
+    AttemptInFlight,
+    #[error("the session engine has stopped")]
+    EngineStopped,
+}
+
+/// What happened to the transport or came over it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// The transport asked for by the last [`Output::Connect`] is open.
+    TransportUp,
+    /// The current transport closed or failed. `code` is the close code if the
+    /// peer sent one; `reason` says what happened in words.
+    TransportDown { code: Option<u16>, reason: String },
+    /// A text frame arrived.
+    Frame(String),
+    /// A binary frame of this many bytes arrived (the protocols here are text).
+    BinaryFrame(usize),
+}
+
+/// What the engine asks its driver to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Open a new transport to the server, replacing any current one.
+    Connect,
+    /// Send a text frame on the current transport.
+    Send(String),
+    /// Close the current transport.
+    Disconnect,
+    /// Report an event that happened at this instant.
+    Event(Instant, EventKind),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    None,
+    Opening,
+    Up,
+}
+
+pub struct Engine {
+    settings: SessionSettings,
+    backend: Box<dyn Backend>,
+    phase: Phase,
+    transport: Transport,
+    /// Attempt number within the current connect or reconnect run (1-based).
+    attempt: u32,
+    /// When the current `connection_lost` was reported.
+    lost_at: Option<Instant>,
+    last_error: Option<String>,
+    resume_token: Option<String>,
+    participants: BTreeMap<String, Option<SystemTime>>,
+    idle_running: bool,
+    ping_seq: u64,
+    last_ping_sent: Option<(u64, Instant)>,
+    timers: Timers,
+    rng: SmallRng,
+    out: VecDeque<Output>,
+    scratch: Decoded,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("phase", &self.phase)
+            .field("transport", &self.transport)
+            .field("attempt", &self.attempt)
+            .field("participants", &self.participants.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// `seed` drives the reconnect jitter, so a test can replay a schedule.
+    pub fn new(settings: SessionSettings, seed: u64) -> Engine {
+        let backend = backend::for_kind(settings.backend)
+            .expect("SessionSettings::build refuses backends this build does not have");
+        Engine::with_backend(settings, backend, seed)
+    }
+
+    pub fn with_backend(settings: SessionSettings, backend: Box<dyn Backend>, seed: u64) -> Engine {
+        Engine {
+            settings,
+            backend,
+            phase: Phase::Idle,
+            transport: Transport::None,
+            attempt: 0,
+            lost_at: None,
+            last_error: None,
+            resume_token: None,
+            participants: BTreeMap::new(),
+            idle_running: false,
+            ping_seq: 0,
+            last_ping_sent: None,
+            timers: Timers::default(),
+            rng: SmallRng::seed_from_u64(seed),
+            out: VecDeque::new(),
+            scratch: Decoded::default(),
+        }
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn settings(&self) -> &SessionSettings {
+        &self.settings
+    }
+
+    /// The other participants, by name, with when they joined if known.
+    pub fn participants(&self) -> &BTreeMap<String, Option<SystemTime>> {
+        &self.participants
+    }
+
+    /// The next output to act on, in order.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When [`Engine::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    pub fn handle_command(&mut self, cmd: Command, now: Instant) -> Result<(), CommandError> {
+        match (cmd, self.phase) {
+            (Command::Join, Phase::Idle) => {
+                self.participants.clear();
+                self.resume_token = None;
+                self.lost_at = None;
+                self.last_error = None;
+                self.attempt = 1;
+                self.phase = Phase::Connecting;
+                self.start_attempt(now);
+                Ok(())
+            }
+            (Command::Join, _) => Err(CommandError::AlreadyActive),
+            (Command::Leave, Phase::Idle) => Err(CommandError::NotInSession),
+            (Command::Leave, Phase::Leaving) => Err(CommandError::AlreadyLeaving),
+            (Command::Leave, Phase::Joined) => {
+                self.send(ClientMsg::Leave);
+                self.phase = Phase::Leaving;
+                for t in [Timer::HeartbeatSend, Timer::HeartbeatTimeout, Timer::Idle] {
+                    self.timers.stop(t);
+                }
+                self.timers.set(Timer::LeaveAck, now + self.settings.leave_timeout);
+                Ok(())
+            }
+            (Command::Leave, Phase::Connecting | Phase::Reconnecting) => {
+                if self.transport == Transport::Up {
+                    // Mid-handshake the server may already hold our slot; tell it.
+                    self.send(ClientMsg::Leave);
+                }
+                self.terminate(now, EventKind::SessionLeft { reason: LeftReason::User });
+                Ok(())
+            }
+            (Command::ReconnectNow, Phase::Connecting | Phase::Reconnecting) => {
+                if self.timers.is_set(Timer::Retry) {
+                    self.timers.stop(Timer::Retry);
+                    self.start_attempt(now);
+                    Ok(())
+                } else {
+                    Err(CommandError::AttemptInFlight)
+                }
+            }
+            (Command::ReconnectNow, _) => Err(CommandError::NotReconnecting),
+        }
+    }
+
+    pub fn handle_input(&mut self, input: Input, now: Instant) {
+        match input {
+            Input::TransportUp => {
+                if self.transport != Transport::Opening {
+                    return; // a transport we no longer asked for
+                }
+                self.transport = Transport::Up;
+                self.backend.transport_up();
+                let resume = match self.phase {
+                    Phase::Reconnecting => self.resume_token.clone(),
+                    _ => None,
+                };
+                self.send(ClientMsg::Join {
+                    session: self.settings.session.clone(),
+                    user: self.settings.user.clone(),
+                    token: self.settings.token.clone(),
+                    resume,
+                });
+            }
+            Input::TransportDown { code, reason } => {
+                if self.transport == Transport::None {
+                    return;
+                }
+                self.transport = Transport::None;
+                if let Some(msg) = self.backend.on_close(code, &reason) {
+                    self.on_server_msg(msg, now);
+                    if self.phase == Phase::Idle {
+                        return;
+                    }
+                }
+                let reason = match code {
+                    Some(c) => format!("{reason} (close code {c})"),
+                    None => reason,
+                };
+                self.on_transport_failure(reason, now);
+            }
+            Input::Frame(frame) => {
+                if self.transport != Transport::Up {
+                    return;
+                }
+                // Anything at all from the server proves it is alive.
+                self.timers.stop(Timer::HeartbeatTimeout);
+                if frame.len() > self.settings.max_frame_bytes {
+                    self.error(
+                        now,
+                        format!(
+                            "ignored a {}-byte frame: over the {}-byte limit",
+                            frame.len(),
+                            self.settings.max_frame_bytes
+                        ),
+                    );
+                    return;
+                }
+                let mut decoded = std::mem::take(&mut self.scratch);
+                match self.backend.decode(&frame, &mut decoded) {
+                    Ok(()) => {
+                        for reply in decoded.replies.drain(..) {
+                            self.out.push_back(Output::Send(reply));
+                        }
+                        for msg in decoded.msgs.drain(..) {
+                            // A terminal message ends the attempt; the rest of this
+                            // frame belongs to a session we are no longer in.
+                            if self.phase == Phase::Idle {
+                                break;
+                            }
+                            self.on_server_msg(msg, now);
+                        }
+                    }
+                    Err(e) => self.error(now, format!("ignored a frame from the server: {e}")),
+                }
+                decoded.msgs.clear();
+                decoded.replies.clear();
+                self.scratch = decoded;
+            }
+            Input::BinaryFrame(len) => {
+                if self.transport == Transport::Up {
+                    self.error(
+                        now,
+                        format!("ignored a frame from the server: {}", backend::ProtocolError::Binary(len)),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Acts on every timer that has expired by `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(t) = self.timers.take_expired(now) {
+            match t {
+                Timer::Attempt => {
+                    let secs = self.settings.connect_timeout.as_secs_f64();
+                    self.on_transport_failure(format!("no answer within the {secs:.1} s connect timeout"), now);
+                }
+                Timer::Retry => self.start_attempt(now),
+                Timer::HeartbeatSend => {
+                    if self.phase == Phase::Joined && self.transport == Transport::Up {
+                        self.ping_seq += 1;
+                        self.last_ping_sent = Some((self.ping_seq, now));
+                        self.send(ClientMsg::Ping { seq: self.ping_seq });
+                        if !self.timers.is_set(Timer::HeartbeatTimeout) {
+                            self.timers
+                                .set(Timer::HeartbeatTimeout, now + self.settings.heartbeat_timeout);
+                        }
+                        self.timers
+                            .set(Timer::HeartbeatSend, now + self.settings.heartbeat_interval);
+                    }
+                }
+                Timer::HeartbeatTimeout => {
+                    if self.phase == Phase::Joined {
+                        let ms = self.settings.heartbeat_timeout.as_millis();
+                        self.lose_connection(format!("heartbeat unanswered for {ms} ms"), now);
+                    }
+                }
+                Timer::Idle => {
+                    if self.transport == Transport::Up && self.phase == Phase::Joined {
+                        self.send(ClientMsg::Leave);
+                    }
+                    let idle_timeout = self.settings.idle_timeout;
+                    self.terminate(now, EventKind::SessionTimedOut { idle_timeout });
+                }
+                Timer::LeaveAck => {
+                    if self.phase == Phase::Leaving {
+                        self.terminate(now, EventKind::SessionLeft { reason: LeftReason::User });
+                    }
+                }
+            }
+            if self.phase == Phase::Idle {
+                break;
+            }
+        }
+    }
+
+    fn send(&mut self, msg: ClientMsg) {
+        let mut frames = Vec::new();
+        self.backend.encode(msg, &mut frames);
+        self.out.extend(frames.into_iter().map(Output::Send));
+    }
+
+    fn emit(&mut self, now: Instant, kind: EventKind) {
+        self.out.push_back(Output::Event(now, kind));
+    }
+
+    fn error(&mut self, now: Instant, message: String) {
+        self.emit(now, EventKind::Error { message });
+    }
+
+    fn start_attempt(&mut self, now: Instant) {
+        if self.phase == Phase::Connecting {
+            self.emit(now, EventKind::Connecting { attempt: self.attempt });
+        }
+        self.transport = Transport::Opening;
+        self.out.push_back(Output::Connect);
+        self.timers.set(Timer::Attempt, now + self.settings.connect_timeout);
+    }
+
+    fn drop_transport(&mut self) {
+        if self.transport != Transport::None {
+            self.transport = Transport::None;
+            self.out.push_back(Output::Disconnect);
+        }
+    }
+
+    /// The transport failed, or an attempt did not get through in time.
+    fn on_transport_failure(&mut self, reason: String, now: Instant) {
+        match self.phase {
+            Phase::Connecting | Phase::Reconnecting => {
+                self.drop_transport();
+                self.timers.stop(Timer::Attempt);
+                self.last_error = Some(reason);
+                self.schedule_next_attempt(now);
+            }
+            Phase::Joined => self.lose_connection(reason, now),
+            // The leave may not have reached the server; it drops our slot
+            // when its resume window runs out, so we are out either way.
+            Phase::Leaving => self.terminate(now, EventKind::SessionLeft { reason: LeftReason::User }),
+            Phase::Idle => {}
+        }
+    }
+
+    fn lose_connection(&mut self, reason: String, now: Instant) {
+        debug_assert_eq!(self.phase, Phase::Joined);
+        self.drop_transport();
+        self.timers.stop(Timer::HeartbeatSend);
+        self.timers.stop(Timer::HeartbeatTimeout);
+        self.phase = Phase::Reconnecting;
+        self.lost_at = Some(now);
+        self.attempt = 0;
+        self.last_error = Some(reason.clone());
+        self.emit(now, EventKind::ConnectionLost { reason });
+        self.schedule_next_attempt(now);
+    }
+
+    fn schedule_next_attempt(&mut self, now: Instant) {
+        let policy = self.settings.reconnect;
+        if self.attempt >= policy.max_attempts {
+            let last = self.last_error.clone().unwrap_or_else(|| "unknown error".into());
+            let reason = if self.phase == Phase::Connecting {
+                format!(
+                    "server unreachable at {} after {} attempts; last error: {last}",
+                    self.settings.server, self.attempt
+                )
+            } else {
+                format!("gave up reconnecting after {} attempts; last error: {last}", self.attempt)
+            };
+            self.terminate(now, EventKind::ConnectionClosed { reason });
+            return;
+        }
+        self.attempt += 1;
+        let delay = policy.delay(self.attempt, self.rng.random::<f64>());
+        self.emit(
+            now,
+            EventKind::ReconnectAttempt {
+                attempt: self.attempt,
+                max: policy.max_attempts,
+                delay,
+            },
+        );
+        if delay.is_zero() {
+            self.start_attempt(now);
+        } else {
+            self.timers.set(Timer::Retry, now + delay);
+        }
+    }
+
+    /// Ends the join attempt with its one terminal event.
+    fn terminate(&mut self, now: Instant, kind: EventKind) {
+        assert!(kind.is_terminal(), "terminate() called with {kind:?}");
+        assert_ne!(self.phase, Phase::Idle, "a second terminal event: {kind:?}");
+        self.drop_transport();
+        self.timers.stop_all();
+        self.phase = Phase::Idle;
+        self.idle_running = false;
+        self.participants.clear();
+        self.resume_token = None;
+        self.lost_at = None;
+        self.last_ping_sent = None;
+        self.emit(now, kind);
+    }
+
+    fn on_server_msg(&mut self, msg: ServerMsg, now: Instant) {
+        match msg {
+            ServerMsg::Joined {
+                resumed,
+                resume_token,
+                participants,
+            } => self.on_joined(resumed, resume_token, participants, now),
+            ServerMsg::ParticipantJoined(m) => {
+                if self.phase != Phase::Joined {
+                    return self.unexpected(now, "participant_joined", &m.user);
+                }
+                if m.user == self.settings.user {
+                    return self.error(now, "server announced our own join as a participant; ignored".into());
+                }
+                if self.participants.contains_key(&m.user) {
+                    return self.error(
+                        now,
+                        format!("server announced {} again, who is already here; ignored", excerpt(&m.user)),
+                    );
+                }
+                self.participants.insert(m.user.clone(), m.joined_at);
+                self.emit(
+                    now,
+                    EventKind::ParticipantJoined {
+                        user: m.user,
+                        joined_at: m.joined_at,
+                    },
+                );
+                self.update_idle(now);
+            }
+            ServerMsg::ParticipantLeft { user } => {
+                if self.phase != Phase::Joined {
+                    return self.unexpected(now, "participant_left", &user);
+                }
+                if self.participants.remove(&user).is_none() {
+                    return self.error(
+                        now,
+                        format!("server said {} left, who was not here; ignored", excerpt(&user)),
+                    );
+                }
+                self.emit(now, EventKind::ParticipantLeft { user });
+                self.update_idle(now);
+            }
+            ServerMsg::Pong { seq } => {
+                if let Some((sent_seq, sent_at)) = self.last_ping_sent
+                    && sent_seq == seq
+                {
+                    self.last_ping_sent = None;
+                    self.emit(now, EventKind::Heartbeat { rtt: now - sent_at });
+                }
+            }
+            ServerMsg::Left => {
+                if self.phase == Phase::Leaving {
+                    self.terminate(now, EventKind::SessionLeft { reason: LeftReason::User });
+                } else {
+                    self.unexpected(now, "left", "");
+                }
+            }
+            ServerMsg::Removed | ServerMsg::Ended => {
+                let reason = if msg == ServerMsg::Removed {
+                    LeftReason::Removed
+                } else {
+                    LeftReason::Ended
+                };
+                if self.phase == Phase::Idle {
+                    return;
+                }
+                self.terminate(now, EventKind::SessionLeft { reason });
+            }
+            ServerMsg::Refused { reason, fatal: true } => {
+                if self.phase == Phase::Leaving {
+                    self.terminate(now, EventKind::SessionLeft { reason: LeftReason::User });
+                } else {
+                    self.terminate(now, EventKind::ConnectionClosed { reason });
+                }
+            }
+            ServerMsg::Refused { reason, fatal: false } => {
+                self.on_transport_failure(format!("server refused: {reason}"), now);
+            }
+            ServerMsg::Notice { message } => self.error(now, message),
+        }
+    }
+
+    fn unexpected(&mut self, now: Instant, what: &str, detail: &str) {
+        let phase = match self.phase {
+            Phase::Idle => "not in a session",
+            Phase::Connecting | Phase::Reconnecting => "before the server acknowledged our join",
+            Phase::Joined => "while joined",
+            Phase::Leaving => "while leaving",
+        };
+        let detail = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", excerpt(detail))
+        };
+        self.error(now, format!("ignored an unexpected {what}{detail} {phase}"));
+    }
+
+    fn on_joined(&mut self, resumed: bool, token: Option<String>, members: Vec<Member>, now: Instant) {
+        let was = self.phase;
+        if !matches!(was, Phase::Connecting | Phase::Reconnecting) {
+            return self.unexpected(now, "joined", "");
+        }
+        self.timers.stop(Timer::Attempt);
+        self.phase = Phase::Joined;
+        self.resume_token = token;
+        let fresh: BTreeMap<String, Option<SystemTime>> = members
+            .into_iter()
+            .filter(|m| m.user != self.settings.user)
+            .map(|m| (m.user, m.joined_at))
+            .collect();
+        if was == Phase::Connecting {
+            self.emit(
+                now,
+                EventKind::SessionJoined {
+                    participants: fresh.len(),
+                },
+            );
+        } else {
+            let lost_at = self.lost_at.take().expect("reconnecting always has a loss time");
+            self.emit(
+                now,
+                EventKind::ConnectionRestored {
+                    resumed,
+                    downtime: now - lost_at,
+                    attempts: self.attempt,
+                },
+            );
+        }
+        // Whatever changed while we were away, reported as joins and leaves so a
+        // consumer that follows the events has the same list as the server.
+        let gone: Vec<String> = self
+            .participants
+            .keys()
+            .filter(|u| !fresh.contains_key(*u))
+            .cloned()
+            .collect();
+        for user in gone {
+            self.emit(now, EventKind::ParticipantLeft { user });
+        }
+        for (user, joined_at) in &fresh {
+            if !self.participants.contains_key(user) {
+                let ev = EventKind::ParticipantJoined {
+                    user: user.clone(),
+                    joined_at: *joined_at,
+                };
+                self.emit(now, ev);
+            }
+        }
+        self.participants = fresh;
+        self.attempt = 0;
+        self.last_error = None;
+        self.last_ping_sent = None;
+        self.timers.set(Timer::HeartbeatSend, now + self.settings.heartbeat_interval);
+        self.update_idle(now);
+    }
+
+    /// Starts the idle countdown when we become alone, stops it when we are not.
+    fn update_idle(&mut self, now: Instant) {
+        let timeout = self.settings.idle_timeout;
+        let alone = self.participants.is_empty();
+        let should_run = !timeout.is_zero()
+            && alone
+            && matches!(self.phase, Phase::Joined | Phase::Reconnecting);
+        if should_run && !self.idle_running {
+            let deadline = now + timeout;
+            self.idle_running = true;
+            self.timers.set(Timer::Idle, deadline);
+            self.emit(
+                now,
+                EventKind::IdleCountdownStarted {
+                    deadline,
+                    seconds: timeout.as_secs(),
+                },
+            );
+        } else if !should_run && self.idle_running {
+            self.idle_running = false;
+            self.timers.stop(Timer::Idle);
+            self.emit(now, EventKind::IdleCountdownCancelled);
+        }
+    }
+
+    /// When the idle countdown ends, if it runs.
+    pub fn idle_deadline(&self) -> Option<Instant> {
+        self.timers.get(Timer::Idle)
+    }
+
+    /// Total time the reconnect policy may spend, for display.
+    pub fn reconnect_budget(&self) -> Duration {
+        self.settings.reconnect.worst_case_budget()
+    }
+}

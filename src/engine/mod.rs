@@ -1,0 +1,10 @@
+//! The session engine: a pure state machine ([`Engine`]) and the contract's
+//! ordering invariants as a checker ([`ContractChecker`]).
+
+mod core;
+mod invariants;
+mod timers;
+
+pub use core::{Command, CommandError, Engine, Input, Output, Phase};
+pub use invariants::{ContractChecker, Violation};
+pub use timers::Timer;

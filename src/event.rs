@@ -1,0 +1,269 @@
+//! Session events: what the engine reports, with their NDJSON form (CONTRACT.md §1–2).
+
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+
+/// Why we are out of the session after `session_left`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeftReason {
+    /// We called `leave` (keyboard, stdin, a signal).
+    User,
+    /// An administrator removed us.
+    Removed,
+    /// The session was ended for everyone.
+    Ended,
+}
+
+/// What happened. The six session-status events are the ones
+/// [`EventKind::is_status`] names; the rest feed dashboards and logs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventKind {
+    /// A connection attempt starts (first join, or a retry of it).
+    Connecting { attempt: u32 },
+    SessionJoined { participants: usize },
+    SessionLeft { reason: LeftReason },
+    SessionTimedOut { idle_timeout: Duration },
+    ConnectionLost { reason: String },
+    ConnectionRestored { resumed: bool, downtime: Duration, attempts: u32 },
+    ConnectionClosed { reason: String },
+    /// The next attempt is scheduled `delay` from now.
+    ReconnectAttempt { attempt: u32, max: u32, delay: Duration },
+    ParticipantJoined { user: String, joined_at: Option<SystemTime> },
+    ParticipantLeft { user: String },
+    /// We are alone; we leave at `deadline` unless someone joins.
+    IdleCountdownStarted { deadline: Instant, seconds: u64 },
+    IdleCountdownCancelled,
+    Heartbeat { rtt: Duration },
+    /// Something went wrong that did not end the session (a bad frame, a server notice).
+    Error { message: String },
+}
+
+impl EventKind {
+    /// The NDJSON `event` name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Connecting { .. } => "connecting",
+            EventKind::SessionJoined { .. } => "session_joined",
+            EventKind::SessionLeft { .. } => "session_left",
+            EventKind::SessionTimedOut { .. } => "session_timed_out",
+            EventKind::ConnectionLost { .. } => "connection_lost",
+            EventKind::ConnectionRestored { .. } => "connection_restored",
+            EventKind::ConnectionClosed { .. } => "connection_closed",
+            EventKind::ReconnectAttempt { .. } => "reconnect_attempt",
+            EventKind::ParticipantJoined { .. } => "participant_joined",
+            EventKind::ParticipantLeft { .. } => "participant_left",
+            EventKind::IdleCountdownStarted { .. } => "idle_countdown_started",
+            EventKind::IdleCountdownCancelled => "idle_countdown_cancelled",
+            EventKind::Heartbeat { .. } => "heartbeat",
+            EventKind::Error { .. } => "error",
+        }
+    }
+
+    /// One of the six session-status events of the listener API.
+    pub fn is_status(&self) -> bool {
+        matches!(
+            self,
+            EventKind::SessionJoined { .. }
+                | EventKind::SessionLeft { .. }
+                | EventKind::SessionTimedOut { .. }
+                | EventKind::ConnectionLost { .. }
+                | EventKind::ConnectionRestored { .. }
+                | EventKind::ConnectionClosed { .. }
+        )
+    }
+
+    /// Ends a join attempt (ordering invariant 1).
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            EventKind::SessionLeft { .. }
+                | EventKind::SessionTimedOut { .. }
+                | EventKind::ConnectionClosed { .. }
+        )
+    }
+}
+
+/// An event with when it happened: `at` on the monotonic clock (for countdowns),
+/// `ts` on the wall clock (for people and logs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionEvent {
+    pub at: Instant,
+    pub ts: SystemTime,
+    pub kind: EventKind,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum Body<'a> {
+    Connecting { attempt: u32 },
+    SessionJoined { participants: usize },
+    SessionLeft { reason: LeftReason },
+    SessionTimedOut { idle_timeout_s: u64 },
+    ConnectionLost { reason: &'a str },
+    ConnectionRestored { resumed: bool, downtime_ms: u128, attempts: u32 },
+    ConnectionClosed { reason: &'a str },
+    ReconnectAttempt { attempt: u32, max: u32, delay_ms: u128 },
+    ParticipantJoined { user: &'a str, #[serde(skip_serializing_if = "Option::is_none")] joined_at: Option<String> },
+    ParticipantLeft { user: &'a str },
+    IdleCountdownStarted { deadline_ms: u128, seconds: u64 },
+    IdleCountdownCancelled,
+    Heartbeat { rtt_ms: u128 },
+    Error { message: &'a str },
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    ts: String,
+    #[serde(flatten)]
+    body: Body<'a>,
+    session: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+}
+
+/// RFC 3339 UTC with milliseconds, as the NDJSON `ts`.
+pub fn rfc3339_ms(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+fn epoch_ms(t: SystemTime) -> u128 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+impl SessionEvent {
+    /// Maps a monotonic instant to the wall clock through this event's own pair.
+    pub fn wall_time(&self, instant: Instant) -> SystemTime {
+        if instant >= self.at {
+            self.ts + (instant - self.at)
+        } else {
+            self.ts - (self.at - instant)
+        }
+    }
+
+    /// One NDJSON line (without the newline). `session` and `user` are ours,
+    /// except on `participant_*` lines, where `user` is the participant.
+    pub fn to_ndjson(&self, session: &str, user: &str) -> String {
+        let body = match &self.kind {
+            EventKind::Connecting { attempt } => Body::Connecting { attempt: *attempt },
+            EventKind::SessionJoined { participants } => Body::SessionJoined {
+                participants: *participants,
+            },
+            EventKind::SessionLeft { reason } => Body::SessionLeft { reason: *reason },
+            EventKind::SessionTimedOut { idle_timeout } => Body::SessionTimedOut {
+                idle_timeout_s: idle_timeout.as_secs(),
+            },
+            EventKind::ConnectionLost { reason } => Body::ConnectionLost { reason },
+            EventKind::ConnectionRestored {
+                resumed,
+                downtime,
+                attempts,
+            } => Body::ConnectionRestored {
+                resumed: *resumed,
+                downtime_ms: downtime.as_millis(),
+                attempts: *attempts,
+            },
+            EventKind::ConnectionClosed { reason } => Body::ConnectionClosed { reason },
+            EventKind::ReconnectAttempt {
+                attempt,
+                max,
+                delay,
+            } => Body::ReconnectAttempt {
+                attempt: *attempt,
+                max: *max,
+                delay_ms: delay.as_millis(),
+            },
+            EventKind::ParticipantJoined { user, joined_at } => Body::ParticipantJoined {
+                user,
+                joined_at: joined_at.map(rfc3339_ms),
+            },
+            EventKind::ParticipantLeft { user } => Body::ParticipantLeft { user },
+            EventKind::IdleCountdownStarted { deadline, seconds } => Body::IdleCountdownStarted {
+                deadline_ms: epoch_ms(self.wall_time(*deadline)),
+                seconds: *seconds,
+            },
+            EventKind::IdleCountdownCancelled => Body::IdleCountdownCancelled,
+            EventKind::Heartbeat { rtt } => Body::Heartbeat {
+                rtt_ms: rtt.as_millis(),
+            },
+            EventKind::Error { message } => Body::Error { message },
+        };
+        let own_user = !matches!(
+            self.kind,
+            EventKind::ParticipantJoined { .. } | EventKind::ParticipantLeft { .. }
+        );
+        let line = Line {
+            ts: rfc3339_ms(self.ts),
+            body,
+            session,
+            user: own_user.then_some(user),
+        };
+        serde_json::to_string(&line).expect("event lines always serialize")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(kind: EventKind) -> SessionEvent {
+        SessionEvent {
+            at: Instant::now(),
+            ts: SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_123),
+            kind,
+        }
+    }
+
+    #[test]
+    fn ndjson_line_has_the_contract_shape() {
+        let line = at(EventKind::SessionLeft {
+            reason: LeftReason::Removed,
+        })
+        .to_ndjson("demo", "alice");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["event"], "session_left");
+        assert_eq!(v["reason"], "removed");
+        assert_eq!(v["session"], "demo");
+        assert_eq!(v["user"], "alice");
+        assert_eq!(v["ts"], "2026-11-18T09:46:40.123Z");
+    }
+
+    #[test]
+    fn participant_lines_name_the_participant() {
+        let line = at(EventKind::ParticipantLeft { user: "bob".into() }).to_ndjson("demo", "alice");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["user"], "bob");
+    }
+
+    #[test]
+    fn restored_carries_resumed_downtime_and_attempts() {
+        let line = at(EventKind::ConnectionRestored {
+            resumed: true,
+            downtime: Duration::from_millis(1234),
+            attempts: 3,
+        })
+        .to_ndjson("s", "u");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["resumed"], true);
+        assert_eq!(v["downtime_ms"], 1234);
+        assert_eq!(v["attempts"], 3);
+    }
+
+    #[test]
+    fn idle_deadline_is_wall_clock_milliseconds() {
+        let e = at(EventKind::IdleCountdownCancelled);
+        let ev = SessionEvent {
+            kind: EventKind::IdleCountdownStarted {
+                deadline: e.at + Duration::from_secs(300),
+                seconds: 300,
+            },
+            ..e
+        };
+        let v: serde_json::Value = serde_json::from_str(&ev.to_ndjson("s", "u")).unwrap();
+        assert_eq!(v["deadline_ms"], 1_795_000_300_123u64);
+        assert_eq!(v["seconds"], 300);
+    }
+}

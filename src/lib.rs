@@ -1,0 +1,15 @@
+//! calltop: a call-session engine with the session-status listener API, and
+//! "top for a call", the terminal dashboard built on it.
+
+pub mod backend;
+pub mod backoff;
+pub mod engine;
+pub mod event;
+pub mod protocol;
+pub mod settings;
+
+pub use backend::BackendKind;
+pub use backoff::ReconnectPolicy;
+pub use engine::{Command, CommandError, Phase};
+pub use event::{EventKind, LeftReason, SessionEvent};
+pub use settings::{SessionSettings, SettingsError};

@@ -1,0 +1,207 @@
+//! The calltop wire protocol, version 1: JSON text frames over one WebSocket.
+//!
+//! `docs/PROTOCOL.md` describes it message by message; this module is its single
+//! source of truth in code. Both the client backend and the reference server use
+//! these types, so the two cannot drift apart.
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this build speaks. It travels in `join` and `joined`,
+/// the first message in each direction, so a mismatch is caught before anything else.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Default largest frame either side accepts, in bytes.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Messages a client sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    Join {
+        v: u32,
+        session: String,
+        user: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+        /// The `resume_token` of an earlier `joined`: asks the server for our old slot.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
+    },
+    Leave,
+    Ping {
+        seq: u64,
+    },
+}
+
+/// One participant as the server describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    pub user: String,
+    /// RFC 3339 UTC.
+    pub joined_at: String,
+}
+
+/// Messages the server sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    Joined {
+        v: u32,
+        session: String,
+        user: String,
+        /// True when the server kept our slot since an earlier connection.
+        resumed: bool,
+        resume_token: String,
+        /// How long the server keeps our slot after the socket drops.
+        resume_window_ms: u64,
+        /// Everybody else in the session, oldest first.
+        participants: Vec<Participant>,
+    },
+    ParticipantJoined {
+        user: String,
+        joined_at: String,
+    },
+    ParticipantLeft {
+        user: String,
+    },
+    Pong {
+        seq: u64,
+    },
+    /// Acknowledges our `leave`; the server closes the socket after it.
+    Left,
+    /// An administrator removed us.
+    Removed,
+    /// The session was ended for everyone.
+    Ended,
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+/// Why the server refuses or complains. `fatal()` codes are followed by a close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not valid JSON or not a known message.
+    BadFrame,
+    /// The frame was larger than the server's limit.
+    FrameTooLarge,
+    /// The message makes no sense in this state (for example `leave` before `join`).
+    UnexpectedMessage,
+    UnsupportedVersion,
+    Unauthorized,
+    /// The session was ended and does not take joins for now.
+    SessionEnded,
+    /// The same user joined from another connection, which now holds the slot.
+    Replaced,
+    /// Session id or user name is empty or too long.
+    InvalidName,
+    #[serde(other)]
+    Unknown,
+}
+
+/// WebSocket close codes the reference server uses, and whether a client should retry.
+pub mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    pub const INTERNAL_ERROR: u16 = 1011;
+    pub const BAD_FRAME: u16 = 4000;
+    pub const UNSUPPORTED_VERSION: u16 = 4001;
+    pub const UNAUTHORIZED: u16 = 4002;
+    pub const REMOVED: u16 = 4003;
+    pub const ENDED: u16 = 4004;
+    pub const INVALID_NAME: u16 = 4005;
+    pub const REPLACED: u16 = 4010;
+
+    /// Whether reconnecting after this close code can succeed. Unknown codes
+    /// (and abnormal closes without a code) are treated as network trouble.
+    pub fn retryable(code: u16) -> bool {
+        !matches!(
+            code,
+            BAD_FRAME | UNSUPPORTED_VERSION | UNAUTHORIZED | REMOVED | ENDED | INVALID_NAME | REPLACED
+        )
+    }
+}
+
+impl ErrorCode {
+    /// The close code that follows this error, if the server closes after it.
+    pub fn close_code(self) -> Option<u16> {
+        match self {
+            ErrorCode::BadFrame => Some(close::BAD_FRAME),
+            ErrorCode::FrameTooLarge => Some(close::MESSAGE_TOO_BIG),
+            ErrorCode::UnsupportedVersion => Some(close::UNSUPPORTED_VERSION),
+            ErrorCode::Unauthorized => Some(close::UNAUTHORIZED),
+            ErrorCode::SessionEnded => Some(close::ENDED),
+            ErrorCode::Replaced => Some(close::REPLACED),
+            ErrorCode::InvalidName => Some(close::INVALID_NAME),
+            ErrorCode::UnexpectedMessage | ErrorCode::Unknown => None,
+        }
+    }
+
+    /// Whether a client should give up on the session when it gets this error.
+    pub fn fatal(self) -> bool {
+        self.close_code().is_some_and(|c| !close::retryable(c))
+    }
+}
+
+/// Longest session id or user name either side accepts.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Session ids and user names: 1 to 64 characters, no control characters.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= MAX_NAME_LEN
+        && !name.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_frame_has_the_documented_shape() {
+        let f = ClientFrame::Join {
+            v: 1,
+            session: "demo".into(),
+            user: "alice".into(),
+            token: None,
+            resume: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            r#"{"type":"join","v":1,"session":"demo","user":"alice"}"#
+        );
+    }
+
+    #[test]
+    fn unknown_error_codes_decode_as_unknown() {
+        let f: ServerFrame =
+            serde_json::from_str(r#"{"type":"error","code":"brand_new","message":"x"}"#).unwrap();
+        assert_eq!(
+            f,
+            ServerFrame::Error {
+                code: ErrorCode::Unknown,
+                message: "x".into()
+            }
+        );
+    }
+
+    #[test]
+    fn refusals_that_retrying_cannot_fix_are_fatal() {
+        assert!(ErrorCode::Unauthorized.fatal());
+        assert!(ErrorCode::SessionEnded.fatal());
+        assert!(!ErrorCode::UnexpectedMessage.fatal());
+        assert!(close::retryable(close::GOING_AWAY));
+        assert!(!close::retryable(close::REMOVED));
+    }
+
+    #[test]
+    fn names_with_control_characters_are_invalid() {
+        assert!(valid_name("alice"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("a\x1b[2Jb"));
+        assert!(!valid_name(&"x".repeat(65)));
+    }
+}

@@ -1,0 +1,275 @@
+//! What a session needs to know before it starts, validated up front.
+
+use std::time::Duration;
+
+use crate::backend::{self, BackendKind};
+use crate::backoff::ReconnectPolicy;
+use crate::protocol::{self, DEFAULT_MAX_FRAME_BYTES};
+
+/// A setting that cannot work, named with its value and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {setting} = {value}: expected {expected}")]
+pub struct SettingsError {
+    pub setting: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+impl SettingsError {
+    pub fn new(setting: &'static str, value: impl std::fmt::Debug, expected: impl Into<String>) -> Self {
+        SettingsError {
+            setting,
+            value: format!("{value:?}"),
+            expected: expected.into(),
+        }
+    }
+}
+
+/// Everything a [`crate::CallSession`] needs. Build it with [`SessionSettings::builder`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSettings {
+    pub server: url::Url,
+    pub backend: BackendKind,
+    pub session: String,
+    pub user: String,
+    pub token: Option<String>,
+    /// How long we may be the only participant before we leave; zero disables.
+    pub idle_timeout: Duration,
+    pub heartbeat_interval: Duration,
+    /// How long a heartbeat may go unanswered before the connection counts as lost.
+    pub heartbeat_timeout: Duration,
+    /// How long one attempt (TCP, TLS, WebSocket handshake and join) may take.
+    pub connect_timeout: Duration,
+    /// How long `leave` waits for the server's acknowledgement.
+    pub leave_timeout: Duration,
+    pub reconnect: ReconnectPolicy,
+    /// Largest inbound frame the engine accepts.
+    pub max_frame_bytes: usize,
+}
+
+impl SessionSettings {
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+    pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
+    pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(2500);
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const DEFAULT_LEAVE_TIMEOUT: Duration = Duration::from_secs(1);
+
+    pub fn builder(
+        server: impl Into<String>,
+        session: impl Into<String>,
+        user: impl Into<String>,
+    ) -> SessionSettingsBuilder {
+        SessionSettingsBuilder {
+            server: server.into(),
+            backend: BackendKind::default(),
+            session: session.into(),
+            user: user.into(),
+            token: None,
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
+            heartbeat_interval: Self::DEFAULT_HEARTBEAT_INTERVAL,
+            heartbeat_timeout: Self::DEFAULT_HEARTBEAT_TIMEOUT,
+            connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+            leave_timeout: Self::DEFAULT_LEAVE_TIMEOUT,
+            reconnect: ReconnectPolicy::default(),
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+        }
+    }
+
+    /// Worst case from a silent stall to `connection_lost`: a heartbeat goes out
+    /// at most one interval after the last answer, then waits its timeout.
+    pub fn stall_detection_bound(&self) -> Duration {
+        self.heartbeat_interval + self.heartbeat_timeout
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionSettingsBuilder {
+    server: String,
+    backend: BackendKind,
+    session: String,
+    user: String,
+    token: Option<String>,
+    idle_timeout: Duration,
+    heartbeat_interval: Duration,
+    heartbeat_timeout: Duration,
+    connect_timeout: Duration,
+    leave_timeout: Duration,
+    reconnect: ReconnectPolicy,
+    max_frame_bytes: usize,
+}
+
+impl SessionSettingsBuilder {
+    pub fn backend(mut self, b: BackendKind) -> Self {
+        self.backend = b;
+        self
+    }
+    pub fn token(mut self, t: impl Into<String>) -> Self {
+        self.token = Some(t.into());
+        self
+    }
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.idle_timeout = d;
+        self
+    }
+    pub fn heartbeat_interval(mut self, d: Duration) -> Self {
+        self.heartbeat_interval = d;
+        self
+    }
+    pub fn heartbeat_timeout(mut self, d: Duration) -> Self {
+        self.heartbeat_timeout = d;
+        self
+    }
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+    pub fn leave_timeout(mut self, d: Duration) -> Self {
+        self.leave_timeout = d;
+        self
+    }
+    pub fn reconnect(mut self, p: ReconnectPolicy) -> Self {
+        self.reconnect = p;
+        self
+    }
+    pub fn max_frame_bytes(mut self, n: usize) -> Self {
+        self.max_frame_bytes = n;
+        self
+    }
+
+    /// Checks every setting; the first one that cannot work is the error.
+    pub fn build(self) -> Result<SessionSettings, SettingsError> {
+        let server = url::Url::parse(&self.server).map_err(|e| {
+            SettingsError::new("server", &self.server, format!("a ws:// or wss:// URL ({e})"))
+        })?;
+        if !matches!(server.scheme(), "ws" | "wss") || server.host_str().is_none() {
+            return Err(SettingsError::new(
+                "server",
+                &self.server,
+                "a ws:// or wss:// URL with a host, such as ws://127.0.0.1:7878/ws",
+            ));
+        }
+        if backend::for_kind(self.backend).is_none() {
+            return Err(SettingsError::new(
+                "backend",
+                self.backend.as_str(),
+                "calltop (this build has no janus backend yet)",
+            ));
+        }
+        if !protocol::valid_name(&self.session) {
+            return Err(SettingsError::new(
+                "session",
+                &self.session,
+                "1 to 64 characters without control characters",
+            ));
+        }
+        if !protocol::valid_name(&self.user) {
+            return Err(SettingsError::new(
+                "user",
+                &self.user,
+                "1 to 64 characters without control characters",
+            ));
+        }
+        let positive = |name: &'static str, d: Duration| {
+            if d.is_zero() {
+                Err(SettingsError::new(name, d, "a duration above zero"))
+            } else {
+                Ok(())
+            }
+        };
+        positive("heartbeat_interval", self.heartbeat_interval)?;
+        positive("heartbeat_timeout", self.heartbeat_timeout)?;
+        positive("connect_timeout", self.connect_timeout)?;
+        positive("leave_timeout", self.leave_timeout)?;
+        let r = self.reconnect;
+        if r.max_attempts == 0 {
+            return Err(SettingsError::new("reconnect.max_attempts", 0, "at least 1"));
+        }
+        if !(r.multiplier.is_finite() && r.multiplier >= 1.0) {
+            return Err(SettingsError::new("reconnect.multiplier", r.multiplier, "a number ≥ 1.0"));
+        }
+        if !(0.0..=1.0).contains(&r.jitter) {
+            return Err(SettingsError::new("reconnect.jitter", r.jitter, "a number from 0.0 to 1.0"));
+        }
+        if r.max_delay < r.initial_delay {
+            return Err(SettingsError::new(
+                "reconnect.max_delay",
+                r.max_delay,
+                format!("at least reconnect.initial_delay ({:?})", r.initial_delay),
+            ));
+        }
+        if self.max_frame_bytes < 1024 {
+            return Err(SettingsError::new("max_frame_bytes", self.max_frame_bytes, "at least 1024"));
+        }
+        Ok(SessionSettings {
+            server,
+            backend: self.backend,
+            session: self.session,
+            user: self.user,
+            token: self.token.filter(|t| !t.is_empty()),
+            idle_timeout: self.idle_timeout,
+            heartbeat_interval: self.heartbeat_interval,
+            heartbeat_timeout: self.heartbeat_timeout,
+            connect_timeout: self.connect_timeout,
+            leave_timeout: self.leave_timeout,
+            reconnect: self.reconnect,
+            max_frame_bytes: self.max_frame_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_detect_a_silent_stall_within_five_seconds() {
+        let s = SessionSettings::builder("ws://127.0.0.1:1/ws", "demo", "alice")
+            .build()
+            .unwrap();
+        assert!(s.stall_detection_bound() <= Duration::from_secs(5));
+        assert!(s.heartbeat_interval >= Duration::from_secs(2));
+        assert_eq!(s.idle_timeout, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn a_bad_url_names_the_setting_the_value_and_what_was_expected() {
+        let e = SessionSettings::builder("http://example", "demo", "alice")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.setting, "server");
+        let text = e.to_string();
+        assert!(text.contains("\"http://example\""), "{text}");
+        assert!(text.contains("ws://"), "{text}");
+    }
+
+    #[test]
+    fn zero_attempts_and_inverted_caps_are_refused() {
+        let bad = ReconnectPolicy {
+            max_attempts: 0,
+            ..ReconnectPolicy::default()
+        };
+        let e = SessionSettings::builder("ws://h/ws", "s", "u")
+            .reconnect(bad)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.setting, "reconnect.max_attempts");
+        let bad = ReconnectPolicy {
+            max_delay: Duration::from_millis(1),
+            ..ReconnectPolicy::default()
+        };
+        let e = SessionSettings::builder("ws://h/ws", "s", "u")
+            .reconnect(bad)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.setting, "reconnect.max_delay");
+    }
+
+    #[test]
+    fn janus_is_refused_until_its_backend_exists() {
+        let e = SessionSettings::builder("ws://h/ws", "s", "u")
+            .backend(BackendKind::Janus)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.setting, "backend");
+    }
+}
