@@ -105,7 +105,7 @@ mod tests {
             };
             let d = p.delay(attempt, sample);
             prop_assert!(d <= p.max_delay);
-            prop_assert!(d >= p.nominal_delay(attempt).mul_f64(1.0 - jitter) - Duration::from_nanos(1));
+            prop_assert!(d + Duration::from_nanos(1) >= p.nominal_delay(attempt).mul_f64(1.0 - jitter));
             prop_assert!(p.nominal_delay(attempt) <= p.nominal_delay(attempt + 1));
         }
     }

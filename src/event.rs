@@ -228,7 +228,7 @@ mod tests {
         assert_eq!(v["reason"], "removed");
         assert_eq!(v["session"], "demo");
         assert_eq!(v["user"], "alice");
-        assert_eq!(v["ts"], "2026-11-18T09:46:40.123Z");
+        assert_eq!(v["ts"], "2026-11-18T11:06:40.123Z");
     }
 
     #[test]
