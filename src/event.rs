@@ -21,23 +21,55 @@ pub enum LeftReason {
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventKind {
     /// A connection attempt starts (first join, or a retry of it).
-    Connecting { attempt: u32 },
-    SessionJoined { participants: usize },
-    SessionLeft { reason: LeftReason },
-    SessionTimedOut { idle_timeout: Duration },
-    ConnectionLost { reason: String },
-    ConnectionRestored { resumed: bool, downtime: Duration, attempts: u32 },
-    ConnectionClosed { reason: String },
+    Connecting {
+        attempt: u32,
+    },
+    SessionJoined {
+        participants: usize,
+    },
+    SessionLeft {
+        reason: LeftReason,
+    },
+    SessionTimedOut {
+        idle_timeout: Duration,
+    },
+    ConnectionLost {
+        reason: String,
+    },
+    ConnectionRestored {
+        resumed: bool,
+        downtime: Duration,
+        attempts: u32,
+    },
+    ConnectionClosed {
+        reason: String,
+    },
     /// The next attempt is scheduled `delay` from now.
-    ReconnectAttempt { attempt: u32, max: u32, delay: Duration },
-    ParticipantJoined { user: String, joined_at: Option<SystemTime> },
-    ParticipantLeft { user: String },
+    ReconnectAttempt {
+        attempt: u32,
+        max: u32,
+        delay: Duration,
+    },
+    ParticipantJoined {
+        user: String,
+        joined_at: Option<SystemTime>,
+    },
+    ParticipantLeft {
+        user: String,
+    },
     /// We are alone; we leave at `deadline` unless someone joins.
-    IdleCountdownStarted { deadline: Instant, seconds: u64 },
+    IdleCountdownStarted {
+        deadline: Instant,
+        seconds: u64,
+    },
     IdleCountdownCancelled,
-    Heartbeat { rtt: Duration },
+    Heartbeat {
+        rtt: Duration,
+    },
     /// Something went wrong that did not end the session (a bad frame, a server notice).
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 impl EventKind {
@@ -97,20 +129,53 @@ pub struct SessionEvent {
 #[derive(Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 enum Body<'a> {
-    Connecting { attempt: u32 },
-    SessionJoined { participants: usize },
-    SessionLeft { reason: LeftReason },
-    SessionTimedOut { idle_timeout_s: u64 },
-    ConnectionLost { reason: &'a str },
-    ConnectionRestored { resumed: bool, downtime_ms: u128, attempts: u32 },
-    ConnectionClosed { reason: &'a str },
-    ReconnectAttempt { attempt: u32, max: u32, delay_ms: u128 },
-    ParticipantJoined { user: &'a str, #[serde(skip_serializing_if = "Option::is_none")] joined_at: Option<String> },
-    ParticipantLeft { user: &'a str },
-    IdleCountdownStarted { deadline_ms: u128, seconds: u64 },
+    Connecting {
+        attempt: u32,
+    },
+    SessionJoined {
+        participants: usize,
+    },
+    SessionLeft {
+        reason: LeftReason,
+    },
+    SessionTimedOut {
+        idle_timeout_s: u64,
+    },
+    ConnectionLost {
+        reason: &'a str,
+    },
+    ConnectionRestored {
+        resumed: bool,
+        downtime_ms: u128,
+        attempts: u32,
+    },
+    ConnectionClosed {
+        reason: &'a str,
+    },
+    ReconnectAttempt {
+        attempt: u32,
+        max: u32,
+        delay_ms: u128,
+    },
+    ParticipantJoined {
+        user: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        joined_at: Option<String>,
+    },
+    ParticipantLeft {
+        user: &'a str,
+    },
+    IdleCountdownStarted {
+        deadline_ms: u128,
+        seconds: u64,
+    },
     IdleCountdownCancelled,
-    Heartbeat { rtt_ms: u128 },
-    Error { message: &'a str },
+    Heartbeat {
+        rtt_ms: u128,
+    },
+    Error {
+        message: &'a str,
+    },
 }
 
 #[derive(Serialize)]

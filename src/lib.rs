@@ -13,3 +13,12 @@ pub use backoff::ReconnectPolicy;
 pub use engine::{Command, CommandError, Phase};
 pub use event::{EventKind, LeftReason, SessionEvent};
 pub use settings::{SessionSettings, SettingsError};
+pub mod session;
+
+pub use session::{CallSession, ListenerGuard, Restored, SessionStatusListener};
+pub mod cli;
+pub mod config;
+pub mod exit;
+pub mod headless;
+pub mod server;
+pub mod ui;

@@ -1,1 +1,143 @@
-fn main(){}
+//! The `calltop` binary: flags and config in, then the dashboard, headless mode or the server.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::signal::unix::{SignalKind, signal};
+
+use calltop::cli::{Cli, Cmd};
+use calltop::config::{self, Config, Sources};
+use calltop::exit::Exit;
+use calltop::server::{self, ServerHandle};
+use calltop::{CallSession, headless};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(Sources {
+        file: cli.session.config.as_deref(),
+        optional_file: if cli.session.config.is_none() {
+            config::default_path()
+        } else {
+            None
+        },
+        env: None,
+        overrides: cli.overrides(),
+    }) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("calltop: {e}");
+            return Exit::Usage.into();
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("calltop: cannot start the async runtime: {e}");
+            return Exit::Internal.into();
+        }
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Some(Cmd::Serve(_)) => serve(&config).await,
+            None if cli.session.headless => run_headless(&config, &cli).await,
+            None => calltop::ui::run(config).await,
+        }
+    });
+    match result {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            eprintln!("calltop: {e:#}");
+            Exit::Internal.into()
+        }
+    }
+}
+
+fn stderr_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn serve(config: &Config) -> anyhow::Result<Exit> {
+    stderr_logging("calltop=info");
+    let server_config = match config.server_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("calltop: {e}");
+            return Ok(Exit::Usage);
+        }
+    };
+    let listen = server_config.listen;
+    let server = server::start(server_config)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    println!("calltop serve: WebSocket {}", server.ws_url());
+    println!(
+        "calltop serve: admin API {}/api/sessions",
+        server.http_url()
+    );
+    println!("calltop serve: admin token {}", server.admin_token);
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    server.shutdown().await;
+    Ok(Exit::Ok)
+}
+
+/// The embedded reference server when no server is configured.
+pub async fn embedded_server(config: &Config) -> anyhow::Result<ServerHandle> {
+    let mut sc = config.server_config().unwrap_or_default();
+    sc.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    server::start(sc)
+        .await
+        .context("cannot start the embedded reference server on 127.0.0.1")
+}
+
+async fn run_headless(config: &Config, cli: &Cli) -> anyhow::Result<Exit> {
+    stderr_logging("warn");
+    let mut embedded = None;
+    let url = if config.session.server.is_empty() {
+        let server = embedded_server(config).await?;
+        eprintln!(
+            "calltop: no server configured; using an embedded reference server at {} (admin token {})",
+            server.ws_url(),
+            server.admin_token
+        );
+        let url = server.ws_url();
+        embedded = Some(server);
+        url
+    } else {
+        config.session.server.clone()
+    };
+    let settings = match config.session_settings(&url) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("calltop: {e}");
+            return Ok(Exit::Usage);
+        }
+    };
+    let session = CallSession::new(settings);
+    let exit = headless::run(
+        session.clone(),
+        headless::Options {
+            stay: cli.session.stay,
+            verbose: cli.session.verbose,
+        },
+    )
+    .await?;
+    session.shutdown().await;
+    if let Some(server) = embedded {
+        server.shutdown().await;
+    }
+    Ok(exit)
+}

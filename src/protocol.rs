@@ -120,7 +120,13 @@ pub mod close {
     pub fn retryable(code: u16) -> bool {
         !matches!(
             code,
-            BAD_FRAME | UNSUPPORTED_VERSION | UNAUTHORIZED | REMOVED | ENDED | INVALID_NAME | REPLACED
+            BAD_FRAME
+                | UNSUPPORTED_VERSION
+                | UNAUTHORIZED
+                | REMOVED
+                | ENDED
+                | INVALID_NAME
+                | REPLACED
         )
     }
 }
@@ -151,9 +157,7 @@ pub const MAX_NAME_LEN: usize = 64;
 
 /// Session ids and user names: 1 to 64 characters, no control characters.
 pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.chars().count() <= MAX_NAME_LEN
-        && !name.chars().any(char::is_control)
+    !name.is_empty() && name.chars().count() <= MAX_NAME_LEN && !name.chars().any(char::is_control)
 }
 
 #[cfg(test)]

@@ -16,7 +16,11 @@ pub struct SettingsError {
 }
 
 impl SettingsError {
-    pub fn new(setting: &'static str, value: impl std::fmt::Debug, expected: impl Into<String>) -> Self {
+    pub fn new(
+        setting: &'static str,
+        value: impl std::fmt::Debug,
+        expected: impl Into<String>,
+    ) -> Self {
         SettingsError {
             setting,
             value: format!("{value:?}"),
@@ -139,7 +143,11 @@ impl SessionSettingsBuilder {
     /// Checks every setting; the first one that cannot work is the error.
     pub fn build(self) -> Result<SessionSettings, SettingsError> {
         let server = url::Url::parse(&self.server).map_err(|e| {
-            SettingsError::new("server", &self.server, format!("a ws:// or wss:// URL ({e})"))
+            SettingsError::new(
+                "server",
+                &self.server,
+                format!("a ws:// or wss:// URL ({e})"),
+            )
         })?;
         if !matches!(server.scheme(), "ws" | "wss") || server.host_str().is_none() {
             return Err(SettingsError::new(
@@ -182,13 +190,25 @@ impl SessionSettingsBuilder {
         positive("leave_timeout", self.leave_timeout)?;
         let r = self.reconnect;
         if r.max_attempts == 0 {
-            return Err(SettingsError::new("reconnect.max_attempts", 0, "at least 1"));
+            return Err(SettingsError::new(
+                "reconnect.max_attempts",
+                0,
+                "at least 1",
+            ));
         }
         if !(r.multiplier.is_finite() && r.multiplier >= 1.0) {
-            return Err(SettingsError::new("reconnect.multiplier", r.multiplier, "a number ≥ 1.0"));
+            return Err(SettingsError::new(
+                "reconnect.multiplier",
+                r.multiplier,
+                "a number ≥ 1.0",
+            ));
         }
         if !(0.0..=1.0).contains(&r.jitter) {
-            return Err(SettingsError::new("reconnect.jitter", r.jitter, "a number from 0.0 to 1.0"));
+            return Err(SettingsError::new(
+                "reconnect.jitter",
+                r.jitter,
+                "a number from 0.0 to 1.0",
+            ));
         }
         if r.max_delay < r.initial_delay {
             return Err(SettingsError::new(
@@ -198,7 +218,11 @@ impl SessionSettingsBuilder {
             ));
         }
         if self.max_frame_bytes < 1024 {
-            return Err(SettingsError::new("max_frame_bytes", self.max_frame_bytes, "at least 1024"));
+            return Err(SettingsError::new(
+                "max_frame_bytes",
+                self.max_frame_bytes,
+                "at least 1024",
+            ));
         }
         Ok(SessionSettings {
             server,

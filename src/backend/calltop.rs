@@ -101,7 +101,9 @@ impl Backend for CalltopBackend {
             ServerFrame::Left => ServerMsg::Left,
             ServerFrame::Removed => ServerMsg::Removed,
             ServerFrame::Ended => ServerMsg::Ended,
-            ServerFrame::Error { code, message } if code.fatal() || code == ErrorCode::SessionEnded => {
+            ServerFrame::Error { code, message }
+                if code.fatal() || code == ErrorCode::SessionEnded =>
+            {
                 ServerMsg::Refused {
                     reason: refusal_text(code, &message),
                     fatal: true,
@@ -127,7 +129,10 @@ impl Backend for CalltopBackend {
                 reason: if reason.is_empty() {
                     format!("server closed the connection with code {code}")
                 } else {
-                    format!("server closed the connection with code {code}: {}", excerpt(reason))
+                    format!(
+                        "server closed the connection with code {code}: {}",
+                        excerpt(reason)
+                    )
                 },
                 fatal: true,
             },

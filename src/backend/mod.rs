@@ -42,7 +42,9 @@ impl std::str::FromStr for BackendKind {
         match s {
             "calltop" => Ok(BackendKind::Calltop),
             "janus" => Ok(BackendKind::Janus),
-            other => Err(format!("unknown backend {other:?}: expected calltop or janus")),
+            other => Err(format!(
+                "unknown backend {other:?}: expected calltop or janus"
+            )),
         }
     }
 }
@@ -156,7 +158,11 @@ pub fn for_kind(kind: BackendKind) -> Option<Box<dyn Backend>> {
 /// A short, printable excerpt of a frame for error messages: control characters
 /// escaped, long frames cut.
 pub fn excerpt(frame: &str) -> String {
-    let mut s: String = frame.chars().take(80).flat_map(char::escape_default).collect();
+    let mut s: String = frame
+        .chars()
+        .take(80)
+        .flat_map(char::escape_default)
+        .collect();
     if frame.chars().count() > 80 {
         s.push('…');
     }

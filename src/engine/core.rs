@@ -194,7 +194,8 @@ impl Engine {
                 for t in [Timer::HeartbeatSend, Timer::HeartbeatTimeout, Timer::Idle] {
                     self.timers.stop(t);
                 }
-                self.timers.set(Timer::LeaveAck, now + self.settings.leave_timeout);
+                self.timers
+                    .set(Timer::LeaveAck, now + self.settings.leave_timeout);
                 Ok(())
             }
             (Command::Leave, Phase::Connecting | Phase::Reconnecting) => {
@@ -202,7 +203,12 @@ impl Engine {
                     // Mid-handshake the server may already hold our slot; tell it.
                     self.send(ClientMsg::Leave);
                 }
-                self.terminate(now, EventKind::SessionLeft { reason: LeftReason::User });
+                self.terminate(
+                    now,
+                    EventKind::SessionLeft {
+                        reason: LeftReason::User,
+                    },
+                );
                 Ok(())
             }
             (Command::ReconnectNow, Phase::Connecting | Phase::Reconnecting) => {
@@ -296,7 +302,10 @@ impl Engine {
                 if self.transport == Transport::Up {
                     self.error(
                         now,
-                        format!("ignored a frame from the server: {}", backend::ProtocolError::Binary(len)),
+                        format!(
+                            "ignored a frame from the server: {}",
+                            backend::ProtocolError::Binary(len)
+                        ),
                     );
                 }
             }
@@ -309,7 +318,10 @@ impl Engine {
             match t {
                 Timer::Attempt => {
                     let secs = self.settings.connect_timeout.as_secs_f64();
-                    self.on_transport_failure(format!("no answer within the {secs:.1} s connect timeout"), now);
+                    self.on_transport_failure(
+                        format!("no answer within the {secs:.1} s connect timeout"),
+                        now,
+                    );
                 }
                 Timer::Retry => self.start_attempt(now),
                 Timer::HeartbeatSend => {
@@ -318,8 +330,10 @@ impl Engine {
                         self.last_ping_sent = Some((self.ping_seq, now));
                         self.send(ClientMsg::Ping { seq: self.ping_seq });
                         if !self.timers.is_set(Timer::HeartbeatTimeout) {
-                            self.timers
-                                .set(Timer::HeartbeatTimeout, now + self.settings.heartbeat_timeout);
+                            self.timers.set(
+                                Timer::HeartbeatTimeout,
+                                now + self.settings.heartbeat_timeout,
+                            );
                         }
                         self.timers
                             .set(Timer::HeartbeatSend, now + self.settings.heartbeat_interval);
@@ -340,7 +354,12 @@ impl Engine {
                 }
                 Timer::LeaveAck => {
                     if self.phase == Phase::Leaving {
-                        self.terminate(now, EventKind::SessionLeft { reason: LeftReason::User });
+                        self.terminate(
+                            now,
+                            EventKind::SessionLeft {
+                                reason: LeftReason::User,
+                            },
+                        );
                     }
                 }
             }
@@ -366,11 +385,17 @@ impl Engine {
 
     fn start_attempt(&mut self, now: Instant) {
         if self.phase == Phase::Connecting {
-            self.emit(now, EventKind::Connecting { attempt: self.attempt });
+            self.emit(
+                now,
+                EventKind::Connecting {
+                    attempt: self.attempt,
+                },
+            );
         }
         self.transport = Transport::Opening;
         self.out.push_back(Output::Connect);
-        self.timers.set(Timer::Attempt, now + self.settings.connect_timeout);
+        self.timers
+            .set(Timer::Attempt, now + self.settings.connect_timeout);
     }
 
     fn drop_transport(&mut self) {
@@ -392,7 +417,12 @@ impl Engine {
             Phase::Joined => self.lose_connection(reason, now),
             // The leave may not have reached the server; it drops our slot
             // when its resume window runs out, so we are out either way.
-            Phase::Leaving => self.terminate(now, EventKind::SessionLeft { reason: LeftReason::User }),
+            Phase::Leaving => self.terminate(
+                now,
+                EventKind::SessionLeft {
+                    reason: LeftReason::User,
+                },
+            ),
             Phase::Idle => {}
         }
     }
@@ -413,14 +443,20 @@ impl Engine {
     fn schedule_next_attempt(&mut self, now: Instant) {
         let policy = self.settings.reconnect;
         if self.attempt >= policy.max_attempts {
-            let last = self.last_error.clone().unwrap_or_else(|| "unknown error".into());
+            let last = self
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "unknown error".into());
             let reason = if self.phase == Phase::Connecting {
                 format!(
                     "server unreachable at {} after {} attempts; last error: {last}",
                     self.settings.server, self.attempt
                 )
             } else {
-                format!("gave up reconnecting after {} attempts; last error: {last}", self.attempt)
+                format!(
+                    "gave up reconnecting after {} attempts; last error: {last}",
+                    self.attempt
+                )
             };
             self.terminate(now, EventKind::ConnectionClosed { reason });
             return;
@@ -469,12 +505,18 @@ impl Engine {
                     return self.unexpected(now, "participant_joined", &m.user);
                 }
                 if m.user == self.settings.user {
-                    return self.error(now, "server announced our own join as a participant; ignored".into());
+                    return self.error(
+                        now,
+                        "server announced our own join as a participant; ignored".into(),
+                    );
                 }
                 if self.participants.contains_key(&m.user) {
                     return self.error(
                         now,
-                        format!("server announced {} again, who is already here; ignored", excerpt(&m.user)),
+                        format!(
+                            "server announced {} again, who is already here; ignored",
+                            excerpt(&m.user)
+                        ),
                     );
                 }
                 self.participants.insert(m.user.clone(), m.joined_at);
@@ -494,7 +536,10 @@ impl Engine {
                 if self.participants.remove(&user).is_none() {
                     return self.error(
                         now,
-                        format!("server said {} left, who was not here; ignored", excerpt(&user)),
+                        format!(
+                            "server said {} left, who was not here; ignored",
+                            excerpt(&user)
+                        ),
                     );
                 }
                 self.emit(now, EventKind::ParticipantLeft { user });
@@ -510,7 +555,12 @@ impl Engine {
             }
             ServerMsg::Left => {
                 if self.phase == Phase::Leaving {
-                    self.terminate(now, EventKind::SessionLeft { reason: LeftReason::User });
+                    self.terminate(
+                        now,
+                        EventKind::SessionLeft {
+                            reason: LeftReason::User,
+                        },
+                    );
                 } else {
                     self.unexpected(now, "left", "");
                 }
@@ -526,14 +576,25 @@ impl Engine {
                 }
                 self.terminate(now, EventKind::SessionLeft { reason });
             }
-            ServerMsg::Refused { reason, fatal: true } => {
+            ServerMsg::Refused {
+                reason,
+                fatal: true,
+            } => {
                 if self.phase == Phase::Leaving {
-                    self.terminate(now, EventKind::SessionLeft { reason: LeftReason::User });
+                    self.terminate(
+                        now,
+                        EventKind::SessionLeft {
+                            reason: LeftReason::User,
+                        },
+                    );
                 } else {
                     self.terminate(now, EventKind::ConnectionClosed { reason });
                 }
             }
-            ServerMsg::Refused { reason, fatal: false } => {
+            ServerMsg::Refused {
+                reason,
+                fatal: false,
+            } => {
                 self.on_transport_failure(format!("server refused: {reason}"), now);
             }
             ServerMsg::Notice { message } => self.error(now, message),
@@ -555,7 +616,13 @@ impl Engine {
         self.error(now, format!("ignored an unexpected {what}{detail} {phase}"));
     }
 
-    fn on_joined(&mut self, resumed: bool, token: Option<String>, members: Vec<Member>, now: Instant) {
+    fn on_joined(
+        &mut self,
+        resumed: bool,
+        token: Option<String>,
+        members: Vec<Member>,
+        now: Instant,
+    ) {
         let was = self.phase;
         if !matches!(was, Phase::Connecting | Phase::Reconnecting) {
             return self.unexpected(now, "joined", "");
@@ -576,7 +643,10 @@ impl Engine {
                 },
             );
         } else {
-            let lost_at = self.lost_at.take().expect("reconnecting always has a loss time");
+            let lost_at = self
+                .lost_at
+                .take()
+                .expect("reconnecting always has a loss time");
             self.emit(
                 now,
                 EventKind::ConnectionRestored {
@@ -610,7 +680,8 @@ impl Engine {
         self.attempt = 0;
         self.last_error = None;
         self.last_ping_sent = None;
-        self.timers.set(Timer::HeartbeatSend, now + self.settings.heartbeat_interval);
+        self.timers
+            .set(Timer::HeartbeatSend, now + self.settings.heartbeat_interval);
         self.update_idle(now);
     }
 

@@ -49,7 +49,10 @@ impl ContractChecker {
                 history: s.seen.join(","),
             })
         };
-        let terminal = matches!(event, "session_left" | "session_timed_out" | "connection_closed");
+        let terminal = matches!(
+            event,
+            "session_left" | "session_timed_out" | "connection_closed"
+        );
         if event == "connecting" {
             if !self.active {
                 self.active = true;
@@ -62,7 +65,10 @@ impl ContractChecker {
         }
         if terminal {
             if !self.active {
-                return fail(self, "invariant 1: a terminal event outside a join attempt (second terminal?)");
+                return fail(
+                    self,
+                    "invariant 1: a terminal event outside a join attempt (second terminal?)",
+                );
             }
             self.active = false;
             self.lost_pending = false;
@@ -70,7 +76,10 @@ impl ContractChecker {
             return Ok(());
         }
         if SESSION_SCOPED.contains(&event) && !self.active {
-            return fail(self, "invariant 1: a session-scoped event after the terminal event");
+            return fail(
+                self,
+                "invariant 1: a session-scoped event after the terminal event",
+            );
         }
         match event {
             "session_joined" => {
@@ -81,7 +90,10 @@ impl ContractChecker {
             }
             "connection_lost" => {
                 if self.lost_pending {
-                    return fail(self, "invariant 2: connection_lost twice without a resolution");
+                    return fail(
+                        self,
+                        "invariant 2: connection_lost twice without a resolution",
+                    );
                 }
                 if !self.joined {
                     return fail(self, "connection_lost before session_joined");
@@ -90,7 +102,10 @@ impl ContractChecker {
             }
             "connection_restored" => {
                 if !self.lost_pending {
-                    return fail(self, "invariant 3: connection_restored without connection_lost");
+                    return fail(
+                        self,
+                        "invariant 3: connection_restored without connection_lost",
+                    );
                 }
                 self.lost_pending = false;
             }
@@ -144,7 +159,15 @@ mod tests {
     #[test]
     fn each_broken_invariant_is_caught() {
         assert!(run(&["connecting", "session_left", "session_left"]).is_err());
-        assert!(run(&["connecting", "session_joined", "connection_lost", "connection_lost"]).is_err());
+        assert!(
+            run(&[
+                "connecting",
+                "session_joined",
+                "connection_lost",
+                "connection_lost"
+            ])
+            .is_err()
+        );
         assert!(run(&["connecting", "session_joined", "connection_restored"]).is_err());
         assert!(run(&["connecting", "session_left", "participant_joined"]).is_err());
         assert!(run(&["connecting", "session_joined", "session_joined"]).is_err());

@@ -1,0 +1,107 @@
+//! Command-line flags (CONTRACT.md §3).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::backend::BackendKind;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "calltop",
+    version,
+    about = "top for a call: watch and drive a call session from the terminal"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+    #[command(flatten)]
+    pub session: SessionArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run the reference call server.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct SessionArgs {
+    /// Signaling server URL (ws:// or wss://). Without one, calltop starts an embedded server.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Session id to join.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// Our user name in the session.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Join token, if the server needs one.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Signaling protocol the server speaks.
+    #[arg(long, value_name = "calltop|janus")]
+    pub backend: Option<BackendKind>,
+    /// Seconds alone before leaving (0 disables).
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout: Option<u64>,
+    /// Config file (default: the user's config directory).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// No UI: NDJSON events on stdout, commands on stdin.
+    #[arg(long)]
+    pub headless: bool,
+    /// Headless: after the session ends, wait for `join` or `quit` instead of exiting.
+    #[arg(long, requires = "headless")]
+    pub stay: bool,
+    /// Headless: also print heartbeat events.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Admin API token (default: random, printed at start).
+    #[arg(long, value_name = "TOKEN")]
+    pub admin_token: Option<String>,
+    /// Token clients must present to join.
+    #[arg(long, value_name = "TOKEN")]
+    pub join_token: Option<String>,
+    /// Seconds a dropped participant's slot is kept for a resume.
+    #[arg(long, value_name = "SECS")]
+    pub resume_window: Option<u64>,
+    /// Largest frame accepted from a client, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub max_frame_bytes: Option<u64>,
+}
+
+impl Cli {
+    /// Flags as config overrides, so they take precedence over everything.
+    pub fn overrides(&self) -> Vec<(&'static str, config::Value)> {
+        let s = &self.session;
+        let mut o: Vec<(&'static str, config::Value)> = Vec::new();
+        let mut put = |k: &'static str, v: Option<config::Value>| {
+            if let Some(v) = v {
+                o.push((k, v));
+            }
+        };
+        put("session.server", s.server.clone().map(Into::into));
+        put("session.session", s.session.clone().map(Into::into));
+        put("session.user", s.user.clone().map(Into::into));
+        put("session.token", s.token.clone().map(Into::into));
+        put("session.backend", s.backend.map(|b| b.as_str().into()));
+        put("session.idle_timeout_secs", s.idle_timeout.map(Into::into));
+        if let Some(Cmd::Serve(a)) = &self.command {
+            put("serve.listen", a.listen.map(|l| l.to_string().into()));
+            put("serve.admin_token", a.admin_token.clone().map(Into::into));
+            put("serve.join_token", a.join_token.clone().map(Into::into));
+            put("serve.resume_window_secs", a.resume_window.map(Into::into));
+            put("serve.max_frame_bytes", a.max_frame_bytes.map(Into::into));
+        }
+        o
+    }
+}

@@ -1,0 +1,420 @@
+//! The settings file, `CALLTOP_*` environment and flags, merged by the `config`
+//! crate (defaults < file < environment < flags), into one typed [`Config`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::BackendKind;
+use crate::backoff::ReconnectPolicy;
+use crate::server::ServerConfig;
+use crate::settings::{SessionSettings, SettingsError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: config::ConfigError,
+    },
+    #[error("configuration: {0}")]
+    Invalid(#[from] config::ConfigError),
+    #[error(transparent)]
+    Setting(#[from] SettingsError),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub session: SessionSection,
+    pub connection: ConnectionSection,
+    pub reconnect: ReconnectSection,
+    pub serve: ServeSection,
+    pub ui: UiSection,
+    pub keys: KeysSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSection {
+    /// ws:// or wss:// URL; empty runs the embedded demo server.
+    pub server: String,
+    pub backend: BackendKind,
+    pub session: String,
+    /// Empty: the login name ($USER), else "calltop".
+    pub user: String,
+    pub token: String,
+    /// 0 disables the idle timeout.
+    pub idle_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionSection {
+    pub heartbeat_interval_ms: u64,
+    pub heartbeat_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub leave_timeout_ms: u64,
+    pub max_frame_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconnectSection {
+    pub initial_delay_ms: u64,
+    pub max_delay_ms: u64,
+    pub multiplier: f64,
+    pub max_attempts: u32,
+    pub jitter: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeSection {
+    pub listen: SocketAddr,
+    pub resume_window_secs: u64,
+    pub max_frame_bytes: usize,
+    /// Empty: a random token, printed at start.
+    pub admin_token: String,
+    /// Empty: joins need no token.
+    pub join_token: String,
+    pub client_silence_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorMode {
+    /// Colour unless NO_COLOR is set.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiSection {
+    pub color: ColorMode,
+    /// Event-log lines kept in memory.
+    pub log_capacity: usize,
+    /// Run the scripted demo participants on the embedded server.
+    pub demo: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysSection {
+    pub leave: String,
+    pub join: String,
+    pub reconnect: String,
+    pub help: String,
+    pub quit: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            session: SessionSection::default(),
+            connection: ConnectionSection::default(),
+            reconnect: ReconnectSection::default(),
+            serve: ServeSection::default(),
+            ui: UiSection::default(),
+            keys: KeysSection::default(),
+        }
+    }
+}
+
+impl Default for SessionSection {
+    fn default() -> Self {
+        SessionSection {
+            server: String::new(),
+            backend: BackendKind::Calltop,
+            session: "demo".into(),
+            user: String::new(),
+            token: String::new(),
+            idle_timeout_secs: SessionSettings::DEFAULT_IDLE_TIMEOUT.as_secs(),
+        }
+    }
+}
+
+impl Default for ConnectionSection {
+    fn default() -> Self {
+        ConnectionSection {
+            heartbeat_interval_ms: SessionSettings::DEFAULT_HEARTBEAT_INTERVAL.as_millis() as u64,
+            heartbeat_timeout_ms: SessionSettings::DEFAULT_HEARTBEAT_TIMEOUT.as_millis() as u64,
+            connect_timeout_ms: SessionSettings::DEFAULT_CONNECT_TIMEOUT.as_millis() as u64,
+            leave_timeout_ms: SessionSettings::DEFAULT_LEAVE_TIMEOUT.as_millis() as u64,
+            max_frame_bytes: crate::protocol::DEFAULT_MAX_FRAME_BYTES,
+        }
+    }
+}
+
+impl Default for ReconnectSection {
+    fn default() -> Self {
+        let p = ReconnectPolicy::default();
+        ReconnectSection {
+            initial_delay_ms: p.initial_delay.as_millis() as u64,
+            max_delay_ms: p.max_delay.as_millis() as u64,
+            multiplier: p.multiplier,
+            max_attempts: p.max_attempts,
+            jitter: p.jitter,
+        }
+    }
+}
+
+impl Default for ServeSection {
+    fn default() -> Self {
+        let s = ServerConfig::default();
+        ServeSection {
+            listen: s.listen,
+            resume_window_secs: s.resume_window.as_secs(),
+            max_frame_bytes: s.max_frame_bytes,
+            admin_token: String::new(),
+            join_token: String::new(),
+            client_silence_secs: s.client_silence.as_secs(),
+        }
+    }
+}
+
+impl Default for UiSection {
+    fn default() -> Self {
+        UiSection {
+            color: ColorMode::Auto,
+            log_capacity: 2000,
+            demo: true,
+        }
+    }
+}
+
+impl Default for KeysSection {
+    fn default() -> Self {
+        KeysSection {
+            leave: "l".into(),
+            join: "j".into(),
+            reconnect: "r".into(),
+            help: "?".into(),
+            quit: "q".into(),
+        }
+    }
+}
+
+/// The config file used when `--config` is not given, if it exists.
+pub fn default_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "calltop").map(|d| d.config_dir().join("config.toml"))
+}
+
+/// Where a config comes from. `env` is the environment to read `CALLTOP_*`
+/// from (`None`: the process environment), so tests need not touch it.
+#[derive(Debug, Default)]
+pub struct Sources<'a> {
+    pub file: Option<&'a Path>,
+    /// A file that is used only if it exists (the user's config directory).
+    pub optional_file: Option<PathBuf>,
+    pub env: Option<std::collections::HashMap<String, String>>,
+    /// Flag values as (key, value) pairs, highest precedence.
+    pub overrides: Vec<(&'static str, config::Value)>,
+}
+
+impl Config {
+    pub fn load(src: Sources<'_>) -> Result<Config, ConfigError> {
+        let defaults = config::Config::try_from(&Config::default())?;
+        let mut b = config::Config::builder().add_source(defaults);
+        if let Some(path) = src.file {
+            if !path.is_file() {
+                return Err(ConfigError::File {
+                    path: path.to_owned(),
+                    source: config::ConfigError::Message("no such file".into()),
+                });
+            }
+            b = b.add_source(config::File::from(path).format(config::FileFormat::Toml));
+        } else if let Some(path) = &src.optional_file
+            && path.is_file()
+        {
+            b = b.add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
+        }
+        // After the files: later sources win.
+        let env = config::Environment::with_prefix("CALLTOP")
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .source(src.env);
+        b = b.add_source(env);
+        for (key, value) in src.overrides {
+            b = b.set_override(key, value)?;
+        }
+        let built = b.build()?;
+        built.try_deserialize().map_err(|e| match src.file {
+            Some(p) => ConfigError::File {
+                path: p.to_owned(),
+                source: e,
+            },
+            None => ConfigError::Invalid(e),
+        })
+    }
+
+    /// Our user name: the configured one, else the login name.
+    pub fn user(&self) -> String {
+        if !self.session.user.is_empty() {
+            return self.session.user.clone();
+        }
+        std::env::var("USER")
+            .ok()
+            .filter(|u| crate::protocol::valid_name(u))
+            .unwrap_or_else(|| "calltop".into())
+    }
+
+    /// Session settings for `server` (the configured one, or the embedded server's URL).
+    pub fn session_settings(&self, server: &str) -> Result<SessionSettings, SettingsError> {
+        let c = &self.connection;
+        let r = &self.reconnect;
+        let ms = Duration::from_millis;
+        let mut b = SessionSettings::builder(server, self.session.session.clone(), self.user())
+            .backend(self.session.backend)
+            .idle_timeout(Duration::from_secs(self.session.idle_timeout_secs))
+            .heartbeat_interval(ms(c.heartbeat_interval_ms))
+            .heartbeat_timeout(ms(c.heartbeat_timeout_ms))
+            .connect_timeout(ms(c.connect_timeout_ms))
+            .leave_timeout(ms(c.leave_timeout_ms))
+            .max_frame_bytes(c.max_frame_bytes)
+            .reconnect(ReconnectPolicy {
+                initial_delay: ms(r.initial_delay_ms),
+                max_delay: ms(r.max_delay_ms),
+                multiplier: r.multiplier,
+                max_attempts: r.max_attempts,
+                jitter: r.jitter,
+            });
+        if !self.session.token.is_empty() {
+            b = b.token(self.session.token.clone());
+        }
+        b.build()
+    }
+
+    pub fn server_config(&self) -> Result<ServerConfig, SettingsError> {
+        let s = &self.serve;
+        if s.max_frame_bytes < 1024 {
+            return Err(SettingsError::new(
+                "serve.max_frame_bytes",
+                s.max_frame_bytes,
+                "at least 1024",
+            ));
+        }
+        if s.client_silence_secs == 0 {
+            return Err(SettingsError::new(
+                "serve.client_silence_secs",
+                0,
+                "at least 1",
+            ));
+        }
+        Ok(ServerConfig {
+            listen: s.listen,
+            resume_window: Duration::from_secs(s.resume_window_secs),
+            max_frame_bytes: s.max_frame_bytes,
+            admin_token: Some(s.admin_token.clone()).filter(|t| !t.is_empty()),
+            join_token: Some(s.join_token.clone()).filter(|t| !t.is_empty()),
+            client_silence: Duration::from_secs(s.client_silence_secs),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_example_file_parses_into_the_defaults_and_names_every_key() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let loaded = Config::load(Sources {
+            file: Some(&path),
+            env: env(&[]),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(loaded, Config::default());
+        // Every key of the real type appears, uncommented, in the example.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let example: toml::Table = toml::from_str(&text).unwrap();
+        let real = toml::Table::try_from(Config::default()).unwrap();
+        for (section, keys) in &real {
+            let keys = keys.as_table().unwrap();
+            let ex = example
+                .get(section)
+                .and_then(|t| t.as_table())
+                .unwrap_or_else(|| panic!("config.example.toml lacks [{section}]"));
+            for key in keys.keys() {
+                assert!(
+                    ex.contains_key(key),
+                    "config.example.toml lacks {section}.{key}"
+                );
+            }
+            assert_eq!(
+                ex.len(),
+                keys.len(),
+                "[{section}] has keys the real type does not"
+            );
+        }
+    }
+
+    #[test]
+    fn env_beats_file_and_flags_beat_env() {
+        let dir = std::env::temp_dir().join(format!("calltop-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "[session]\nsession = \"from-file\"\nuser = \"file-user\"\nidle_timeout_secs = 10\n",
+        )
+        .unwrap();
+        let c = Config::load(Sources {
+            file: Some(&file),
+            env: env(&[
+                ("CALLTOP_SESSION__USER", "env-user"),
+                ("CALLTOP_SESSION__IDLE_TIMEOUT_SECS", "20"),
+            ]),
+            overrides: vec![("session.idle_timeout_secs", 30u64.into())],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.session.session, "from-file");
+        assert_eq!(c.session.user, "env-user");
+        assert_eq!(c.session.idle_timeout_secs, 30);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_key_and_the_value() {
+        let e = Config::load(Sources {
+            env: env(&[("CALLTOP_RECONNECT__MAX_ATTEMPTS", "lots")]),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("max_attempts"), "{e}");
+        assert!(e.contains("lots"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_not_ignored() {
+        let dir = std::env::temp_dir().join(format!("calltop-cfg2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "[session]\nidle_timout_secs = 10\n").unwrap();
+        let e = Config::load(Sources {
+            file: Some(&file),
+            env: env(&[]),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("idle_timout_secs"), "{e}");
+    }
+}

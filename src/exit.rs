@@ -1,0 +1,45 @@
+//! Process exit statuses (CONTRACT.md §3), one per way a session can end.
+
+use crate::event::{EventKind, LeftReason};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// We left or quit ourselves.
+    Ok = 0,
+    /// Something unexpected inside calltop.
+    Internal = 1,
+    /// Bad command line or configuration.
+    Usage = 2,
+    /// The idle timeout ended the session.
+    TimedOut = 3,
+    /// An administrator removed us or ended the session.
+    RemovedOrEnded = 4,
+    /// The connection is gone for good.
+    ConnectionClosed = 5,
+}
+
+impl Exit {
+    /// The status for a terminal event.
+    pub fn for_terminal(kind: &EventKind) -> Option<Exit> {
+        Some(match kind {
+            EventKind::SessionLeft {
+                reason: LeftReason::User,
+            } => Exit::Ok,
+            EventKind::SessionLeft { .. } => Exit::RemovedOrEnded,
+            EventKind::SessionTimedOut { .. } => Exit::TimedOut,
+            EventKind::ConnectionClosed { .. } => Exit::ConnectionClosed,
+            _ => return None,
+        })
+    }
+
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> Self {
+        std::process::ExitCode::from(e.code())
+    }
+}

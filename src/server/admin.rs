@@ -1,0 +1,85 @@
+//! The admin HTTP API (CONTRACT.md §4), on the same port as the WebSocket endpoint.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::AppState;
+
+fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
+    let expected = format!("Bearer {}", state.admin_token);
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == expected)
+}
+
+fn error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+fn unauthorized() -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "this call needs the admin token: Authorization: Bearer <token>".into(),
+    )
+}
+
+pub async fn list(State(state): State<AppState>) -> Response {
+    Json(json!({ "sessions": state.hub.sessions() })).into_response()
+}
+
+pub async fn kick(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((session, user)): Path<(String, String)>,
+) -> Response {
+    if !authorized(&state, &headers) {
+        return unauthorized();
+    }
+    if state.hub.kick(&session, &user) {
+        Json(json!({ "session": session, "kicked": user })).into_response()
+    } else {
+        error(
+            StatusCode::NOT_FOUND,
+            format!("no participant {user:?} in session {session:?}"),
+        )
+    }
+}
+
+pub async fn end(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(session): Path<String>,
+) -> Response {
+    if !authorized(&state, &headers) {
+        return unauthorized();
+    }
+    if state.hub.end(&session) {
+        Json(json!({ "session": session, "ended": true })).into_response()
+    } else {
+        error(StatusCode::NOT_FOUND, format!("no session {session:?}"))
+    }
+}
+
+/// Not in the contract: drops a participant's socket without a close frame,
+/// as a broken network would, so reconnect handling can be seen and tested.
+pub async fn drop_connection(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((session, user)): Path<(String, String)>,
+) -> Response {
+    if !authorized(&state, &headers) {
+        return unauthorized();
+    }
+    if state.hub.drop_connection(&session, &user) {
+        Json(json!({ "session": session, "dropped": user })).into_response()
+    } else {
+        error(
+            StatusCode::NOT_FOUND,
+            format!("no connected participant {user:?} in session {session:?}"),
+        )
+    }
+}

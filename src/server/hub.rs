@@ -1,0 +1,404 @@
+//! The reference server's state: sessions, their members, resume slots.
+//! Every change happens under one lock with no await inside, so it stays consistent.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use rand::RngCore;
+use tokio::sync::mpsc;
+
+use crate::event::rfc3339_ms;
+use crate::protocol::{ErrorCode, Participant, ServerFrame, close};
+
+/// What a connection task is told to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    Frame(ServerFrame),
+    /// Send a close frame with this code and reason, then stop.
+    Close(u16, String),
+    /// Drop the socket without a close frame (the demo's simulated network failure).
+    Drop,
+}
+
+/// Frames a slow client may have queued before it is disconnected.
+const OUTBOX: usize = 256;
+
+#[derive(Debug, Clone)]
+pub struct Conn {
+    pub id: u64,
+    tx: mpsc::Sender<Outgoing>,
+}
+
+impl Conn {
+    pub fn new(id: u64) -> (Conn, mpsc::Receiver<Outgoing>) {
+        let (tx, rx) = mpsc::channel(OUTBOX);
+        (Conn { id, tx }, rx)
+    }
+
+    pub fn push(&self, out: Outgoing) {
+        // A client that does not read its frames is cut off rather than
+        // allowed to grow the server's memory.
+        if self.tx.try_send(out).is_err() {
+            let _ = self.tx.try_send(Outgoing::Drop);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    joined_at: SystemTime,
+    resume_token: String,
+    conn: Option<Conn>,
+    /// Bumped on every (re)connect, so a stale expiry timer knows it is stale.
+    generation: u64,
+}
+
+#[derive(Debug, Default)]
+struct Room {
+    members: BTreeMap<String, Slot>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Revoked {
+    Removed,
+    Ended,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    rooms: HashMap<String, Room>,
+    /// Ended sessions refuse joins until then.
+    ended: HashMap<String, Instant>,
+    /// Resume tokens of members who were removed or whose session ended.
+    revoked: HashMap<String, (Revoked, Instant)>,
+    next_conn: u64,
+}
+
+/// Shared handle to the server state.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    state: Arc<Mutex<State>>,
+    pub resume_window: Duration,
+    pub join_token: Option<String>,
+}
+
+/// The answer to a join.
+#[derive(Debug)]
+pub enum JoinOutcome {
+    Joined(ServerFrame),
+    Refused(ErrorCode, String),
+    /// The resume token belongs to someone removed or a session that ended.
+    Revoked(ServerFrame, u16),
+}
+
+/// What `GET /api/sessions` shows.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: String,
+    pub participants: Vec<ParticipantInfo>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct ParticipantInfo {
+    pub user: String,
+    pub joined_at: String,
+    pub connected: bool,
+}
+
+fn random_token() -> String {
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Hub {
+    pub fn new(resume_window: Duration, join_token: Option<String>) -> Hub {
+        Hub {
+            state: Arc::new(Mutex::new(State::default())),
+            resume_window,
+            join_token,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn new_conn(&self) -> (Conn, mpsc::Receiver<Outgoing>) {
+        let mut st = self.lock();
+        st.next_conn += 1;
+        Conn::new(st.next_conn)
+    }
+
+    pub fn join(
+        &self,
+        conn: &Conn,
+        session: &str,
+        user: &str,
+        token: Option<&str>,
+        resume: Option<&str>,
+    ) -> JoinOutcome {
+        if let Some(required) = &self.join_token
+            && token != Some(required.as_str())
+        {
+            return JoinOutcome::Refused(ErrorCode::Unauthorized, "missing or wrong token".into());
+        }
+        let now = Instant::now();
+        let mut st = self.lock();
+        st.ended.retain(|_, until| *until > now);
+        st.revoked.retain(|_, (_, until)| *until > now);
+        if let Some(r) = resume
+            && let Some((why, _)) = st.revoked.get(r)
+        {
+            return match why {
+                Revoked::Removed => JoinOutcome::Revoked(ServerFrame::Removed, close::REMOVED),
+                Revoked::Ended => JoinOutcome::Revoked(ServerFrame::Ended, close::ENDED),
+            };
+        }
+        if st.ended.contains_key(session) {
+            return JoinOutcome::Refused(
+                ErrorCode::SessionEnded,
+                format!("session {session:?} was ended"),
+            );
+        }
+        let room = st.rooms.entry(session.to_owned()).or_default();
+        let new_token = random_token();
+        let (resumed, newcomer) = match room.members.get_mut(user) {
+            Some(slot) => {
+                let resumed = resume.is_some_and(|r| r == slot.resume_token);
+                if let Some(old) = slot.conn.take()
+                    && old.id != conn.id
+                {
+                    if !resumed {
+                        old.push(Outgoing::Frame(ServerFrame::Error {
+                            code: ErrorCode::Replaced,
+                            message: "another connection joined as this user".into(),
+                        }));
+                    }
+                    old.push(Outgoing::Close(
+                        close::REPLACED,
+                        "replaced by a newer connection".into(),
+                    ));
+                }
+                slot.conn = Some(conn.clone());
+                slot.generation += 1;
+                slot.resume_token = new_token.clone();
+                (resumed, false)
+            }
+            None => {
+                room.members.insert(
+                    user.to_owned(),
+                    Slot {
+                        joined_at: SystemTime::now(),
+                        resume_token: new_token.clone(),
+                        conn: Some(conn.clone()),
+                        generation: 0,
+                    },
+                );
+                (false, true)
+            }
+        };
+        let joined_at = rfc3339_ms(room.members[user].joined_at);
+        let mut others: Vec<(&String, &Slot)> = room
+            .members
+            .iter()
+            .filter(|(u, _)| u.as_str() != user)
+            .collect();
+        others.sort_by_key(|(_, s)| s.joined_at);
+        let participants = others
+            .iter()
+            .map(|(u, s)| Participant {
+                user: (*u).clone(),
+                joined_at: rfc3339_ms(s.joined_at),
+            })
+            .collect();
+        if newcomer {
+            for (_, s) in &others {
+                if let Some(c) = &s.conn {
+                    c.push(Outgoing::Frame(ServerFrame::ParticipantJoined {
+                        user: user.to_owned(),
+                        joined_at: joined_at.clone(),
+                    }));
+                }
+            }
+        }
+        JoinOutcome::Joined(ServerFrame::Joined {
+            v: crate::protocol::PROTOCOL_VERSION,
+            session: session.to_owned(),
+            user: user.to_owned(),
+            resumed,
+            resume_token: new_token,
+            resume_window_ms: self.resume_window.as_millis() as u64,
+            participants,
+        })
+    }
+
+    /// The member leaves on purpose: gone at once, others told.
+    pub fn leave(&self, conn: &Conn, session: &str, user: &str) {
+        let mut st = self.lock();
+        let Some(room) = st.rooms.get_mut(session) else {
+            return;
+        };
+        if room
+            .members
+            .get(user)
+            .and_then(|s| s.conn.as_ref())
+            .map(|c| c.id)
+            != Some(conn.id)
+        {
+            return;
+        }
+        room.members.remove(user);
+        Self::broadcast_left(room, user);
+        if room.members.is_empty() {
+            st.rooms.remove(session);
+        }
+    }
+
+    fn broadcast_left(room: &Room, user: &str) {
+        for s in room.members.values() {
+            if let Some(c) = &s.conn {
+                c.push(Outgoing::Frame(ServerFrame::ParticipantLeft {
+                    user: user.to_owned(),
+                }));
+            }
+        }
+    }
+
+    /// The connection dropped without a leave: keep the slot for the resume
+    /// window. Returns the generation to pass to [`Hub::expire`] when it ends.
+    pub fn disconnected(&self, conn: &Conn, session: &str, user: &str) -> Option<u64> {
+        let mut st = self.lock();
+        let slot = st.rooms.get_mut(session)?.members.get_mut(user)?;
+        if slot.conn.as_ref().map(|c| c.id) != Some(conn.id) {
+            return None;
+        }
+        slot.conn = None;
+        Some(slot.generation)
+    }
+
+    /// The resume window ended: if the member never came back, it is gone.
+    pub fn expire(&self, session: &str, user: &str, generation: u64) {
+        let mut st = self.lock();
+        let Some(room) = st.rooms.get_mut(session) else {
+            return;
+        };
+        let stale = room
+            .members
+            .get(user)
+            .is_some_and(|s| s.conn.is_none() && s.generation == generation);
+        if stale {
+            room.members.remove(user);
+            Self::broadcast_left(room, user);
+            if room.members.is_empty() {
+                st.rooms.remove(session);
+            }
+        }
+    }
+
+    /// Removes a member. Returns false if there is no such member.
+    pub fn kick(&self, session: &str, user: &str) -> bool {
+        let mut st = self.lock();
+        let until = Instant::now() + self.resume_window;
+        let Some(room) = st.rooms.get_mut(session) else {
+            return false;
+        };
+        let Some(slot) = room.members.remove(user) else {
+            return false;
+        };
+        if let Some(c) = &slot.conn {
+            c.push(Outgoing::Frame(ServerFrame::Removed));
+            c.push(Outgoing::Close(
+                close::REMOVED,
+                "removed by an administrator".into(),
+            ));
+        }
+        Self::broadcast_left(room, user);
+        if room.members.is_empty() {
+            st.rooms.remove(session);
+        }
+        st.revoked
+            .insert(slot.resume_token, (Revoked::Removed, until));
+        true
+    }
+
+    /// Ends a session for everyone. Returns false if there is no such session.
+    pub fn end(&self, session: &str) -> bool {
+        let mut st = self.lock();
+        let until = Instant::now() + self.resume_window;
+        let Some(room) = st.rooms.remove(session) else {
+            return false;
+        };
+        for (_, slot) in room.members {
+            if let Some(c) = &slot.conn {
+                c.push(Outgoing::Frame(ServerFrame::Ended));
+                c.push(Outgoing::Close(close::ENDED, "session ended".into()));
+            }
+            st.revoked
+                .insert(slot.resume_token, (Revoked::Ended, until));
+        }
+        st.ended.insert(session.to_owned(), until);
+        true
+    }
+
+    /// Drops a member's socket without a word, as a broken network would.
+    /// The slot stays for the resume window. Returns false if not connected.
+    pub fn drop_connection(&self, session: &str, user: &str) -> bool {
+        let st = self.lock();
+        match st
+            .rooms
+            .get(session)
+            .and_then(|r| r.members.get(user))
+            .and_then(|s| s.conn.as_ref())
+        {
+            Some(c) => {
+                c.push(Outgoing::Drop);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Closes every connection (server shutting down).
+    pub fn close_all(&self, code: u16, reason: &str) {
+        let st = self.lock();
+        for room in st.rooms.values() {
+            for slot in room.members.values() {
+                if let Some(c) = &slot.conn {
+                    c.push(Outgoing::Close(code, reason.to_owned()));
+                }
+            }
+        }
+    }
+
+    pub fn sessions(&self) -> Vec<SessionInfo> {
+        let st = self.lock();
+        let mut out: Vec<SessionInfo> = st
+            .rooms
+            .iter()
+            .map(|(id, room)| {
+                let mut members: Vec<(&String, &Slot)> = room.members.iter().collect();
+                members.sort_by_key(|(_, s)| s.joined_at);
+                SessionInfo {
+                    id: id.clone(),
+                    participants: members
+                        .into_iter()
+                        .map(|(u, s)| ParticipantInfo {
+                            user: u.clone(),
+                            joined_at: rfc3339_ms(s.joined_at),
+                            connected: s.conn.is_some(),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+}
+
+/// A fresh random admin token.
+pub fn admin_token() -> String {
+    random_token()
+}
