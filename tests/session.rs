@@ -1,0 +1,449 @@
+//! The engine against the real reference server over real WebSockets on
+//! 127.0.0.1. Every test asserts the exact event sequence, and every event
+//! passes the contract checker on the way.
+
+mod support;
+
+use std::time::Duration;
+
+use calltop::event::{EventKind, LeftReason};
+use calltop::server::{self, ServerConfig, ServerHandle};
+use calltop::settings::SessionSettings;
+use calltop::{CallSession, CommandError, ReconnectPolicy};
+use support::proxy::{Mode, Proxy};
+use support::{Events, eventually, http, listed_users};
+
+async fn server_with(f: impl FnOnce(&mut ServerConfig)) -> ServerHandle {
+    let mut c = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin_token: Some("admin".into()),
+        ..ServerConfig::default()
+    };
+    f(&mut c);
+    server::start(c).await.unwrap()
+}
+
+async fn server() -> ServerHandle {
+    server_with(|_| {}).await
+}
+
+/// Quick timers so failure paths finish in well under a second.
+fn fast(url: &str, session: &str, user: &str) -> calltop::settings::SessionSettingsBuilder {
+    SessionSettings::builder(url, session, user)
+        .heartbeat_interval(Duration::from_millis(200))
+        .heartbeat_timeout(Duration::from_millis(300))
+        .connect_timeout(Duration::from_millis(500))
+        .reconnect(ReconnectPolicy {
+            initial_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(100),
+            multiplier: 2.0,
+            max_attempts: 4,
+            jitter: 0.5,
+        })
+}
+
+async fn joined(settings: SessionSettings) -> (CallSession, Events) {
+    let s = CallSession::new(settings);
+    let mut ev = Events::new(s.subscribe().await.unwrap());
+    s.join().await.unwrap();
+    ev.until("session_joined").await;
+    (s, ev)
+}
+
+#[tokio::test]
+async fn join_see_others_come_and_go_then_leave() {
+    let srv = server().await;
+    let alice = CallSession::new(fast(&srv.ws_url(), "room", "alice").build().unwrap());
+    let mut a = Events::new(alice.subscribe().await.unwrap());
+    alice.join().await.unwrap();
+    assert_eq!(
+        a.take(3).await,
+        ["connecting", "session_joined", "idle_countdown_started"]
+    );
+
+    let (bob, mut b) = joined(fast(&srv.ws_url(), "room", "bob").build().unwrap()).await;
+    assert_eq!(b.take(1).await, ["participant_joined"], "bob sees alice");
+    assert_eq!(
+        a.take(2).await,
+        ["participant_joined", "idle_countdown_cancelled"]
+    );
+    assert_eq!(
+        a.last("participant_joined"),
+        Some(&EventKind::ParticipantJoined {
+            user: "bob".into(),
+            joined_at: match a.last("participant_joined") {
+                Some(EventKind::ParticipantJoined { joined_at, .. }) => *joined_at,
+                _ => None,
+            }
+        })
+    );
+    assert_eq!(listed_users(srv.addr, "room").await, ["alice", "bob"]);
+
+    bob.leave().await.unwrap();
+    assert_eq!(b.take(1).await, ["session_left"]);
+    assert_eq!(
+        a.take(2).await,
+        ["participant_left", "idle_countdown_started"]
+    );
+
+    alice.leave().await.unwrap();
+    assert_eq!(a.take(1).await, ["session_left"]);
+    assert_eq!(
+        a.last("session_left"),
+        Some(&EventKind::SessionLeft {
+            reason: LeftReason::User
+        })
+    );
+    assert_eq!(listed_users(srv.addr, "room").await, Vec::<String>::new());
+    a.quiet_for(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn commands_that_make_no_sense_are_refused_and_change_nothing() {
+    let srv = server().await;
+    let s = CallSession::new(fast(&srv.ws_url(), "room", "carol").build().unwrap());
+    let mut ev = Events::new(s.subscribe().await.unwrap());
+    assert_eq!(s.leave().await, Err(CommandError::NotInSession));
+    assert_eq!(s.reconnect_now().await, Err(CommandError::NotReconnecting));
+    s.join().await.unwrap();
+    ev.until("session_joined").await;
+    assert_eq!(s.join().await, Err(CommandError::AlreadyActive));
+    assert_eq!(s.reconnect_now().await, Err(CommandError::NotReconnecting));
+    assert_eq!(listed_users(srv.addr, "room").await, ["carol"]);
+    s.leave().await.unwrap();
+    ev.until("session_left").await;
+    // And after the end, a rejoin is a new join attempt.
+    s.rejoin().await.unwrap();
+    assert_eq!(
+        ev.until("session_joined").await,
+        ["connecting", "session_joined"]
+    );
+}
+
+#[tokio::test]
+async fn kick_through_the_admin_api_removes_us() {
+    let srv = server().await;
+    let (_alice, mut a) = joined(fast(&srv.ws_url(), "room", "alice").build().unwrap()).await;
+    let (_bob, mut b) = joined(fast(&srv.ws_url(), "room", "bob").build().unwrap()).await;
+    a.until("idle_countdown_cancelled").await;
+
+    let (status, _) = http(srv.addr, "POST", "/api/sessions/room/kick/bob", None).await;
+    assert_eq!(status, 401, "kick needs the admin token");
+    let (status, _) = http(
+        srv.addr,
+        "POST",
+        "/api/sessions/room/kick/nobody",
+        Some("admin"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, body) = http(
+        srv.addr,
+        "POST",
+        "/api/sessions/room/kick/bob",
+        Some("admin"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    assert_eq!(
+        b.until("session_left").await,
+        ["participant_joined", "session_left"]
+    );
+    assert_eq!(
+        b.last("session_left"),
+        Some(&EventKind::SessionLeft {
+            reason: LeftReason::Removed
+        })
+    );
+    assert_eq!(
+        a.take(2).await,
+        ["participant_left", "idle_countdown_started"]
+    );
+    b.quiet_for(Duration::from_millis(500)).await;
+    assert_eq!(listed_users(srv.addr, "room").await, ["alice"]);
+}
+
+#[tokio::test]
+async fn end_through_the_admin_api_ends_it_for_everyone() {
+    let srv = server().await;
+    let (_alice, mut a) = joined(fast(&srv.ws_url(), "room", "alice").build().unwrap()).await;
+    let (_bob, mut b) = joined(fast(&srv.ws_url(), "room", "bob").build().unwrap()).await;
+    let (status, _) = http(srv.addr, "POST", "/api/sessions/room/end", Some("admin")).await;
+    assert_eq!(status, 200);
+    for ev in [&mut a, &mut b] {
+        ev.until("session_left").await;
+        assert_eq!(
+            ev.last("session_left"),
+            Some(&EventKind::SessionLeft {
+                reason: LeftReason::Ended
+            })
+        );
+        ev.quiet_for(Duration::from_millis(300)).await;
+    }
+    let (status, _) = http(srv.addr, "POST", "/api/sessions/room/end", Some("admin")).await;
+    assert_eq!(status, 404, "an ended session is gone");
+}
+
+#[tokio::test]
+async fn alone_for_the_idle_timeout_times_out_and_leaves() {
+    let srv = server().await;
+    let s = CallSession::new(
+        fast(&srv.ws_url(), "room", "alice")
+            .idle_timeout(Duration::from_millis(600))
+            .build()
+            .unwrap(),
+    );
+    let mut ev = Events::new(s.subscribe().await.unwrap());
+    s.join().await.unwrap();
+    assert_eq!(
+        ev.until("session_timed_out").await,
+        [
+            "connecting",
+            "session_joined",
+            "idle_countdown_started",
+            "session_timed_out"
+        ]
+    );
+    ev.quiet_for(Duration::from_millis(300)).await;
+    // We left ourselves: the server does not keep a slot for us.
+    eventually("the server to drop alice", || async {
+        listed_users(srv.addr, "room").await.is_empty()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_dropped_socket_is_restored_with_our_slot_kept() {
+    let srv = server().await;
+    let proxy = Proxy::start(srv.addr).await;
+    let (_bob, mut b) = joined(fast(&srv.ws_url(), "room", "bob").build().unwrap()).await;
+    let (_alice, mut a) = joined(fast(&proxy.ws_url(), "room", "alice").build().unwrap()).await;
+    b.until("idle_countdown_cancelled").await;
+
+    proxy.kill_all();
+    assert_eq!(
+        a.until("connection_restored").await,
+        [
+            "participant_joined",
+            "connection_lost",
+            "reconnect_attempt",
+            "connection_restored"
+        ]
+    );
+    match a.last("connection_restored") {
+        Some(EventKind::ConnectionRestored {
+            resumed, attempts, ..
+        }) => {
+            assert!(*resumed, "the server kept alice's slot");
+            assert_eq!(*attempts, 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Bob never saw alice leave.
+    b.quiet_for(Duration::from_millis(400)).await;
+    assert_eq!(
+        b.names(),
+        [
+            "connecting",
+            "session_joined",
+            "idle_countdown_started",
+            "participant_joined",
+            "idle_countdown_cancelled"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_stops_answering_is_noticed_by_heartbeat_and_restored() {
+    let srv = server().await;
+    let proxy = Proxy::start(srv.addr).await;
+    let (alice, mut a) = joined(fast(&proxy.ws_url(), "room", "alice").build().unwrap()).await;
+    a.until("idle_countdown_started").await;
+
+    proxy.set_mode(Mode::Blackhole);
+    assert_eq!(a.until("connection_lost").await, ["connection_lost"]);
+    match a.last("connection_lost") {
+        Some(EventKind::ConnectionLost { reason }) => {
+            assert!(reason.contains("heartbeat"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Attempts into the frozen path time out; after the first one fails, let traffic flow.
+    assert_eq!(a.take(1).await, ["reconnect_attempt"]);
+    assert_eq!(a.take(1).await, ["reconnect_attempt"]);
+    proxy.set_mode(Mode::Forward);
+    let _ = alice.reconnect_now().await;
+    let tail = a.until("connection_restored").await;
+    assert!(
+        tail.iter()
+            .all(|n| n == "reconnect_attempt" || n == "connection_restored"),
+        "{tail:?}"
+    );
+    match a.last("connection_restored") {
+        Some(EventKind::ConnectionRestored { resumed, .. }) => assert!(*resumed),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_server_restart_that_lost_all_state_rejoins_without_resume() {
+    let first = server().await;
+    let proxy = Proxy::start(first.addr).await;
+    let (_alice, mut a) = joined(fast(&proxy.ws_url(), "room", "alice").build().unwrap()).await;
+    a.until("idle_countdown_started").await;
+
+    let second = server().await;
+    proxy.set_upstream(second.addr);
+    first.shutdown().await;
+    assert_eq!(
+        a.until("connection_restored").await,
+        [
+            "connection_lost",
+            "reconnect_attempt",
+            "connection_restored"
+        ]
+    );
+    match a.last("connection_restored") {
+        Some(EventKind::ConnectionRestored { resumed, .. }) => {
+            assert!(!*resumed, "a new server cannot have kept our slot")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(listed_users(second.addr, "room").await, ["alice"]);
+}
+
+#[tokio::test]
+async fn a_server_gone_for_good_closes_once_retries_are_spent() {
+    let srv = server().await;
+    let proxy = Proxy::start(srv.addr).await;
+    let (_alice, mut a) = joined(fast(&proxy.ws_url(), "room", "alice").build().unwrap()).await;
+    a.until("idle_countdown_started").await;
+
+    proxy.set_mode(Mode::Refuse);
+    proxy.kill_all();
+    assert_eq!(
+        a.until("connection_closed").await,
+        [
+            "connection_lost",
+            "reconnect_attempt",
+            "reconnect_attempt",
+            "reconnect_attempt",
+            "reconnect_attempt",
+            "connection_closed"
+        ]
+    );
+    match a.last("connection_closed") {
+        Some(EventKind::ConnectionClosed { reason }) => {
+            assert!(reason.contains("4 attempts"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    a.quiet_for(Duration::from_millis(500)).await;
+}
+
+#[tokio::test]
+async fn a_first_join_to_nothing_retries_then_closes_naming_it_unreachable() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let s = CallSession::new(
+        fast(&format!("ws://127.0.0.1:{port}/ws"), "room", "alice")
+            .build()
+            .unwrap(),
+    );
+    let mut ev = Events::new(s.subscribe().await.unwrap());
+    s.join().await.unwrap();
+    assert_eq!(
+        ev.until("connection_closed").await,
+        [
+            "connecting",
+            "reconnect_attempt",
+            "connecting",
+            "reconnect_attempt",
+            "connecting",
+            "reconnect_attempt",
+            "connecting",
+            "connection_closed"
+        ]
+    );
+    match ev.last("connection_closed") {
+        Some(EventKind::ConnectionClosed { reason }) => {
+            assert!(reason.contains("unreachable"), "{reason}");
+            assert!(reason.contains(&port.to_string()), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_token_closes_at_once_without_retrying() {
+    let srv = server_with(|c| c.join_token = Some("sesame".into())).await;
+    let s = CallSession::new(
+        fast(&srv.ws_url(), "room", "alice")
+            .token("wrong")
+            .build()
+            .unwrap(),
+    );
+    let mut ev = Events::new(s.subscribe().await.unwrap());
+    s.join().await.unwrap();
+    assert_eq!(
+        ev.until("connection_closed").await,
+        ["connecting", "connection_closed"]
+    );
+    match ev.last("connection_closed") {
+        Some(EventKind::ConnectionClosed { reason }) => {
+            assert!(reason.contains("token"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let (_ok, mut e2) = joined(
+        fast(&srv.ws_url(), "room", "bob")
+            .token("sesame")
+            .build()
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(e2.names(), ["connecting", "session_joined"]);
+}
+
+#[tokio::test]
+async fn listeners_get_the_six_callbacks_until_their_guard_drops() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<String>>>);
+    impl calltop::SessionStatusListener for Log {
+        fn on_session_joined(&self) {
+            self.0.lock().unwrap().push("joined".into());
+        }
+        fn on_session_left(&self, reason: LeftReason) {
+            self.0.lock().unwrap().push(format!("left:{reason:?}"));
+        }
+        fn on_connection_lost(&self, _: &str) {
+            self.0.lock().unwrap().push("lost".into());
+        }
+        fn on_connection_restored(&self, r: calltop::Restored) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("restored:{}", r.resumed));
+        }
+    }
+    let srv = server().await;
+    let proxy = Proxy::start(srv.addr).await;
+    let s = CallSession::new(fast(&proxy.ws_url(), "room", "alice").build().unwrap());
+    let log = Log::default();
+    let guard = s.add_session_status_listener(log.clone());
+    let mut ev = Events::new(s.subscribe().await.unwrap());
+    s.join().await.unwrap();
+    ev.until("session_joined").await;
+    proxy.kill_all();
+    ev.until("connection_restored").await;
+    drop(guard);
+    s.leave().await.unwrap();
+    ev.until("session_left").await;
+    assert_eq!(*log.0.lock().unwrap(), ["joined", "lost", "restored:true"]);
+}

@@ -1,0 +1,161 @@
+//! Shared test parts: a fault-injecting TCP proxy, a minimal HTTP client for the
+//! admin API, and helpers that read session events with bounded waits.
+#![allow(dead_code)]
+
+pub mod proxy;
+
+use std::time::Duration;
+
+use calltop::engine::ContractChecker;
+use calltop::event::{EventKind, SessionEvent};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+/// The longest any test waits for one expected thing before failing.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Reads events, checking the contract's ordering invariants on every one.
+pub struct Events {
+    rx: mpsc::Receiver<SessionEvent>,
+    pub checker: ContractChecker,
+    pub all: Vec<SessionEvent>,
+}
+
+impl Events {
+    pub fn new(rx: mpsc::Receiver<SessionEvent>) -> Self {
+        Events {
+            rx,
+            checker: ContractChecker::new(),
+            all: Vec::new(),
+        }
+    }
+
+    /// The next non-heartbeat event.
+    pub async fn next(&mut self) -> SessionEvent {
+        loop {
+            let ev = tokio::time::timeout(WAIT, self.rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no event within {WAIT:?}; so far: {:?}", self.names()))
+                .expect("event channel closed");
+            self.checker
+                .observe(ev.kind.name())
+                .unwrap_or_else(|v| panic!("{v}"));
+            self.all.push(ev.clone());
+            if !matches!(ev.kind, EventKind::Heartbeat { .. }) {
+                return ev;
+            }
+        }
+    }
+
+    /// Names of the next events up to and including the first named `last`.
+    pub async fn until(&mut self, last: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        loop {
+            let ev = self.next().await;
+            names.push(ev.kind.name().to_owned());
+            if ev.kind.name() == last {
+                return names;
+            }
+        }
+    }
+
+    /// The next events' names, exactly `n` of them.
+    pub async fn take(&mut self, n: usize) -> Vec<String> {
+        let mut names = Vec::new();
+        for _ in 0..n {
+            names.push(self.next().await.kind.name().to_owned());
+        }
+        names
+    }
+
+    /// The last event named `name` seen so far.
+    pub fn last(&self, name: &str) -> Option<&EventKind> {
+        self.all
+            .iter()
+            .rev()
+            .map(|e| &e.kind)
+            .find(|k| k.name() == name)
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.all
+            .iter()
+            .map(|e| e.kind.name())
+            .filter(|n| *n != "heartbeat")
+            .collect()
+    }
+
+    /// Nothing more arrives within `d` (used after a terminal event, where the
+    /// contract says nothing session-scoped may follow).
+    pub async fn quiet_for(&mut self, d: Duration) {
+        let deadline = tokio::time::Instant::now() + d;
+        while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            if !matches!(ev.kind, EventKind::Heartbeat { .. }) {
+                panic!("unexpected event: {:?}", ev.kind);
+            }
+        }
+    }
+}
+
+/// One HTTP/1.1 request to the admin API; returns (status, body).
+pub async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to admin API");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(WAIT, s.read_to_end(&mut buf))
+        .await
+        .expect("admin API answered in time")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("an HTTP status line");
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+/// Users listed in `session` by `GET /api/sessions`.
+pub async fn listed_users(addr: std::net::SocketAddr, session: &str) -> Vec<String> {
+    let (status, body) = http(addr, "GET", "/api/sessions", None).await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON body");
+    v["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["id"] == session)
+        .flat_map(|s| s["participants"].as_array().unwrap().clone())
+        .map(|p| p["user"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Polls `f` until it returns true, up to [`WAIT`].
+pub async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !f().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
