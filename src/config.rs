@@ -25,7 +25,7 @@ pub enum ConfigError {
     Setting(#[from] SettingsError),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub session: SessionSection,
@@ -110,19 +110,6 @@ pub struct KeysSection {
     pub reconnect: String,
     pub help: String,
     pub quit: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            session: SessionSection::default(),
-            connection: ConnectionSection::default(),
-            reconnect: ReconnectSection::default(),
-            serve: ServeSection::default(),
-            ui: UiSection::default(),
-            keys: KeysSection::default(),
-        }
-    }
 }
 
 impl Default for SessionSection {

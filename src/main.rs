@@ -48,6 +48,8 @@ fn main() -> ExitCode {
             None => calltop::ui::run(config).await,
         }
     });
+    // A blocking stdin read (headless) would hold a plain runtime drop forever.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match result {
         Ok(exit) => exit.into(),
         Err(e) => {

@@ -150,7 +150,7 @@ pub trait Backend: Send + 'static {
 /// its own piece of work; settings validation refuses it with a clear message).
 pub fn for_kind(kind: BackendKind) -> Option<Box<dyn Backend>> {
     match kind {
-        BackendKind::Calltop => Some(Box::new(calltop::CalltopBackend::default())),
+        BackendKind::Calltop => Some(Box::new(calltop::CalltopBackend)),
         BackendKind::Janus => None,
     }
 }

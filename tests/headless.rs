@@ -1,0 +1,280 @@
+//! `calltop --headless` as a process: NDJSON on stdout, commands on stdin,
+//! signals, exit statuses.
+
+mod support;
+
+use std::process::Stdio;
+
+use calltop::engine::ContractChecker;
+use calltop::server::{self, ServerConfig, ServerHandle};
+use serde_json::Value;
+use support::{WAIT, eventually, http, listed_users};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+async fn server() -> ServerHandle {
+    server::start(ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin_token: Some("admin".into()),
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+struct Headless {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out: Lines<BufReader<ChildStdout>>,
+    checker: ContractChecker,
+    pub lines: Vec<Value>,
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_calltop"));
+    c.args(args)
+        .env_remove("RUST_LOG")
+        // Fast retries so failure paths end quickly; a real user keeps the defaults.
+        .env("CALLTOP_RECONNECT__INITIAL_DELAY_MS", "20")
+        .env("CALLTOP_RECONNECT__MAX_DELAY_MS", "50")
+        .env("CALLTOP_RECONNECT__MAX_ATTEMPTS", "3")
+        .env("CALLTOP_CONNECTION__CONNECT_TIMEOUT_MS", "500")
+        // No user config file from the machine running the tests.
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    c
+}
+
+impl Headless {
+    fn start(url: &str, user: &str, extra: &[&str], stdin: bool) -> Headless {
+        let mut args = vec![
+            "--headless",
+            "--server",
+            url,
+            "--session",
+            "room",
+            "--user",
+            user,
+        ];
+        args.extend_from_slice(extra);
+        let mut child = command(&args)
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap()).lines();
+        Headless {
+            stdin: child.stdin.take(),
+            child,
+            out,
+            checker: ContractChecker::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// Reads lines until one with event `name`; returns the event names read.
+    async fn until(&mut self, name: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        loop {
+            let line = tokio::time::timeout(WAIT, self.out.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("no {name} within {WAIT:?}; got {names:?}"))
+                .unwrap()
+                .unwrap_or_else(|| panic!("stdout ended before {name}; got {names:?}"));
+            let v: Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            let ts = v["ts"].as_str().expect("ts");
+            assert!(
+                ts.len() == 24 && ts.ends_with('Z') && ts.as_bytes()[19] == b'.',
+                "ts is RFC 3339 UTC with milliseconds: {ts}"
+            );
+            assert_eq!(v["session"], "room", "{line}");
+            let event = v["event"].as_str().expect("event").to_owned();
+            self.checker
+                .observe(&event)
+                .unwrap_or_else(|e| panic!("{e}"));
+            self.lines.push(v);
+            names.push(event.clone());
+            if event == name {
+                return names;
+            }
+        }
+    }
+
+    async fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is piped");
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    async fn exit_code(mut self) -> i32 {
+        let status = tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("calltop exits")
+            .unwrap();
+        status.code().expect("exited, not killed by a signal")
+    }
+
+    fn last(&self) -> &Value {
+        self.lines.last().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn stdin_leave_ends_with_status_0_and_events_follow_the_contract() {
+    let srv = server().await;
+    let mut h = Headless::start(&srv.ws_url(), "alice", &[], true);
+    assert_eq!(
+        h.until("idle_countdown_started").await,
+        ["connecting", "session_joined", "idle_countdown_started"]
+    );
+    assert_eq!(h.last()["user"], "alice");
+    assert_eq!(h.last()["seconds"], 300);
+    h.send("dance").await; // unknown: a message on stderr, nothing on stdout
+    h.send("leave").await;
+    assert_eq!(h.until("session_left").await, ["session_left"]);
+    assert_eq!(h.last()["reason"], "user");
+    assert_eq!(h.exit_code().await, 0);
+    assert!(listed_users(srv.addr, "room").await.is_empty());
+}
+
+#[tokio::test]
+async fn sigint_and_sigterm_leave_the_session_before_exiting() {
+    let srv = server().await;
+    for (sig, user) in [("-INT", "int"), ("-TERM", "term")] {
+        let mut h = Headless::start(&srv.ws_url(), user, &[], true);
+        h.until("session_joined").await;
+        assert_eq!(listed_users(srv.addr, "room").await, [user]);
+        h.signal(sig);
+        h.until("session_left").await;
+        assert_eq!(h.last()["reason"], "user");
+        assert_eq!(h.exit_code().await, 0, "{sig}");
+        // Gone at once, not after the resume window: the leave reached the server.
+        assert!(listed_users(srv.addr, "room").await.is_empty(), "{sig}");
+    }
+}
+
+#[tokio::test]
+async fn closed_stdin_is_not_a_command_and_the_call_goes_on() {
+    let srv = server().await;
+    let mut h = Headless::start(&srv.ws_url(), "alice", &["--verbose"], false);
+    h.until("session_joined").await;
+    // Heartbeats keep coming (only with --verbose) well after stdin hit EOF.
+    h.until("heartbeat").await;
+    h.until("heartbeat").await;
+    assert_eq!(listed_users(srv.addr, "room").await, ["alice"]);
+    h.signal("-TERM");
+    h.until("session_left").await;
+    assert_eq!(h.exit_code().await, 0);
+}
+
+#[tokio::test]
+async fn each_outcome_has_its_own_exit_status() {
+    let srv = server().await;
+
+    let mut kicked = Headless::start(&srv.ws_url(), "bob", &[], true);
+    kicked.until("session_joined").await;
+    let (status, _) = http(
+        srv.addr,
+        "POST",
+        "/api/sessions/room/kick/bob",
+        Some("admin"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    kicked.until("session_left").await;
+    assert_eq!(kicked.last()["reason"], "removed");
+    assert_eq!(kicked.exit_code().await, 4);
+
+    let mut idle = Headless::start(&srv.ws_url(), "carol", &["--idle-timeout", "1"], true);
+    idle.until("session_timed_out").await;
+    assert_eq!(idle.exit_code().await, 3);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut gone = Headless::start(&format!("ws://127.0.0.1:{port}/ws"), "dave", &[], true);
+    gone.until("connection_closed").await;
+    assert!(
+        gone.last()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("unreachable")
+    );
+    assert_eq!(gone.exit_code().await, 5);
+}
+
+#[tokio::test]
+async fn bad_usage_and_bad_config_exit_2_with_a_clear_message() {
+    for (args, env, needle) in [
+        (vec!["--headless", "--server", "http://x"], None, "server"),
+        (vec!["--headless", "--frobnicate"], None, "--frobnicate"),
+        (
+            vec!["--headless", "--server", "ws://127.0.0.1:1/ws"],
+            Some(("CALLTOP_RECONNECT__MAX_ATTEMPTS", "many")),
+            "many",
+        ),
+        (
+            vec!["--headless", "--config", "/nonexistent/calltop.toml"],
+            None,
+            "/nonexistent/calltop.toml",
+        ),
+        (
+            vec![
+                "--headless",
+                "--server",
+                "ws://127.0.0.1:1/ws",
+                "--idle-timeout",
+                "-3",
+            ],
+            None,
+            "-3",
+        ),
+    ] {
+        let mut c = command(&args);
+        if let Some((k, v)) = env {
+            c.env(k, v);
+        }
+        let out = c.stdin(Stdio::null()).output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "nothing on stdout for {args:?}");
+    }
+}
+
+#[tokio::test]
+async fn with_stay_it_waits_for_join_or_quit_after_the_session_ends() {
+    let srv = server().await;
+    let mut h = Headless::start(&srv.ws_url(), "erin", &["--stay"], true);
+    h.until("session_joined").await;
+    h.send("leave").await;
+    h.until("session_left").await;
+    h.send("join").await;
+    assert_eq!(
+        h.until("session_joined").await,
+        ["connecting", "session_joined"]
+    );
+    eventually("erin back in the session", || async {
+        listed_users(srv.addr, "room").await == ["erin"]
+    })
+    .await;
+    h.send("quit").await;
+    h.until("session_left").await;
+    assert_eq!(h.exit_code().await, 0);
+}
