@@ -18,6 +18,7 @@ pub mod session;
 pub use session::{CallSession, ListenerGuard, Restored, SessionStatusListener};
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod exit;
 pub mod headless;
 pub mod server;

@@ -1,9 +1,19 @@
-//! The dashboard (being built: see issue 3).
+//! The dashboard: a full-screen view of one call session.
+//!
+//! - [`model`]: the state and `update(&mut Model, Msg)` (no IO, no clock)
+//! - [`view`]: `view(&Model, &mut Frame)`, read-only
+//! - [`app`]: the render loop (terminal input, engine events, timers)
+//! - [`terminal`]: raw mode and the alternate screen, always restored
+//! - [`keys`], [`theme`], [`log`], [`sanitize`], [`fmt`]: one job each
 
-use crate::config::Config;
-use crate::exit::Exit;
+pub mod app;
+pub mod fmt;
+pub mod keys;
+pub mod log;
+pub mod model;
+pub mod sanitize;
+pub mod terminal;
+pub mod theme;
+pub mod view;
 
-pub async fn run(_config: Config) -> anyhow::Result<Exit> {
-    eprintln!("calltop: the dashboard is not built yet; use --headless");
-    Ok(Exit::Usage)
-}
+pub use app::run;

@@ -1,0 +1,930 @@
+//! The dashboard's state and the one function that changes it, Elm style:
+//! [`update`] takes a [`Msg`] and says whether to redraw and what to do
+//! ([`Effect`]s the app carries out: engine commands, log lines, exit).
+//! No IO, no clock: time arrives in [`Msg::Tick`], so tests drive it exactly.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use jiff::tz::TimeZone;
+use tui_logger::TuiWidgetState;
+
+use super::fmt;
+use super::keys::{self, Action, Keymap};
+use super::log::{self, LogLine, Scroll};
+use super::sanitize::clean;
+use super::theme::{Meaning, Theme};
+use crate::engine::{Command, CommandError};
+use crate::event::{EventKind, LeftReason, SessionEvent};
+
+/// Heartbeat round-trip times kept for the sparkline.
+pub const RTT_HISTORY: usize = 240;
+
+/// What we are connected to, for the header and the call panel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallInfo {
+    pub session: String,
+    pub user: String,
+    pub server: String,
+    pub backend: String,
+    /// Shown under the header when running the embedded demo.
+    pub banner: Option<String>,
+}
+
+/// Where the call stands, as the badge shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    /// Joining (the first attempt is number 1; 0 means the join is being sent).
+    Connecting {
+        attempt: u32,
+        retry: Option<Retry>,
+    },
+    Joined,
+    /// The connection dropped at `since`; retrying.
+    Reconnecting {
+        since: Instant,
+        retry: Option<Retry>,
+    },
+    /// `leave` sent, waiting for the server to confirm.
+    Leaving,
+    Left(LeftReason),
+    TimedOut(Duration),
+    Closed(String),
+}
+
+/// The next connection attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    pub attempt: u32,
+    pub max: u32,
+    pub at: Instant,
+}
+
+/// The idle countdown while we are alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Idle {
+    pub deadline: Instant,
+    pub total: Duration,
+}
+
+impl Status {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Status::Connecting { .. } => "CONNECTING",
+            Status::Joined => "JOINED",
+            Status::Reconnecting { .. } => "RECONNECTING",
+            Status::Leaving => "LEAVING",
+            Status::Left(_) => "LEFT",
+            Status::TimedOut(_) => "TIMED OUT",
+            Status::Closed(_) => "CLOSED",
+        }
+    }
+
+    pub fn meaning(&self) -> Meaning {
+        match self {
+            Status::Connecting { .. } => Meaning::Accent,
+            Status::Joined => Meaning::Ok,
+            Status::Reconnecting { .. } | Status::TimedOut(_) => Meaning::Warn,
+            Status::Leaving | Status::Left(LeftReason::User) => Meaning::Muted,
+            Status::Left(_) | Status::Closed(_) => Meaning::Error,
+        }
+    }
+
+    /// In a session or on the way into or out of one.
+    pub fn is_active(&self) -> bool {
+        matches!(
+            self,
+            Status::Connecting { .. }
+                | Status::Joined
+                | Status::Reconnecting { .. }
+                | Status::Leaving
+        )
+    }
+}
+
+/// Everything the dashboard shows.
+pub struct Model {
+    pub info: CallInfo,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    pub tz: TimeZone,
+    /// Monotonic and wall-clock "now", from the last [`Msg::Tick`].
+    pub now: Instant,
+    pub wall: SystemTime,
+    /// Terminal size (columns, rows).
+    pub size: (u16, u16),
+    pub status: Status,
+    /// When the current call was joined (monotonic, wall clock).
+    pub call_start: Option<(Instant, SystemTime)>,
+    /// Other participants, with when they joined if the server said.
+    pub participants: BTreeMap<String, Option<SystemTime>>,
+    pub rtt: VecDeque<Duration>,
+    pub lost_count: u32,
+    pub last_downtime: Option<Duration>,
+    pub last_error: Option<String>,
+    pub idle: Option<Idle>,
+    pub help: bool,
+    /// The final message of an ended session was closed with Esc.
+    pub final_dismissed: bool,
+    /// Quitting: leave first, but exit at this instant at the latest.
+    pub quit_by: Option<Instant>,
+    /// How long a quit waits for the session to be left.
+    pub quit_grace: Duration,
+    /// Feedback on the last key press.
+    pub notice: Option<(Meaning, String)>,
+    /// The log widget's scroll state.
+    pub log: TuiWidgetState,
+    pub log_scrolled: bool,
+    /// Events received, for the log title.
+    pub events_seen: u64,
+}
+
+/// What can happen to the dashboard.
+#[derive(Debug)]
+pub enum Msg {
+    /// Time moved on.
+    Tick {
+        now: Instant,
+        wall: SystemTime,
+    },
+    Event(SessionEvent),
+    Action(Action),
+    /// An engine command finished.
+    Done(Command, Result<(), CommandError>),
+    Resize(u16, u16),
+    /// SIGTERM, SIGHUP or SIGINT.
+    Signal(&'static str),
+    /// The terminal's input is gone (the ssh connection died).
+    InputClosed,
+}
+
+/// Something for the app to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Run(Command),
+    Log(LogLine),
+    Exit,
+}
+
+/// The outcome of one message.
+#[derive(Debug, Default, PartialEq)]
+pub struct Update {
+    pub redraw: bool,
+    pub effects: Vec<Effect>,
+}
+
+/// The displayed values that change with time alone; a tick redraws only
+/// when one of them changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Face {
+    idle: Option<u64>,
+    retry: Option<u64>,
+    down: Option<u64>,
+    call_minutes: Option<u64>,
+}
+
+impl Model {
+    pub fn new(
+        info: CallInfo,
+        keymap: Keymap,
+        theme: Theme,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Model {
+        Model {
+            info,
+            keymap,
+            theme,
+            tz: TimeZone::system(),
+            now,
+            wall,
+            size: (80, 24),
+            status: Status::Connecting {
+                attempt: 0,
+                retry: None,
+            },
+            call_start: None,
+            participants: BTreeMap::new(),
+            rtt: VecDeque::with_capacity(RTT_HISTORY),
+            lost_count: 0,
+            last_downtime: None,
+            last_error: None,
+            idle: None,
+            help: false,
+            final_dismissed: false,
+            quit_by: None,
+            quit_grace: Duration::from_secs(3),
+            notice: None,
+            log: TuiWidgetState::new(),
+            log_scrolled: false,
+            events_seen: 0,
+        }
+    }
+
+    /// Time left on the idle countdown, while it shows.
+    pub fn idle_left(&self) -> Option<(Idle, Duration)> {
+        let idle = self.idle?;
+        matches!(self.status, Status::Joined | Status::Reconnecting { .. })
+            .then(|| (idle, idle.deadline.saturating_duration_since(self.now)))
+    }
+
+    /// The next connection attempt and how long until it starts.
+    pub fn retry(&self) -> Option<(Retry, Duration)> {
+        match &self.status {
+            Status::Connecting { retry, .. } | Status::Reconnecting { retry, .. } => {
+                retry.map(|r| (r, r.at.saturating_duration_since(self.now)))
+            }
+            _ => None,
+        }
+    }
+
+    /// How long the connection has been down, while reconnecting.
+    pub fn down_for(&self) -> Option<Duration> {
+        match self.status {
+            Status::Reconnecting { since, .. } => Some(self.now.saturating_duration_since(since)),
+            _ => None,
+        }
+    }
+
+    /// Time in the current call.
+    pub fn in_call(&self) -> Option<Duration> {
+        match self.status {
+            Status::Joined | Status::Reconnecting { .. } | Status::Leaving => self
+                .call_start
+                .map(|(at, _)| self.now.saturating_duration_since(at)),
+            _ => None,
+        }
+    }
+
+    /// The session is over in a way the user should read about (not their own leave).
+    pub fn final_message(&self) -> bool {
+        !self.final_dismissed
+            && matches!(
+                self.status,
+                Status::Closed(_)
+                    | Status::TimedOut(_)
+                    | Status::Left(LeftReason::Removed | LeftReason::Ended)
+            )
+    }
+
+    fn face(&self) -> Face {
+        Face {
+            idle: self.idle_left().map(|(_, d)| fmt::secs_left(d)),
+            retry: self.retry().map(|(_, d)| fmt::secs_left(d)),
+            down: self.down_for().map(|d| d.as_secs()),
+            call_minutes: self.in_call().map(|d| d.as_secs() / 60),
+        }
+    }
+
+    /// The next instant at which something on screen changes by itself: a
+    /// countdown's second, the down-for counter, the call's minute, the quit
+    /// deadline. `None`: nothing moves until an event or a key arrives.
+    pub fn next_wake(&self) -> Option<Instant> {
+        let sec = Duration::from_secs(1);
+        let countdown = |deadline: Instant, left: Duration| {
+            let shown = fmt::secs_left(left);
+            (shown > 0).then(|| deadline - sec * (shown as u32 - 1))
+        };
+        let counting_up = |from: Instant, elapsed: Duration, unit: u64| {
+            let next = (elapsed.as_secs() / unit + 1) * unit;
+            from + Duration::from_secs(next)
+        };
+        [
+            self.idle_left()
+                .and_then(|(i, left)| countdown(i.deadline, left)),
+            self.retry().and_then(|(r, left)| countdown(r.at, left)),
+            match self.status {
+                Status::Reconnecting { since, .. } => Some(counting_up(
+                    since,
+                    self.now.saturating_duration_since(since),
+                    1,
+                )),
+                _ => None,
+            },
+            self.in_call()
+                .zip(self.call_start)
+                .map(|(d, (at, _))| counting_up(at, d, 60)),
+            self.quit_by,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn log_line(&self, out: &mut Vec<Effect>, ts: SystemTime, meaning: Meaning, text: String) {
+        out.push(Effect::Log(LogLine { ts, meaning, text }));
+    }
+
+    /// Feedback on a key in the header only (the log shows what follows).
+    fn notice(&mut self, meaning: Meaning, text: String) {
+        self.notice = Some((meaning, text));
+    }
+
+    /// Feedback on a key: in the header and in the log.
+    fn note(&mut self, out: &mut Vec<Effect>, meaning: Meaning, text: String) {
+        self.log_line(out, self.wall, meaning, format!("› {text}"));
+        self.notice = Some((meaning, text));
+    }
+}
+
+/// Applies one message.
+pub fn update(m: &mut Model, msg: Msg) -> Update {
+    let mut out = Vec::new();
+    let redraw = match msg {
+        Msg::Tick { now, wall } => {
+            let before = m.face();
+            m.now = now;
+            m.wall = wall;
+            if m.quit_by.is_some_and(|by| now >= by) {
+                out.push(Effect::Exit);
+            }
+            m.face() != before
+        }
+        Msg::Event(ev) => {
+            m.events_seen += 1;
+            on_event(m, ev, &mut out);
+            true
+        }
+        Msg::Action(a) => on_action(m, a, &mut out),
+        Msg::Done(cmd, result) => {
+            on_done(m, cmd, result, &mut out);
+            true
+        }
+        Msg::Resize(w, h) => {
+            m.size = (w, h);
+            true
+        }
+        Msg::Signal(name) => {
+            let wall = m.wall;
+            m.log_line(
+                &mut out,
+                wall,
+                Meaning::Warn,
+                format!("{name}: leaving the session and quitting"),
+            );
+            quit(m, &mut out);
+            true
+        }
+        Msg::InputClosed => {
+            let wall = m.wall;
+            m.log_line(
+                &mut out,
+                wall,
+                Meaning::Warn,
+                "the terminal went away: leaving the session and quitting".into(),
+            );
+            quit(m, &mut out);
+            true
+        }
+    };
+    Update {
+        redraw,
+        effects: out,
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
+    let SessionEvent { at, ts, kind } = ev;
+    let terminal = kind.is_terminal();
+    let label = m.status.label();
+    let (meaning, text) = match kind {
+        EventKind::Connecting { attempt } => {
+            m.status = Status::Connecting {
+                attempt,
+                retry: None,
+            };
+            let server = clean(&m.info.server);
+            let text = if attempt <= 1 {
+                format!("connecting to {server}")
+            } else {
+                format!("connecting to {server} (attempt {attempt})")
+            };
+            (Meaning::Muted, Some(text))
+        }
+        EventKind::SessionJoined { participants } => {
+            m.status = Status::Joined;
+            m.call_start = Some((at, ts));
+            m.participants.clear();
+            m.final_dismissed = false;
+            let others = match participants {
+                0 => "nobody else is here yet".into(),
+                n => format!("{} here", plural(n, "other person is", "others are")),
+            };
+            let text = format!(
+                "joined session {} as {}; {others}",
+                clean(&m.info.session),
+                clean(&m.info.user)
+            );
+            (Meaning::Ok, Some(text))
+        }
+        EventKind::SessionLeft { reason } => {
+            m.status = Status::Left(reason);
+            let (meaning, text) = match reason {
+                LeftReason::User => (Meaning::Muted, "left the session"),
+                LeftReason::Removed => (
+                    Meaning::Error,
+                    "an administrator removed you from the session",
+                ),
+                LeftReason::Ended => (Meaning::Error, "the session was ended for everyone"),
+            };
+            (meaning, Some(text.to_owned()))
+        }
+        EventKind::SessionTimedOut { idle_timeout } => {
+            m.status = Status::TimedOut(idle_timeout);
+            let text = format!(
+                "left after {} alone (idle timeout)",
+                fmt::clock_secs(idle_timeout.as_secs())
+            );
+            (Meaning::Warn, Some(text))
+        }
+        EventKind::ConnectionLost { reason } => {
+            let reason = clean(&reason);
+            m.status = Status::Reconnecting {
+                since: at,
+                retry: None,
+            };
+            m.lost_count += 1;
+            m.last_error = Some(reason.clone());
+            (Meaning::Error, Some(format!("connection lost: {reason}")))
+        }
+        EventKind::ConnectionRestored {
+            resumed,
+            downtime,
+            attempts,
+        } => {
+            m.status = Status::Joined;
+            m.last_downtime = Some(downtime);
+            let how = if resumed {
+                "the server kept our place"
+            } else {
+                "joined again as new"
+            };
+            let text = format!(
+                "connection restored after {} ({}; {how})",
+                fmt::human(downtime),
+                plural(attempts as usize, "attempt", "attempts")
+            );
+            (Meaning::Ok, Some(text))
+        }
+        EventKind::ConnectionClosed { reason } => {
+            let reason = clean(&reason);
+            m.last_error = Some(reason.clone());
+            m.status = Status::Closed(reason.clone());
+            (Meaning::Error, Some(format!("connection closed: {reason}")))
+        }
+        EventKind::ReconnectAttempt {
+            attempt,
+            max,
+            delay,
+        } => {
+            let next = Retry {
+                attempt,
+                max,
+                at: at + delay,
+            };
+            let what = match &mut m.status {
+                Status::Connecting { retry, .. } => {
+                    *retry = Some(next);
+                    "join attempt"
+                }
+                Status::Reconnecting { retry, .. } => {
+                    *retry = Some(next);
+                    "reconnect attempt"
+                }
+                _ => "attempt",
+            };
+            let when = if delay.is_zero() {
+                "now".to_owned()
+            } else {
+                format!("in {}", fmt::human(delay))
+            };
+            (
+                Meaning::Warn,
+                Some(format!("{what} {attempt} of {max} {when}")),
+            )
+        }
+        EventKind::ParticipantJoined { user, joined_at } => {
+            let user = clean(&user);
+            m.participants.insert(user.clone(), joined_at);
+            (Meaning::Accent, Some(format!("{user} joined")))
+        }
+        EventKind::ParticipantLeft { user } => {
+            let user = clean(&user);
+            m.participants.remove(&user);
+            (Meaning::Text, Some(format!("{user} left")))
+        }
+        EventKind::IdleCountdownStarted { deadline, seconds } => {
+            m.idle = Some(Idle {
+                deadline,
+                total: Duration::from_secs(seconds),
+            });
+            let text = format!(
+                "alone in the session: calltop leaves in {} unless someone joins",
+                fmt::clock_secs(seconds)
+            );
+            (Meaning::Warn, Some(text))
+        }
+        EventKind::IdleCountdownCancelled => {
+            m.idle = None;
+            (
+                Meaning::Muted,
+                Some("not alone any more: idle countdown stopped".into()),
+            )
+        }
+        EventKind::Heartbeat { rtt } => {
+            if m.rtt.len() == RTT_HISTORY {
+                m.rtt.pop_front();
+            }
+            m.rtt.push_back(rtt);
+            // The sparkline shows these; one line every two seconds would bury the log.
+            (Meaning::Muted, None)
+        }
+        EventKind::Error { message } => {
+            let message = clean(&message);
+            m.last_error = Some(message.clone());
+            (Meaning::Warn, Some(message))
+        }
+    };
+    if m.status.label() != label && m.quit_by.is_none() {
+        // The last key's feedback is about a state that has passed.
+        m.notice = None;
+    }
+    if terminal {
+        m.participants.clear();
+        m.idle = None;
+        m.call_start = None;
+        m.final_dismissed = false;
+    }
+    if let Some(text) = text {
+        m.log_line(out, ts, meaning, text);
+    }
+    if terminal && m.quit_by.is_some() {
+        out.push(Effect::Exit);
+    }
+}
+
+fn on_action(m: &mut Model, a: Action, out: &mut Vec<Effect>) -> bool {
+    match a {
+        Action::Leave => out.push(Effect::Run(Command::Leave)),
+        Action::Join => out.push(Effect::Run(Command::Join)),
+        Action::Reconnect => out.push(Effect::Run(Command::ReconnectNow)),
+        Action::Help => m.help = !m.help,
+        Action::Quit => quit(m, out),
+        Action::Back => {
+            if m.help {
+                m.help = false;
+            } else if m.final_message() {
+                m.final_dismissed = true;
+            } else if m.log_scrolled {
+                scroll(m, Scroll::Newest);
+            } else {
+                m.note(out, Meaning::Muted, "Esc: nothing to close".into());
+            }
+        }
+        Action::LogOlder => scroll(m, Scroll::Older),
+        Action::LogNewer => scroll(m, Scroll::Newer),
+        Action::LogOldest => scroll(m, Scroll::Oldest),
+        Action::LogNewest => scroll(m, Scroll::Newest),
+    }
+    true
+}
+
+fn scroll(m: &mut Model, how: Scroll) {
+    log::flush();
+    let area = super::view::log_inner_area(m);
+    m.log_scrolled = log::scroll(&m.log, area, &m.theme, how);
+}
+
+fn command_action(cmd: Command) -> Action {
+    match cmd {
+        Command::Join => Action::Join,
+        Command::Leave => Action::Leave,
+        Command::ReconnectNow => Action::Reconnect,
+    }
+}
+
+fn on_done(m: &mut Model, cmd: Command, result: Result<(), CommandError>, out: &mut Vec<Effect>) {
+    let quitting = m.quit_by.is_some();
+    match (cmd, result) {
+        (Command::Leave, Ok(())) => {
+            if m.status == Status::Joined {
+                m.status = Status::Leaving;
+            }
+            let text = if quitting {
+                "leaving the session, then quitting"
+            } else {
+                "leaving the session"
+            };
+            m.notice(Meaning::Muted, text.into());
+        }
+        (Command::Leave, Err(CommandError::NotInSession | CommandError::EngineStopped))
+            if quitting =>
+        {
+            out.push(Effect::Exit);
+        }
+        (Command::Leave, Err(CommandError::AlreadyLeaving)) if quitting => {}
+        (Command::Join, Ok(())) => {
+            m.final_dismissed = true;
+            let text = format!("joining session {}", clean(&m.info.session));
+            m.notice(Meaning::Accent, text);
+        }
+        (Command::ReconnectNow, Ok(())) => {
+            m.note(
+                out,
+                Meaning::Accent,
+                "reconnecting now, without waiting".into(),
+            );
+        }
+        (cmd, Err(e)) => {
+            let verb = keys::verb(command_action(cmd));
+            m.note(out, Meaning::Warn, format!("can't {verb}: {e}"));
+        }
+    }
+}
+
+fn quit(m: &mut Model, out: &mut Vec<Effect>) {
+    if m.quit_by.is_some() {
+        // Asked twice: do not wait any longer.
+        out.push(Effect::Exit);
+        return;
+    }
+    if !m.status.is_active() {
+        out.push(Effect::Exit);
+        return;
+    }
+    m.quit_by = Some(m.now + m.quit_grace);
+    if m.status != Status::Leaving {
+        out.push(Effect::Run(Command::Leave));
+    }
+    let again = m.keymap.label(Action::Quit);
+    m.note(
+        out,
+        Meaning::Muted,
+        format!("quitting: leaving the session first ({again} again to quit at once)"),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> (Model, Instant) {
+        let now = Instant::now();
+        let info = CallInfo {
+            session: "demo".into(),
+            user: "alice".into(),
+            server: "ws://127.0.0.1:7878/ws".into(),
+            backend: "calltop".into(),
+            banner: None,
+        };
+        let mut m = Model::new(
+            info,
+            Keymap::default(),
+            Theme::plain(),
+            now,
+            SystemTime::UNIX_EPOCH,
+        );
+        m.tz = TimeZone::UTC;
+        (m, now)
+    }
+
+    fn ev(m: &mut Model, at: Instant, kind: EventKind) -> Update {
+        update(
+            m,
+            Msg::Event(SessionEvent {
+                at,
+                ts: SystemTime::UNIX_EPOCH,
+                kind,
+            }),
+        )
+    }
+
+    fn tick(m: &mut Model, now: Instant) -> Update {
+        update(
+            m,
+            Msg::Tick {
+                now,
+                wall: SystemTime::UNIX_EPOCH,
+            },
+        )
+    }
+
+    fn logged(u: &Update) -> Vec<String> {
+        u.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Log(l) => Some(l.text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn joined(m: &mut Model, at: Instant) {
+        ev(m, at, EventKind::Connecting { attempt: 1 });
+        ev(m, at, EventKind::SessionJoined { participants: 0 });
+    }
+
+    #[test]
+    fn quit_leaves_first_and_exits_on_the_terminal_event() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        let u = update(&mut m, Msg::Action(Action::Quit));
+        assert!(u.effects.contains(&Effect::Run(Command::Leave)));
+        assert!(!u.effects.contains(&Effect::Exit));
+        update(&mut m, Msg::Done(Command::Leave, Ok(())));
+        assert_eq!(m.status, Status::Leaving);
+        let u = ev(
+            &mut m,
+            t0,
+            EventKind::SessionLeft {
+                reason: LeftReason::User,
+            },
+        );
+        assert!(u.effects.contains(&Effect::Exit));
+    }
+
+    #[test]
+    fn quit_gives_up_waiting_at_its_deadline_or_on_a_second_press() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        update(&mut m, Msg::Action(Action::Quit));
+        let grace = m.quit_grace;
+        assert_eq!(m.next_wake(), Some(t0 + grace));
+        let u = tick(&mut m, t0 + grace);
+        assert!(u.effects.contains(&Effect::Exit));
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        update(&mut m, Msg::Action(Action::Quit));
+        let u = update(&mut m, Msg::Action(Action::Quit));
+        assert!(u.effects.contains(&Effect::Exit));
+    }
+
+    #[test]
+    fn quit_when_not_in_a_session_exits_at_once() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        ev(
+            &mut m,
+            t0,
+            EventKind::SessionLeft {
+                reason: LeftReason::User,
+            },
+        );
+        let u = update(&mut m, Msg::Action(Action::Quit));
+        assert_eq!(u.effects, vec![Effect::Exit]);
+    }
+
+    #[test]
+    fn a_refused_command_says_why_in_the_log() {
+        let (mut m, _) = model();
+        let u = update(
+            &mut m,
+            Msg::Done(Command::ReconnectNow, Err(CommandError::NotReconnecting)),
+        );
+        let lines = logged(&u);
+        assert_eq!(
+            lines,
+            vec![format!(
+                "› can't reconnect now: {}",
+                CommandError::NotReconnecting
+            )]
+        );
+        assert_eq!(m.notice.as_ref().unwrap().0, Meaning::Warn);
+    }
+
+    #[test]
+    fn the_idle_countdown_ticks_once_a_second_and_goes_when_someone_joins() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        ev(
+            &mut m,
+            t0,
+            EventKind::IdleCountdownStarted {
+                deadline: t0 + Duration::from_secs(300),
+                seconds: 300,
+            },
+        );
+        assert_eq!(m.next_wake(), Some(t0 + Duration::from_secs(1)));
+        // Within the same displayed second: no redraw.
+        assert!(!tick(&mut m, t0 + Duration::from_millis(400)).redraw);
+        assert!(tick(&mut m, t0 + Duration::from_millis(1000)).redraw);
+        assert_eq!(m.idle_left().unwrap().1, Duration::from_secs(299));
+        ev(
+            &mut m,
+            t0,
+            EventKind::ParticipantJoined {
+                user: "bob".into(),
+                joined_at: None,
+            },
+        );
+        ev(&mut m, t0, EventKind::IdleCountdownCancelled);
+        assert!(m.idle_left().is_none());
+        // Nothing moves now but the call's minute.
+        assert_eq!(m.next_wake(), Some(t0 + Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn reconnecting_counts_attempts_and_restore_clears_it() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        ev(
+            &mut m,
+            t0,
+            EventKind::ConnectionLost {
+                reason: "boom\u{1b}[2J".into(),
+            },
+        );
+        assert_eq!(m.last_error.as_deref(), Some("boom␛[2J"));
+        ev(
+            &mut m,
+            t0,
+            EventKind::ReconnectAttempt {
+                attempt: 2,
+                max: 10,
+                delay: Duration::from_millis(2500),
+            },
+        );
+        tick(&mut m, t0 + Duration::from_millis(600));
+        let (r, left) = m.retry().unwrap();
+        assert_eq!((r.attempt, r.max), (2, 10));
+        assert_eq!(fmt::secs_left(left), 2);
+        assert_eq!(m.next_wake(), Some(t0 + Duration::from_millis(1000)));
+        ev(
+            &mut m,
+            t0,
+            EventKind::ConnectionRestored {
+                resumed: true,
+                downtime: Duration::from_secs(3),
+                attempts: 2,
+            },
+        );
+        assert_eq!(m.status, Status::Joined);
+        assert_eq!(m.lost_count, 1);
+        assert_eq!(m.last_downtime, Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn closed_shows_a_final_message_until_dismissed_or_rejoined() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        ev(
+            &mut m,
+            t0,
+            EventKind::ConnectionClosed {
+                reason: "gave up".into(),
+            },
+        );
+        assert!(m.final_message());
+        update(&mut m, Msg::Action(Action::Back));
+        assert!(!m.final_message());
+        assert!(
+            m.next_wake().is_none(),
+            "nothing ticks once the call is over"
+        );
+    }
+
+    #[test]
+    fn participant_names_are_cleaned_before_they_are_kept() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        let u = ev(
+            &mut m,
+            t0,
+            EventKind::ParticipantJoined {
+                user: "mallory\u{1b}]0;pwned\u{7}".into(),
+                joined_at: None,
+            },
+        );
+        assert!(m.participants.contains_key("mallory␛]0;pwned␇"));
+        assert_eq!(logged(&u), vec!["mallory␛]0;pwned␇ joined".to_owned()]);
+    }
+
+    #[test]
+    fn heartbeats_feed_a_bounded_history_without_log_lines() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        for i in 0..(RTT_HISTORY as u64 + 10) {
+            let u = ev(
+                &mut m,
+                t0,
+                EventKind::Heartbeat {
+                    rtt: Duration::from_micros(i),
+                },
+            );
+            assert!(logged(&u).is_empty());
+        }
+        assert_eq!(m.rtt.len(), RTT_HISTORY);
+        assert_eq!(
+            m.rtt.back(),
+            Some(&Duration::from_micros(RTT_HISTORY as u64 + 9))
+        );
+    }
+}

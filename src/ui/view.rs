@@ -1,0 +1,661 @@
+//! Drawing: `view(&Model, &mut Frame)` reads the model and never changes it.
+//! Every style comes from the theme by meaning.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, LineGauge, Padding, Paragraph, Sparkline, Wrap};
+
+use super::fmt;
+use super::keys::Action;
+use super::log;
+use super::model::{Model, Status};
+use super::theme::Meaning;
+use crate::event::LeftReason;
+
+/// The smallest terminal the dashboard is laid out for.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+/// Rows of the call and participants panels, borders included.
+const PANEL_ROWS: u16 = 10;
+/// Width of the labels in the call panel.
+const LABEL: usize = 9;
+
+/// Where each part of the dashboard goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    pub header: Rect,
+    pub banner: Rect,
+    pub call: Rect,
+    pub people: Rect,
+    pub idle: Rect,
+    pub log: Rect,
+    pub footer: Rect,
+}
+
+pub fn layout(m: &Model, area: Rect) -> Areas {
+    // Taller terminals give a long participant list more room.
+    let panel_rows = if area.height >= 40 {
+        let wanted = u16::try_from(m.participants.len() + 2).unwrap_or(u16::MAX);
+        wanted.clamp(PANEL_ROWS, area.height / 3)
+    } else {
+        PANEL_ROWS
+    };
+    let banner = u16::from(m.info.banner.is_some());
+    let idle = u16::from(m.idle_left().is_some());
+    let [header, banner, panels, idle, log, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(banner),
+        Constraint::Length(panel_rows),
+        Constraint::Length(idle),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let [call, people] =
+        Layout::horizontal([Constraint::Fill(3), Constraint::Fill(2)]).areas(panels);
+    Areas {
+        header,
+        banner,
+        call,
+        people,
+        idle,
+        log,
+        footer,
+    }
+}
+
+/// The log widget's area inside its border, at the model's terminal size.
+pub fn log_inner_area(m: &Model) -> Rect {
+    let area = Rect::new(0, 0, m.size.0, m.size.1);
+    panel(m, "").inner(layout(m, area).log)
+}
+
+/// Draws the whole dashboard.
+pub fn view(m: &Model, frame: &mut Frame) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(m, frame, area);
+        return;
+    }
+    let a = layout(m, area);
+    header(m, frame, a.header);
+    if let Some(text) = &m.info.banner {
+        banner(m, frame, a.banner, text);
+    }
+    call_panel(m, frame, a.call);
+    people_panel(m, frame, a.people);
+    if let Some((idle, left)) = m.idle_left() {
+        idle_gauge(m, frame, a.idle, idle.total, left);
+    }
+    log_panel(m, frame, a.log);
+    footer(m, frame, a.footer);
+    if m.help {
+        help(m, frame, area);
+    } else if matches!(m.status, Status::Reconnecting { .. }) {
+        reconnecting(m, frame, area);
+    } else if m.final_message() {
+        final_message(m, frame, area);
+    }
+}
+
+fn badge(m: &Model) -> Span<'static> {
+    Span::styled(
+        format!(" {} ", m.status.label()),
+        m.theme.badge(m.status.meaning()),
+    )
+}
+
+fn header(m: &Model, frame: &mut Frame, area: Rect) {
+    let t = &m.theme;
+    let left = Line::from(vec![
+        Span::styled(" calltop ", t.strong(Meaning::Accent)),
+        badge(m),
+        Span::raw("  "),
+        Span::styled(m.info.session.clone(), t.strong(Meaning::Text)),
+        Span::styled(" as ", t.style(Meaning::Muted)),
+        Span::styled(m.info.user.clone(), t.style(Meaning::Text)),
+        Span::raw("  "),
+    ]);
+    let used = (left.width() as u16).min(area.width);
+    frame.render_widget(Paragraph::new(left), area);
+    if let Some((meaning, text)) = &m.notice {
+        let rest = Rect {
+            x: area.x + used,
+            width: area.width - used,
+            ..area
+        };
+        let room = usize::from(rest.width.saturating_sub(1));
+        let line = Line::from(Span::styled(fit(text, room), t.style(*meaning)));
+        frame.render_widget(Paragraph::new(line).alignment(Alignment::Right), rest);
+    }
+}
+
+/// `text` cut to `width` columns, with `…` when cut.
+fn fit(text: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let total: usize = text.chars().map(|c| c.width().unwrap_or(0)).sum();
+    if total <= width {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    let mut cols = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if cols + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        cols += w;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
+fn banner(m: &Model, frame: &mut Frame, area: Rect, text: &str) {
+    let t = &m.theme;
+    let line = Line::from(vec![
+        Span::styled(" DEMO ", t.badge(Meaning::Accent)),
+        Span::raw(" "),
+        Span::styled(text.to_owned(), t.style(Meaning::Muted)),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn panel<'a>(m: &Model, title: impl Into<Line<'a>>) -> Block<'a> {
+    Block::bordered()
+        .border_style(m.theme.style(Meaning::Muted))
+        .padding(Padding::horizontal(1))
+        .title(title)
+}
+
+/// A labelled row of the call panel, cut to `width` columns.
+fn row<'a>(m: &Model, width: u16, label: &'a str, value: Vec<Span<'a>>) -> Line<'a> {
+    let mut spans = vec![Span::styled(
+        format!("{label:<LABEL$}"),
+        m.theme.style(Meaning::Muted),
+    )];
+    let mut room = usize::from(width).saturating_sub(LABEL);
+    for span in value {
+        if room == 0 {
+            break;
+        }
+        let w = span.width();
+        if w <= room {
+            room -= w;
+            spans.push(span);
+        } else {
+            spans.push(Span::styled(fit(&span.content, room), span.style));
+            room = 0;
+        }
+    }
+    Line::from(spans)
+}
+
+fn call_state(m: &Model) -> Vec<Span<'static>> {
+    let t = &m.theme;
+    let join = m.keymap.label(Action::Join);
+    let since = |m: &Model| {
+        m.call_start.map(|(_, wall)| {
+            let mins = m.in_call().map(fmt::minutes).unwrap_or_default();
+            format!("since {} · {mins}", fmt::time_of_day(wall, &m.tz))
+        })
+    };
+    match &m.status {
+        Status::Connecting { attempt, .. } => {
+            let text = match m.retry() {
+                Some((r, left)) if !left.is_zero() => format!(
+                    "joining… attempt {} of {} in {} s",
+                    r.attempt,
+                    r.max,
+                    fmt::secs_left(left)
+                ),
+                Some((r, _)) => format!("joining… attempt {} of {}", r.attempt, r.max),
+                None if *attempt > 1 => format!("joining… attempt {attempt}"),
+                None => "joining…".into(),
+            };
+            vec![Span::styled(text, t.style(Meaning::Accent))]
+        }
+        Status::Joined => vec![Span::styled(
+            since(m).unwrap_or_default(),
+            t.style(Meaning::Text),
+        )],
+        Status::Reconnecting { .. } => vec![Span::styled(
+            since(m).unwrap_or_default(),
+            t.style(Meaning::Text),
+        )],
+        Status::Leaving => vec![Span::styled("leaving…", t.style(Meaning::Muted))],
+        status => {
+            let (meaning, what) = match status {
+                Status::Left(LeftReason::User) => (Meaning::Muted, "you left".to_owned()),
+                Status::Left(LeftReason::Removed) => {
+                    (Meaning::Error, "removed by an administrator".to_owned())
+                }
+                Status::Left(LeftReason::Ended) => (Meaning::Error, "session ended".to_owned()),
+                Status::TimedOut(d) => (
+                    Meaning::Warn,
+                    format!("left after {} alone", fmt::clock_secs(d.as_secs())),
+                ),
+                _ => (Meaning::Error, "connection closed".to_owned()),
+            };
+            vec![
+                Span::styled(what, t.style(meaning)),
+                Span::styled(" · ", t.style(Meaning::Muted)),
+                Span::styled(join, t.strong(Meaning::Accent)),
+                Span::styled(" to join again", t.style(Meaning::Muted)),
+            ]
+        }
+    }
+}
+
+fn call_panel(m: &Model, frame: &mut Frame, area: Rect) {
+    let t = &m.theme;
+    let block = panel(m, " Call ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let text = |s: &str| vec![Span::styled(s.to_owned(), t.style(Meaning::Text))];
+    let muted = |s: &str| vec![Span::styled(s.to_owned(), t.style(Meaning::Muted))];
+    let drops = if m.lost_count == 0 {
+        muted("none")
+    } else {
+        let mut v = vec![Span::styled(
+            format!("{}×", m.lost_count),
+            t.style(Meaning::Warn),
+        )];
+        if let Some(d) = m.last_downtime {
+            v.push(Span::styled(
+                format!(" · last downtime {}", fmt::human(d)),
+                t.style(Meaning::Text),
+            ));
+        }
+        v
+    };
+    let error = match &m.last_error {
+        Some(e) => vec![Span::styled(e.clone(), t.style(Meaning::Warn))],
+        None => muted("none"),
+    };
+    let rtt = match m.rtt.back() {
+        Some(d) => vec![Span::styled(
+            format!("{:<10}", fmt::rtt(*d)),
+            t.style(Meaning::Text),
+        )],
+        None => muted("no heartbeat yet"),
+    };
+    let w = inner.width;
+    let lines = vec![
+        row(m, w, "session", text(&m.info.session)),
+        row(m, w, "user", text(&m.info.user)),
+        row(m, w, "server", text(&m.info.server)),
+        row(m, w, "backend", text(&m.info.backend)),
+        row(m, w, "call", call_state(m)),
+        row(m, w, "rtt", rtt),
+        row(m, w, "drops", drops),
+        row(m, w, "error", error),
+    ];
+    frame.render_widget(Paragraph::new(lines), inner);
+    // The sparkline after the RTT value: one bar per heartbeat, newest right.
+    if !m.rtt.is_empty() && inner.height > 5 {
+        let x = inner.x + (LABEL + 11) as u16;
+        if x < inner.right() {
+            let spark = Rect::new(x, inner.y + 5, inner.right() - x, 1);
+            let n = usize::from(spark.width).min(m.rtt.len());
+            let data: Vec<u64> = m
+                .rtt
+                .iter()
+                .skip(m.rtt.len() - n)
+                .map(|d| d.as_micros() as u64)
+                .collect();
+            frame.render_widget(
+                Sparkline::default()
+                    .data(&data)
+                    .style(t.style(Meaning::Accent)),
+                spark,
+            );
+        }
+    }
+}
+
+fn people_panel(m: &Model, frame: &mut Frame, area: Rect) {
+    let t = &m.theme;
+    let title = Line::from(vec![
+        Span::raw(" Participants "),
+        Span::styled(
+            format!("({}) ", m.participants.len()),
+            t.style(Meaning::Muted),
+        ),
+    ]);
+    let block = panel(m, title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if m.participants.is_empty() {
+        let text = match m.status {
+            Status::Joined | Status::Reconnecting { .. } => "nobody else is here",
+            _ => "not in a session",
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, t.style(Meaning::Muted))),
+            inner,
+        );
+        return;
+    }
+    let mut people: Vec<(&String, &Option<std::time::SystemTime>)> =
+        m.participants.iter().collect();
+    people.sort_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)));
+    let rows = usize::from(inner.height);
+    let shown = if people.len() > rows {
+        rows.saturating_sub(1)
+    } else {
+        people.len()
+    };
+    let when_width = 16usize;
+    let name_width = usize::from(inner.width)
+        .saturating_sub(when_width + 1)
+        .max(4);
+    let mut lines: Vec<Line> = people[..shown]
+        .iter()
+        .map(|(name, joined)| {
+            let when = joined
+                .map(|w| format!("joined {}", fmt::time_of_day(w, &m.tz)))
+                .unwrap_or_default();
+            Line::from(vec![
+                Span::styled(
+                    format!("{:<name_width$}", fit(name, name_width)),
+                    t.style(Meaning::Accent),
+                ),
+                Span::raw(" "),
+                Span::styled(when, t.style(Meaning::Muted)),
+            ])
+        })
+        .collect();
+    if shown < people.len() {
+        lines.push(Line::from(Span::styled(
+            format!("+{} more", people.len() - shown),
+            t.style(Meaning::Muted),
+        )));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Seconds left at which the idle countdown turns to the warning colour.
+pub const IDLE_WARNING_SECS: u64 = 30;
+
+fn idle_gauge(
+    m: &Model,
+    frame: &mut Frame,
+    area: Rect,
+    total: std::time::Duration,
+    left: std::time::Duration,
+) {
+    let t = &m.theme;
+    let secs = fmt::secs_left(left);
+    let meaning = if secs <= IDLE_WARNING_SECS {
+        Meaning::Warn
+    } else {
+        Meaning::Accent
+    };
+    let label = Line::from(vec![
+        Span::styled(" alone · leaving in ", t.style(Meaning::Text)),
+        Span::styled(fmt::clock_secs(secs), t.strong(meaning)),
+        Span::styled(" unless someone joins ", t.style(Meaning::Text)),
+    ]);
+    let width = label.width() as u16;
+    let [text, gauge] =
+        Layout::horizontal([Constraint::Length(width), Constraint::Fill(1)]).areas(area);
+    frame.render_widget(Paragraph::new(label), text);
+    let ratio = if total.is_zero() {
+        0.0
+    } else {
+        (left.as_secs_f64() / total.as_secs_f64()).clamp(0.0, 1.0)
+    };
+    frame.render_widget(
+        LineGauge::default()
+            .ratio(ratio)
+            .label("")
+            .filled_symbol("━")
+            .unfilled_symbol("─")
+            .filled_style(t.strong(meaning))
+            .unfilled_style(t.style(Meaning::Muted)),
+        Rect {
+            width: gauge.width.saturating_sub(1),
+            ..gauge
+        },
+    );
+}
+
+fn log_panel(m: &Model, frame: &mut Frame, area: Rect) {
+    let t = &m.theme;
+    let mut block = panel(m, " Events ");
+    if m.log_scrolled {
+        let end = m.keymap.label(Action::LogNewest);
+        block = block.title_top(
+            Line::from(vec![
+                Span::styled(" scrolled back · ", t.style(Meaning::Warn)),
+                Span::styled(end, t.strong(Meaning::Accent)),
+                Span::styled(" follows live ", t.style(Meaning::Warn)),
+            ])
+            .right_aligned(),
+        );
+    }
+    frame.render_widget(log::widget(&m.log, t).block(block), area);
+}
+
+fn key_hints(m: &Model, keys: &[(Action, &'static str)]) -> Vec<Span<'static>> {
+    let t = &m.theme;
+    let mut spans = Vec::new();
+    for (i, (a, what)) in keys.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" · ", t.style(Meaning::Muted)));
+        }
+        spans.push(Span::styled(m.keymap.label(*a), t.strong(Meaning::Accent)));
+        spans.push(Span::styled(format!(" {what}"), t.style(Meaning::Muted)));
+    }
+    spans
+}
+
+fn footer(m: &Model, frame: &mut Frame, area: Rect) {
+    let mut spans = vec![Span::raw(" ")];
+    spans.extend(key_hints(
+        m,
+        &[
+            (Action::Leave, "leave"),
+            (Action::Join, "join"),
+            (Action::Reconnect, "reconnect"),
+            (Action::Help, "help"),
+            (Action::Quit, "quit"),
+            (Action::LogOlder, "log"),
+        ],
+    ));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// A centred box `width` x `height` (clamped to the area), cleared.
+fn overlay(frame: &mut Frame, area: Rect, width: u16, height: u16) -> Rect {
+    let r = area.centered(
+        Constraint::Length(width.min(area.width.saturating_sub(2))),
+        Constraint::Length(height.min(area.height.saturating_sub(2))),
+    );
+    frame.render_widget(Clear, r);
+    r
+}
+
+fn overlay_block<'a>(m: &Model, title: &'a str, meaning: Meaning) -> Block<'a> {
+    Block::bordered()
+        .border_style(m.theme.style(meaning))
+        .title(Line::from(Span::styled(format!(" {title} "), m.theme.strong(meaning))).centered())
+}
+
+fn reconnecting(m: &Model, frame: &mut Frame, area: Rect) {
+    let t = &m.theme;
+    let mut lines = vec![Line::raw("")];
+    let attempt = match m.retry() {
+        Some((r, left)) if !left.is_zero() => vec![
+            Span::styled(
+                format!("attempt {} of {}", r.attempt, r.max),
+                t.strong(Meaning::Text),
+            ),
+            Span::styled(" in ", t.style(Meaning::Muted)),
+            Span::styled(
+                format!("{} s", fmt::secs_left(left)),
+                t.strong(Meaning::Warn),
+            ),
+        ],
+        Some((r, _)) => vec![
+            Span::styled(
+                format!("attempt {} of {}", r.attempt, r.max),
+                t.strong(Meaning::Text),
+            ),
+            Span::styled(" under way…", t.style(Meaning::Muted)),
+        ],
+        None => vec![Span::styled("reconnecting…", t.strong(Meaning::Text))],
+    };
+    lines.push(Line::from(attempt));
+    if let Some(d) = m.down_for() {
+        lines.push(Line::from(vec![
+            Span::styled("down for ", t.style(Meaning::Muted)),
+            Span::styled(fmt::clock_secs(d.as_secs()), t.style(Meaning::Text)),
+        ]));
+    }
+    const WIDTH: u16 = 56;
+    let mut extra = 0;
+    if let Some(e) = &m.last_error {
+        let inner = usize::from(WIDTH - 2);
+        extra = (e.chars().count().saturating_sub(1) / inner) as u16;
+        lines.push(Line::from(Span::styled(e.clone(), t.style(Meaning::Warn))));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::from(key_hints(
+        m,
+        &[
+            (Action::Reconnect, "reconnect now"),
+            (Action::Leave, "leave"),
+            (Action::Quit, "quit"),
+        ],
+    )));
+    let height = lines.len() as u16 + 3 + extra;
+    let r = overlay(frame, area, WIDTH, height);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true })
+            .block(overlay_block(m, "connection lost", Meaning::Error)),
+        r,
+    );
+}
+
+fn final_message(m: &Model, frame: &mut Frame, area: Rect) {
+    let t = &m.theme;
+    let (title, meaning, why) = match &m.status {
+        Status::Closed(reason) => (
+            "connection closed",
+            Meaning::Error,
+            format!("The connection is gone for good: {reason}"),
+        ),
+        Status::TimedOut(d) => (
+            "idle timeout",
+            Meaning::Warn,
+            format!(
+                "You were alone for {}, so calltop left the session.",
+                fmt::clock_secs(d.as_secs())
+            ),
+        ),
+        Status::Left(LeftReason::Removed) => (
+            "removed",
+            Meaning::Error,
+            "An administrator removed you from the session.".into(),
+        ),
+        _ => (
+            "session ended",
+            Meaning::Error,
+            "The session was ended for everyone.".into(),
+        ),
+    };
+    let lines = vec![
+        Line::raw(""),
+        Line::from(Span::styled(why, t.style(Meaning::Text))),
+        Line::raw(""),
+        Line::from(key_hints(
+            m,
+            &[
+                (Action::Join, "join again"),
+                (Action::Quit, "quit"),
+                (Action::Back, "dismiss"),
+            ],
+        )),
+    ];
+    let r = overlay(frame, area, 60, 9);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true })
+            .block(overlay_block(m, title, meaning)),
+        r,
+    );
+}
+
+fn help(m: &Model, frame: &mut Frame, area: Rect) {
+    let t = &m.theme;
+    let rows = m.keymap.help();
+    let key_width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(1);
+    let mut lines = vec![Line::raw("")];
+    lines.extend(rows.iter().map(|(k, what)| {
+        Line::from(vec![
+            Span::raw("  "),
+            Span::styled(format!("{k:>key_width$}"), t.strong(Meaning::Accent)),
+            Span::raw("  "),
+            Span::styled(*what, t.style(Meaning::Text)),
+        ])
+    }));
+    lines.push(Line::raw(""));
+    lines.push(Line::from(Span::styled(
+        "  keys are set in the [keys] section of the config file",
+        t.style(Meaning::Muted),
+    )));
+    let height = lines.len() as u16 + 2;
+    let r = overlay(frame, area, 60, height);
+    frame.render_widget(
+        Paragraph::new(lines).block(overlay_block(m, "keys", Meaning::Accent)),
+        r,
+    );
+}
+
+fn too_small(m: &Model, frame: &mut Frame, area: Rect) {
+    let t = &m.theme;
+    let lines = vec![
+        Line::from(Span::styled("terminal too small", t.strong(Meaning::Warn))),
+        Line::from(Span::styled(
+            format!(
+                "{}x{} here; calltop needs {MIN_WIDTH}x{MIN_HEIGHT}",
+                area.width, area.height
+            ),
+            t.style(Meaning::Text),
+        )),
+        Line::from(vec![
+            Span::styled("call: ", t.style(Meaning::Muted)),
+            badge(m),
+        ]),
+        Line::from(key_hints(
+            m,
+            &[(Action::Leave, "leave"), (Action::Quit, "quit")],
+        )),
+    ];
+    let height = (lines.len() as u16).min(area.height);
+    let [_, middle, _] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(height),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        middle,
+    );
+}
