@@ -1,0 +1,503 @@
+//! What the dashboard looks like in each state, drawn with ratatui's
+//! TestBackend and compared with the snapshots in `tests/snapshots/`.
+//!
+//! The event log is tui-logger's process-wide buffer, so the tests in this
+//! binary take turns (one lock) and each starts from an empty log.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use jiff::tz::TimeZone;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Style};
+
+use calltop::engine::{Command, CommandError};
+use calltop::event::{EventKind, LeftReason, SessionEvent};
+use calltop::ui::keys::{Action, Keymap};
+use calltop::ui::log;
+use calltop::ui::model::{CallInfo, Effect, Model, Msg, update};
+use calltop::ui::theme::{Meaning, Theme};
+use calltop::ui::view;
+
+static LOG: Mutex<()> = Mutex::new(());
+
+/// A dashboard driven on a made-up clock: `secs` are seconds after the start.
+struct Scene {
+    m: Model,
+    t0: Instant,
+    w0: SystemTime,
+    _log: MutexGuard<'static, ()>,
+}
+
+impl Scene {
+    fn new(width: u16, height: u16) -> Scene {
+        Scene::with(width, height, Theme::colour(), None)
+    }
+
+    fn with(width: u16, height: u16, theme: Theme, banner: Option<&str>) -> Scene {
+        let guard = LOG.lock().unwrap_or_else(|p| p.into_inner());
+        log::set_capacity(500);
+        let t0 = Instant::now();
+        // 2026-11-18 11:06:40 UTC
+        let w0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let info = CallInfo {
+            session: "standup".into(),
+            user: "alice".into(),
+            server: "ws://127.0.0.1:7878/ws".into(),
+            backend: "calltop".into(),
+            banner: banner.map(str::to_owned),
+        };
+        let mut m = Model::new(info, Keymap::default(), theme, t0, w0);
+        m.tz = TimeZone::UTC;
+        m.size = (width, height);
+        Scene {
+            m,
+            t0,
+            w0,
+            _log: guard,
+        }
+    }
+
+    fn send(&mut self, msg: Msg) -> Vec<Effect> {
+        let u = update(&mut self.m, msg);
+        for e in &u.effects {
+            if let Effect::Log(line) = e {
+                log::write(line, &self.m.tz);
+            }
+        }
+        u.effects
+    }
+
+    fn at(&mut self, secs: f64) {
+        let d = Duration::from_secs_f64(secs);
+        self.send(Msg::Tick {
+            now: self.t0 + d,
+            wall: self.w0 + d,
+        });
+    }
+
+    fn ev(&mut self, secs: f64, kind: EventKind) {
+        self.at(secs);
+        let d = Duration::from_secs_f64(secs);
+        self.send(Msg::Event(SessionEvent {
+            at: self.t0 + d,
+            ts: self.w0 + d,
+            kind,
+        }));
+    }
+
+    fn key(&mut self, a: Action) -> Vec<Effect> {
+        self.send(Msg::Action(a))
+    }
+
+    fn joined(&mut self, secs: f64, others: &[(&str, u64)]) {
+        self.ev(secs, EventKind::Connecting { attempt: 1 });
+        self.ev(
+            secs,
+            EventKind::SessionJoined {
+                participants: others.len(),
+            },
+        );
+        for (name, ago) in others {
+            self.ev(
+                secs,
+                EventKind::ParticipantJoined {
+                    user: (*name).into(),
+                    joined_at: Some(self.w0 - Duration::from_secs(*ago)),
+                },
+            );
+        }
+    }
+
+    fn heartbeats(&mut self, from: f64, n: u64) {
+        for i in 0..n {
+            let rtt = Duration::from_micros(350 + (i * 137) % 600);
+            self.ev(from + 2.0 * i as f64, EventKind::Heartbeat { rtt });
+        }
+    }
+
+    fn draw(&self) -> Buffer {
+        log::flush();
+        let (w, h) = self.m.size;
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| view::view(&self.m, f)).unwrap();
+        t.backend().buffer().clone()
+    }
+
+    fn screen(&self) -> String {
+        log::flush();
+        let (w, h) = self.m.size;
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| view::view(&self.m, f)).unwrap();
+        t.backend().to_string()
+    }
+}
+
+fn text(buf: &Buffer) -> String {
+    let mut s = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            s.push_str(buf[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Where `needle` starts on screen.
+fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        let mut cols = Vec::new();
+        for x in 0..buf.area.width {
+            cols.push((line.len(), x));
+            line.push_str(buf[(x, y)].symbol());
+        }
+        if let Some(i) = line.find(needle) {
+            let x = cols
+                .iter()
+                .rev()
+                .find(|(b, _)| *b <= i)
+                .map_or(0, |(_, x)| *x);
+            return Some((x, y));
+        }
+    }
+    None
+}
+
+fn a_call_with_history(s: &mut Scene) {
+    s.joined(0.0, &[("bob", 300), ("carol", 40)]);
+    s.heartbeats(2.0, 30);
+    s.ev(
+        61.0,
+        EventKind::ConnectionLost {
+            reason: "heartbeat unanswered for 2500 ms".into(),
+        },
+    );
+    s.ev(
+        61.0,
+        EventKind::ReconnectAttempt {
+            attempt: 1,
+            max: 10,
+            delay: Duration::ZERO,
+        },
+    );
+    s.ev(
+        62.3,
+        EventKind::ConnectionRestored {
+            resumed: true,
+            downtime: Duration::from_millis(1300),
+            attempts: 1,
+        },
+    );
+    s.ev(
+        90.0,
+        EventKind::ParticipantJoined {
+            user: "dave".into(),
+            joined_at: Some(s.w0 + Duration::from_secs(90)),
+        },
+    );
+    s.heartbeats(92.0, 10);
+    s.at(754.0);
+}
+
+#[test]
+fn joined_with_participants() {
+    let mut s = Scene::new(80, 24);
+    a_call_with_history(&mut s);
+    let screen = s.screen();
+    insta::assert_snapshot!(screen);
+    let buf = s.draw();
+    // The badge is in the "ok" colour.
+    let (x, y) = find(&buf, "JOINED").unwrap();
+    assert_eq!(buf[(x, y)].bg, Color::Green);
+    assert!(text(&buf).contains("since 11:06:40 · 12 min"));
+}
+
+#[test]
+fn joined_with_participants_on_a_big_terminal() {
+    let mut s = Scene::new(120, 40);
+    a_call_with_history(&mut s);
+    insta::assert_snapshot!(s.screen());
+}
+
+#[test]
+fn alone_with_the_idle_countdown() {
+    let mut s = Scene::with(
+        80,
+        24,
+        Theme::colour(),
+        Some("embedded server · for a real call: calltop --server ws://HOST:PORT/ws"),
+    );
+    s.joined(0.0, &[]);
+    s.ev(
+        0.0,
+        EventKind::IdleCountdownStarted {
+            deadline: s.t0 + Duration::from_secs(300),
+            seconds: 300,
+        },
+    );
+    s.heartbeats(2.0, 5);
+    s.at(75.2);
+    insta::assert_snapshot!(s.screen());
+    let buf = s.draw();
+    let (x, y) = find(&buf, "03:45").unwrap();
+    assert_eq!(
+        buf[(x, y)].fg,
+        Theme::colour().style(Meaning::Accent).fg.unwrap()
+    );
+    // The last 30 seconds are in the warning colour.
+    s.at(280.5);
+    let buf = s.draw();
+    let (x, y) = find(&buf, "00:20").unwrap();
+    assert_eq!(buf[(x, y)].fg, Color::Yellow);
+    // Someone joins: the countdown goes.
+    s.ev(
+        281.0,
+        EventKind::ParticipantJoined {
+            user: "bob".into(),
+            joined_at: None,
+        },
+    );
+    s.ev(281.0, EventKind::IdleCountdownCancelled);
+    let screen = text(&s.draw());
+    assert!(!screen.contains("leaving in"), "{screen}");
+    assert!(screen.contains("bob"));
+}
+
+#[test]
+fn reconnecting_overlay() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[("bob", 60)]);
+    s.heartbeats(2.0, 8);
+    s.ev(
+        20.0,
+        EventKind::ConnectionLost {
+            reason: "connection closed without a close frame".into(),
+        },
+    );
+    let delays = [0, 250, 500, 1000];
+    let mut t = 20.0;
+    for (i, ms) in delays.iter().enumerate() {
+        s.ev(
+            t,
+            EventKind::ReconnectAttempt {
+                attempt: i as u32 + 1,
+                max: 10,
+                delay: Duration::from_millis(*ms),
+            },
+        );
+        t += *ms as f64 / 1000.0 + 0.01;
+    }
+    // Attempt 4 is due 1 s after it was scheduled at 20.77 s.
+    s.at(21.6);
+    let screen = s.screen();
+    insta::assert_snapshot!(screen);
+    assert!(screen.contains("connection lost"));
+    assert!(screen.contains("attempt 4 of 10 in 1 s"));
+    assert!(screen.contains("down for 00:01"));
+    // Restored: the overlay goes.
+    s.ev(
+        21.8,
+        EventKind::ConnectionRestored {
+            resumed: true,
+            downtime: Duration::from_millis(1800),
+            attempts: 4,
+        },
+    );
+    let screen = text(&s.draw());
+    assert!(!screen.contains("connection lost ─"), "{screen}");
+    assert!(screen.contains("last downtime 1.8 s"), "{screen}");
+}
+
+#[test]
+fn closed_turns_the_overlay_into_a_final_message() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[("bob", 60)]);
+    s.ev(
+        20.0,
+        EventKind::ConnectionLost {
+            reason: "connection closed without a close frame".into(),
+        },
+    );
+    s.ev(
+        50.0,
+        EventKind::ConnectionClosed {
+            reason: "gave up reconnecting after 10 attempts; last error: cannot reach \
+                     127.0.0.1:7878: Connection refused (os error 111)"
+                .into(),
+        },
+    );
+    s.at(51.0);
+    let screen = s.screen();
+    insta::assert_snapshot!(screen);
+    assert!(screen.contains("CLOSED"));
+    assert!(screen.contains("join again"));
+    // Esc dismisses it; the dashboard still says how to get back in.
+    s.key(Action::Back);
+    let screen = text(&s.draw());
+    assert!(!screen.contains("connection closed ─"), "{screen}");
+    assert!(
+        screen.contains("connection closed · j to join again"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn help_lists_every_key() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[("bob", 60)]);
+    s.key(Action::Help);
+    let screen = s.screen();
+    insta::assert_snapshot!(screen);
+    for key in [
+        "l", "j", "r", "?", "q", "Esc", "PgUp", "PgDn", "Home", "End", "Ctrl-C",
+    ] {
+        assert!(screen.contains(key), "{key} missing");
+    }
+    s.key(Action::Back);
+    assert!(!text(&s.draw()).contains("Ctrl-C"));
+}
+
+#[test]
+fn too_small_says_so() {
+    let mut s = Scene::new(60, 20);
+    s.joined(0.0, &[("bob", 60)]);
+    let screen = s.screen();
+    insta::assert_snapshot!(screen);
+    assert!(screen.contains("terminal too small"));
+    assert!(screen.contains("60x20 here; calltop needs 80x24"));
+}
+
+#[test]
+fn timed_out_and_removed_say_why() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[]);
+    s.ev(
+        300.0,
+        EventKind::SessionTimedOut {
+            idle_timeout: Duration::from_secs(300),
+        },
+    );
+    let screen = text(&s.draw());
+    assert!(screen.contains("TIMED OUT"));
+    assert!(screen.contains("You were alone for 05:00, so calltop left the session."));
+    s.joined(310.0, &[]);
+    s.ev(
+        320.0,
+        EventKind::SessionLeft {
+            reason: LeftReason::Removed,
+        },
+    );
+    let screen = text(&s.draw());
+    assert!(screen.contains("An administrator removed you from the session."));
+}
+
+#[test]
+fn leaving_by_hand_shows_left_and_how_to_rejoin() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[("bob", 60)]);
+    let effects = s.key(Action::Leave);
+    assert!(effects.contains(&Effect::Run(Command::Leave)));
+    s.send(Msg::Done(Command::Leave, Ok(())));
+    assert!(text(&s.draw()).contains("LEAVING"));
+    s.ev(
+        1.0,
+        EventKind::SessionLeft {
+            reason: LeftReason::User,
+        },
+    );
+    let screen = text(&s.draw());
+    assert!(screen.contains(" LEFT "), "{screen}");
+    assert!(screen.contains("you left · j to join again"), "{screen}");
+    assert!(screen.contains("not in a session"), "{screen}");
+    // Leaving again makes no sense: the log says so, with the engine's words.
+    s.key(Action::Leave);
+    s.send(Msg::Done(Command::Leave, Err(CommandError::NotInSession)));
+    let screen = text(&s.draw());
+    assert!(
+        screen.contains("can't leave: not in a session (join first)"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn server_text_cannot_reach_the_terminal_as_escapes() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[("\u{1b}[2Jmallory\u{7}", 60)]);
+    s.ev(
+        1.0,
+        EventKind::Error {
+            message: "\u{1b}]0;owned\u{7}\u{9b}31m".into(),
+        },
+    );
+    let buf = s.draw();
+    for cell in buf.content() {
+        assert!(
+            !cell.symbol().chars().any(|c| c.is_control()),
+            "control character on screen: {:?}",
+            cell.symbol()
+        );
+    }
+    assert!(text(&buf).contains("␛[2Jmallory␇"));
+}
+
+#[test]
+fn no_colour_means_no_colour_anywhere() {
+    let mut s = Scene::with(80, 24, Theme::plain(), Some("embedded server"));
+    a_call_with_history(&mut s);
+    s.ev(800.0, EventKind::ConnectionLost { reason: "x".into() });
+    let buf = s.draw();
+    for cell in buf.content() {
+        assert_eq!(
+            (cell.fg, cell.bg),
+            (Color::Reset, Color::Reset),
+            "coloured cell {:?}",
+            cell.symbol()
+        );
+    }
+    // Still readable: the badge stands out by reversed video.
+    let (x, y) = find(&buf, "RECONNECTING").unwrap();
+    assert_eq!(
+        buf[(x, y)].modifier,
+        Style::new().reversed().bold().add_modifier
+    );
+}
+
+#[test]
+fn the_log_scrolls_back_to_the_oldest_line_and_forward_to_live() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[]);
+    for i in 0..60 {
+        s.ev(
+            1.0 + f64::from(i),
+            EventKind::Error {
+                message: format!("notice number {i}"),
+            },
+        );
+    }
+    // The newest line, as the log shows it (the call panel shows it too, as the last error).
+    let newest = "11:07:40.000 notice number 59";
+    let live = text(&s.draw());
+    assert!(live.contains(newest));
+    assert!(!live.contains("Events ── scrolled"));
+    s.key(Action::LogOlder);
+    let back = text(&s.draw());
+    assert!(back.contains("scrolled back"), "{back}");
+    assert!(!back.contains(newest), "{back}");
+    s.key(Action::LogOldest);
+    let top = text(&s.draw());
+    assert!(
+        top.contains("connecting to ws://127.0.0.1:7878/ws"),
+        "{top}"
+    );
+    // Further back than the oldest line stays at the oldest line.
+    s.key(Action::LogOlder);
+    assert_eq!(text(&s.draw()), top);
+    s.key(Action::LogNewest);
+    let again = text(&s.draw());
+    assert!(again.contains(newest), "{again}");
+    assert!(!again.contains("scrolled back"));
+}
