@@ -353,6 +353,9 @@ impl Harness {
             Wire::Open,
             "a frame on a transport that is not open"
         );
+        // Any frame, binary too, is a sign of life.
+        self.last_rx = Some(self.now);
+        self.overslept_since_rx = false;
         self.input(Input::BinaryFrame(len))
     }
 
@@ -765,15 +768,10 @@ fn idle_timeout_expiry_times_out_and_leaves_the_session() {
     assert_eq!(h.engine.poll_timeout(), None);
 }
 
-// ENGINE BUG (reported; this test fails until src/engine/core.rs is fixed):
-// when the idle countdown runs out while reconnecting and the new transport is
-// already up (our `join` with the resume token went out, `joined` not back
-// yet), the engine reports `session_timed_out` and closes the transport
-// without sending `leave`. The server processes frames in order, so it has
-// re-attached us to our slot and now keeps it for its whole resume window:
-// the others go on seeing us in the session after we "left ourselves".
-// `leave()` in the same state does send `leave` ("mid-handshake the server may
-// already hold our slot; tell it"); the idle path only does so when `Joined`.
+// When the idle countdown runs out mid-reconnect with the new transport up (our
+// `join` with the resume token went out, `joined` not back yet), the server has
+// already re-attached us to our slot: without a `leave` it would keep us there
+// for its whole resume window, and the others would go on seeing us.
 #[test]
 fn idle_timeout_while_reconnecting_with_the_transport_up_still_sends_leave() {
     let mut h = Harness::joined(&[]);

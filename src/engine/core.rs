@@ -300,6 +300,7 @@ impl Engine {
             }
             Input::BinaryFrame(len) => {
                 if self.transport == Transport::Up {
+                    self.timers.stop(Timer::HeartbeatTimeout);
                     self.error(
                         now,
                         format!(
@@ -346,7 +347,9 @@ impl Engine {
                     }
                 }
                 Timer::Idle => {
-                    if self.transport == Transport::Up && self.phase == Phase::Joined {
+                    // Mid-reconnect the server may already have us back in our
+                    // slot: tell it we are going, or others see us for its resume window.
+                    if self.transport == Transport::Up {
                         self.send(ClientMsg::Leave);
                     }
                     let idle_timeout = self.settings.idle_timeout;
