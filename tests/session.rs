@@ -401,7 +401,7 @@ async fn a_wrong_token_closes_at_once_without_retrying() {
         }
         other => panic!("{other:?}"),
     }
-    let (_ok, mut e2) = joined(
+    let (_ok, e2) = joined(
         fast(&srv.ws_url(), "room", "bob")
             .token("sesame")
             .build()
