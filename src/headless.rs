@@ -115,7 +115,7 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
                     }
                 };
                 if let Err(e) = result {
-                    eprintln!("calltop: {cmd:?}: {e}", cmd = format!("{cmd:?}").to_lowercase());
+                    eprintln!("calltop: {}: {e}", format!("{cmd:?}").to_lowercase());
                 }
             }
             _ = sigint.recv() => quitting = quit(&session, in_session).await?,

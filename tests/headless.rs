@@ -9,7 +9,7 @@ use calltop::engine::ContractChecker;
 use calltop::server::{self, ServerConfig, ServerHandle};
 use serde_json::Value;
 use support::{WAIT, eventually, http, listed_users};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 async fn server() -> ServerHandle {
@@ -143,11 +143,18 @@ async fn stdin_leave_ends_with_status_0_and_events_follow_the_contract() {
     );
     assert_eq!(h.last()["user"], "alice");
     assert_eq!(h.last()["seconds"], 300);
-    h.send("dance").await; // unknown: a message on stderr, nothing on stdout
+    // Unknown and pointless commands: a message on stderr, nothing on stdout.
+    h.send("dance").await;
+    h.send("reconnect").await;
     h.send("leave").await;
     assert_eq!(h.until("session_left").await, ["session_left"]);
     assert_eq!(h.last()["reason"], "user");
+    let mut stderr = h.child.stderr.take().unwrap();
     assert_eq!(h.exit_code().await, 0);
+    let mut text = String::new();
+    stderr.read_to_string(&mut text).await.unwrap();
+    assert!(text.contains(r#"unknown command "dance""#), "{text}");
+    assert!(text.contains("reconnect: not reconnecting"), "{text}");
     assert!(listed_users(srv.addr, "room").await.is_empty());
 }
 
