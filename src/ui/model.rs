@@ -362,7 +362,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Update {
                 Meaning::Warn,
                 format!("{name}: leaving the session and quitting"),
             );
-            quit(m, &mut out);
+            quit(m, &mut out, false);
             true
         }
         Msg::InputClosed => {
@@ -373,7 +373,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Update {
                 Meaning::Warn,
                 "the terminal went away: leaving the session and quitting".into(),
             );
-            quit(m, &mut out);
+            quit(m, &mut out, false);
             true
         }
     };
@@ -577,7 +577,7 @@ fn on_action(m: &mut Model, a: Action, out: &mut Vec<Effect>) -> bool {
         Action::Join => out.push(Effect::Run(Command::Join)),
         Action::Reconnect => out.push(Effect::Run(Command::ReconnectNow)),
         Action::Help => m.help = !m.help,
-        Action::Quit => quit(m, out),
+        Action::Quit => quit(m, out, true),
         Action::Back => {
             if m.help {
                 m.help = false;
@@ -650,10 +650,13 @@ fn on_done(m: &mut Model, cmd: Command, result: Result<(), CommandError>, out: &
     }
 }
 
-fn quit(m: &mut Model, out: &mut Vec<Effect>) {
+/// Leaves the session (if in one), then exits. `by_key`: a second quit key
+/// press exits at once; a signal after a key (or another signal) just waits.
+fn quit(m: &mut Model, out: &mut Vec<Effect>, by_key: bool) {
     if m.quit_by.is_some() {
-        // Asked twice: do not wait any longer.
-        out.push(Effect::Exit);
+        if by_key {
+            out.push(Effect::Exit);
+        }
         return;
     }
     if !m.status.is_active() {
@@ -764,6 +767,24 @@ mod tests {
         joined(&mut m, t0);
         update(&mut m, Msg::Action(Action::Quit));
         let u = update(&mut m, Msg::Action(Action::Quit));
+        assert!(u.effects.contains(&Effect::Exit));
+    }
+
+    #[test]
+    fn a_hangup_after_a_signal_still_waits_for_the_leave() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        let u = update(&mut m, Msg::Signal("SIGHUP"));
+        assert!(u.effects.contains(&Effect::Run(Command::Leave)));
+        let u = update(&mut m, Msg::InputClosed);
+        assert!(!u.effects.contains(&Effect::Exit));
+        let u = ev(
+            &mut m,
+            t0,
+            EventKind::SessionLeft {
+                reason: LeftReason::User,
+            },
+        );
         assert!(u.effects.contains(&Effect::Exit));
     }
 

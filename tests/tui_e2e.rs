@@ -1,0 +1,434 @@
+//! End to end: the real `calltop` binary in a detached tmux session of fixed
+//! size, against a reference server started by the test. The screen is read
+//! with `capture-pane`, polled until what we expect shows up (every wait has a
+//! deadline; nothing sleeps as a substitute for checking).
+//!
+//! tmux is installed by `.ci/run`; without it (and outside CI) these tests
+//! say so and pass.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use calltop::demo::Relay;
+use calltop::server::{self, ServerConfig, ServerHandle};
+
+const WAIT: Duration = Duration::from_secs(20);
+const TOKEN: &str = "e2e-admin-token";
+
+fn have_tmux(test: &str) -> bool {
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tmux is required in CI (.ci/run installs it)"
+        );
+        eprintln!("{test}: skipped, tmux is not installed");
+    }
+    ok
+}
+
+/// Polls `f` until it returns `Some`, or panics with `what` and the last state.
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(last) if Instant::now() >= deadline => {
+                panic!("timed out after {WAIT:?} waiting for {what}; last seen:\n{last}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// The reference server (and a relay in front of it, our "network"), on
+/// their own tokio runtime while the test thread drives tmux.
+struct World {
+    rt: tokio::runtime::Runtime,
+    server: Option<ServerHandle>,
+    relay: Option<Relay>,
+    dir: PathBuf,
+}
+
+impl World {
+    fn start(name: &str) -> World {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (server, relay) = rt.block_on(async {
+            let server = server::start(ServerConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                admin_token: Some(TOKEN.into()),
+                // Long, so "not listed" can only mean we left, not that a slot expired.
+                resume_window: Duration::from_secs(120),
+                ..ServerConfig::default()
+            })
+            .await
+            .unwrap();
+            let relay = Relay::start(server.addr).await.unwrap();
+            (server, relay)
+        });
+        let dir = std::env::temp_dir().join(format!("calltop-e2e-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Retry for long enough that the overlay stays until the test restores
+        // the network, and keep the idle countdown far away.
+        std::fs::write(
+            dir.join("config.toml"),
+            "[reconnect]\nmax_attempts = 1000\nmax_delay_ms = 500\n\n\
+             [session]\nidle_timeout_secs = 600\n",
+        )
+        .unwrap();
+        World {
+            rt,
+            server: Some(server),
+            relay: Some(relay),
+            dir,
+        }
+    }
+
+    fn server(&self) -> &ServerHandle {
+        self.server.as_ref().unwrap()
+    }
+
+    fn relay(&self) -> &Relay {
+        self.relay.as_ref().unwrap()
+    }
+
+    fn args(&self, session: &str, user: &str) -> Vec<String> {
+        vec![
+            env!("CARGO_BIN_EXE_calltop").into(),
+            "--server".into(),
+            self.relay().ws_url(),
+            "--session".into(),
+            session.into(),
+            "--user".into(),
+            user.into(),
+            "--config".into(),
+            self.dir.join("config.toml").display().to_string(),
+        ]
+    }
+
+    /// One admin API call over plain HTTP/1.1: (status, body).
+    fn http(&self, method: &str, path: &str) -> (u16, String) {
+        let addr = self.server().addr;
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        s.read_to_string(&mut response).unwrap();
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    /// Whether GET /api/sessions lists `user` in `session` (and if connected).
+    fn listed(&self, session: &str, user: &str) -> Option<bool> {
+        let (status, body) = self.http("GET", "/api/sessions");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["sessions"]
+            .as_array()?
+            .iter()
+            .filter(|s| s["id"] == session)
+            .flat_map(|s| s["participants"].as_array().cloned().unwrap_or_default())
+            .find(|p| p["user"] == user)
+            .map(|p| p["connected"] == true)
+    }
+
+    fn wait_listed(&self, session: &str, user: &str, want: Option<bool>) {
+        eventually(&format!("{user} listed as {want:?}"), || {
+            let got = self.listed(session, user);
+            if got == want {
+                Ok(())
+            } else {
+                Err(format!("{got:?}"))
+            }
+        });
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some(r) = self.relay.take() {
+            r.shutdown();
+        }
+        if let Some(s) = self.server.take() {
+            self.rt.block_on(s.shutdown());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A detached tmux session on its own server socket, running one command.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(name: &str, width: u16, height: u16, args: &[String]) -> Tmux {
+        let socket = format!("calltop-e2e-{}-{name}", std::process::id());
+        let conf = std::env::temp_dir().join(format!("{socket}.conf"));
+        // Keep the pane after the process exits, to read its exit status.
+        std::fs::write(&conf, "set -g remain-on-exit on\nset -g status off\n").unwrap();
+        let status = Command::new("tmux")
+            .args(["-L", &socket, "-f"])
+            .arg(&conf)
+            .args(["new-session", "-d", "-s", "e2e", "-x"])
+            .arg(width.to_string())
+            .arg("-y")
+            .arg(height.to_string())
+            .arg("--")
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "tmux new-session failed");
+        Tmux { socket }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "e2e"])
+    }
+
+    fn keys(&self, keys: &str) {
+        self.tmux(&["send-keys", "-t", "e2e", keys]);
+    }
+
+    /// Waits until the screen satisfies `pred`; returns that screen.
+    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        eventually(what, || {
+            let s = self.screen();
+            if pred(&s) { Ok(s) } else { Err(s) }
+        })
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        self.wait(&format!("{text:?} on screen"), |s| s.contains(text))
+    }
+
+    fn pane(&self, format: &str) -> String {
+        self.tmux(&["display-message", "-p", "-t", "e2e", format])
+            .trim()
+            .to_owned()
+    }
+
+    fn pid(&self) -> u32 {
+        self.pane("#{pane_pid}").parse().unwrap()
+    }
+
+    /// Waits for the process in the pane (`pid`) to exit; its exit status.
+    fn wait_exit(&self, pid: u32) -> i32 {
+        eventually("the process to exit", || {
+            if let Ok(code) = self.pane("#{pane_dead_status}").parse() {
+                return Ok(code);
+            }
+            // tmux 3.3 sometimes marks the pane dead without reaping the
+            // process for a long while; the zombie still has its status.
+            if self.pane("#{pane_dead}") == "1"
+                && let Some(code) = zombie_status(pid)
+            {
+                return Ok(code);
+            }
+            Err(self.screen())
+        })
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+        let _ = std::fs::remove_file(std::env::temp_dir().join(format!("{}.conf", self.socket)));
+    }
+}
+
+/// The exit status of `pid` if it is a zombie (from /proc/PID/stat, field 52).
+fn zombie_status(pid: u32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    if rest.first() != Some(&"Z") {
+        return None;
+    }
+    let wait_status: i32 = rest.get(52 - 3)?.parse().ok()?;
+    Some((wait_status >> 8) & 0xff)
+}
+
+fn gone(pid: u32) -> bool {
+    // Exited, or a zombie nobody has reaped yet.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn leave_rejoin_lose_the_connection_and_quit() {
+    if !have_tmux("leave_rejoin_lose_the_connection_and_quit") {
+        return;
+    }
+    let world = World::start("main");
+    let tmux = Tmux::start("main", 100, 30, &world.args("e2e", "alice"));
+
+    // Joined, and alone: the idle countdown shows.
+    tmux.wait("joined, alone", |s| {
+        s.contains(" JOINED ") && s.contains("e2e as alice") && s.contains("alone · leaving in")
+    });
+    world.wait_listed("e2e", "alice", Some(true));
+
+    // Leave with l: the badge says so and the server no longer has us.
+    tmux.keys("l");
+    tmux.wait("left", |s| {
+        s.contains(" LEFT ") && s.contains("you left · j to join again")
+    });
+    world.wait_listed("e2e", "alice", None);
+
+    // Leaving again makes no sense: the log says why.
+    tmux.keys("l");
+    tmux.wait_for("can't leave: not in a session (join first)");
+
+    // Rejoin with j.
+    tmux.keys("j");
+    tmux.wait_for(" JOINED ");
+    world.wait_listed("e2e", "alice", Some(true));
+
+    // The server drops our connection (admin API): lost, then restored at once.
+    let (status, body) = world.http("POST", "/api/sessions/e2e/drop/alice");
+    assert_eq!(status, 200, "{body}");
+    tmux.wait_for("connection lost: ");
+    tmux.wait("the restore", |s| {
+        s.contains("connection restored after")
+            && s.contains("drops    1×")
+            && s.contains(" JOINED ")
+    });
+
+    // The network goes down: the reconnect overlay, counting attempts…
+    world.relay().set_up(false);
+    // (Everything checked on one screen is in the predicate: a capture can
+    // catch a frame half written.)
+    tmux.wait("the reconnect overlay", |s| {
+        s.contains("RECONNECTING")
+            && s.contains("connection lost ─")
+            && s.contains(" of 1000")
+            && s.contains("down for")
+            && s.contains("r reconnect now · l leave · q quit")
+    });
+    // …until it comes back: the overlay goes, the call goes on.
+    world.relay().set_up(true);
+    tmux.wait("the overlay to go", |s| {
+        s.contains(" JOINED ") && !s.contains("down for") && s.contains("drops    2×")
+    });
+    world.wait_listed("e2e", "alice", Some(true));
+
+    // Help, and Esc closes it.
+    tmux.keys("?");
+    tmux.wait_for("Ctrl-C");
+    tmux.keys("Escape");
+    tmux.wait("help to close", |s| !s.contains("Ctrl-C"));
+
+    // Quit: leaves first, exits 0, the terminal is back to normal.
+    let pid = tmux.pid();
+    tmux.keys("q");
+    assert_eq!(tmux.wait_exit(pid), 0);
+    world.wait_listed("e2e", "alice", None);
+    assert_eq!(tmux.pane("#{alternate_on}"), "0");
+    assert!(!tmux.screen().contains(" calltop "));
+}
+
+#[test]
+fn sigterm_leaves_the_session_and_restores_the_terminal() {
+    if !have_tmux("sigterm_leaves_the_session_and_restores_the_terminal") {
+        return;
+    }
+    let world = World::start("term");
+    let tmux = Tmux::start("term", 100, 30, &world.args("e2e-term", "bob"));
+    tmux.wait_for(" JOINED ");
+    world.wait_listed("e2e-term", "bob", Some(true));
+    let pid = tmux.pid();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(tmux.wait_exit(pid), 0);
+    world.wait_listed("e2e-term", "bob", None);
+    assert_eq!(tmux.pane("#{alternate_on}"), "0");
+    assert!(!tmux.screen().contains(" calltop "));
+}
+
+#[test]
+fn a_hangup_leaves_the_session() {
+    if !have_tmux("a_hangup_leaves_the_session") {
+        return;
+    }
+    let world = World::start("hup");
+    let tmux = Tmux::start("hup", 100, 30, &world.args("e2e-hup", "carol"));
+    tmux.wait_for(" JOINED ");
+    world.wait_listed("e2e-hup", "carol", Some(true));
+    let pid = tmux.pid();
+    // As when the ssh connection dies: the terminal goes away under us.
+    tmux.tmux(&["kill-server"]);
+    eventually("the process to exit", || {
+        if gone(pid) {
+            Ok(())
+        } else {
+            Err(format!("pid {pid} still running"))
+        }
+    });
+    // Left, not merely disconnected (a dropped slot would stay listed).
+    world.wait_listed("e2e-hup", "carol", None);
+}
+
+#[test]
+fn the_dashboard_fits_80x24_and_says_when_the_terminal_is_too_small() {
+    if !have_tmux("the_dashboard_fits_80x24_and_says_when_the_terminal_is_too_small") {
+        return;
+    }
+    let world = World::start("size");
+    let tmux = Tmux::start("size", 80, 24, &world.args("e2e-size", "dave"));
+    tmux.wait("the whole dashboard at 80x24", |s| {
+        [" JOINED ", "Call", "Participants", "Events", "q quit"]
+            .iter()
+            .all(|part| s.contains(part))
+    });
+    tmux.tmux(&["resize-window", "-t", "e2e", "-x", "60", "-y", "20"]);
+    tmux.wait_for("terminal too small");
+    tmux.tmux(&["resize-window", "-t", "e2e", "-x", "80", "-y", "24"]);
+    tmux.wait_for("Participants");
+    let pid = tmux.pid();
+    tmux.keys("q");
+    assert_eq!(tmux.wait_exit(pid), 0);
+    world.wait_listed("e2e-size", "dave", None);
+}
