@@ -2,7 +2,7 @@
 //! again (on drop, on a panic, after a signal). Also the signals that end the
 //! dashboard: SIGTERM, SIGHUP (the ssh connection died) and SIGINT.
 
-use std::io::{self, Stdout, stdout};
+use std::io::{self, BufWriter, Stdout, stdout};
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -20,7 +20,10 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// A panic happened somewhere in the process.
 static PANICKED: AtomicBool = AtomicBool::new(false);
 
-pub type Term = Terminal<CrosstermBackend<Stdout>>;
+/// A frame goes out in one write, not in line-buffered pieces.
+pub type Term = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
+
+const OUT_BUFFER: usize = 256 * 1024;
 
 /// The terminal in dashboard mode; dropping it restores the terminal.
 pub struct Tui {
@@ -37,7 +40,10 @@ impl Tui {
             restore();
             return Err(e);
         }
-        match Terminal::new(CrosstermBackend::new(stdout())) {
+        match Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
+            OUT_BUFFER,
+            stdout(),
+        ))) {
             Ok(terminal) => Ok(Tui { terminal }),
             Err(e) => {
                 restore();
