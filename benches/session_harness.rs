@@ -7,7 +7,7 @@
 //! 3. one idle joined session: ≤ 2 MB beyond the process baseline and no CPU
 //!    between heartbeats.
 //!
-//! Run: `cargo bench --bench session_harness` (about two minutes; prints a table).
+//! Run: `cargo bench --bench session_harness` (about 2½ minutes; prints a table).
 //! Knobs (environment): `HARNESS_SAMPLES` (default 10), `HARNESS_IDLE_SECS`
 //! (default 20), `HARNESS_SEED` (default: from the clock; printed).
 //!
@@ -25,7 +25,9 @@
 //! with `CALLTOP_HARNESS_IDLE_CHILD=<url>`), so its RSS and CPU are the session's
 //! alone; the parent samples the child's per-thread CPU time and context
 //! switches from `/proc/<pid>/task/*/sched` every 10 ms and lines them up with
-//! the pings the proxy saw.
+//! the pings the proxy saw. A control child (a bare tokio runtime with one task
+//! sleeping to a deadline every 2 s, no calltop) is measured the same way, so
+//! wake-ups that come from the runtime's timer wheel can be told from calltop's.
 //!
 //! Without `--bench` (as under `cargo test --benches`) it does nothing.
 
