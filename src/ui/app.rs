@@ -176,13 +176,15 @@ impl App {
                 Some(msg) = self.done_rx.recv() => Some(msg),
                 ev = self.events.recv() => match ev {
                     Some(ev) => Some(Msg::Event(ev)),
-                    None => return Ok(Exit::Internal),
+                    None => anyhow::bail!("the session engine stopped unexpectedly"),
                 },
                 _ = sleep_until(wake) => None,
             };
             match self.step(msg) {
                 Some(Stop::Exit) => return Ok(Exit::Ok),
-                Some(Stop::EngineGone) => return Ok(Exit::Internal),
+                Some(Stop::EngineGone) => {
+                    anyhow::bail!("the session engine stopped unexpectedly")
+                }
                 None => {}
             }
             if terminal::panicked() {

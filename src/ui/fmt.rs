@@ -22,7 +22,9 @@ pub fn clock_secs(secs: u64) -> String {
 /// A short, human duration: `250 ms`, `1.3 s`, `42 s`, `3 min 05 s`, `2 h 07 min`.
 pub fn human(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms < 1000 {
+    if ms == 0 && !d.is_zero() {
+        "<1 ms".into()
+    } else if ms < 1000 {
         format!("{ms} ms")
     } else if ms < 10_000 {
         format!("{:.1} s", d.as_secs_f64())
@@ -94,6 +96,7 @@ mod tests {
     #[test]
     fn durations_read_like_a_person_would_say_them() {
         assert_eq!(human(Duration::from_millis(250)), "250 ms");
+        assert_eq!(human(Duration::from_micros(300)), "<1 ms");
         assert_eq!(human(Duration::from_millis(1340)), "1.3 s");
         assert_eq!(human(Duration::from_secs(185)), "3 min 05 s");
         assert_eq!(minutes(Duration::from_secs(59)), "<1 min");

@@ -302,15 +302,25 @@ fn call_panel(m: &Model, frame: &mut Frame, area: Rect) {
         if x < inner.right() {
             let spark = Rect::new(x, inner.y + 5, inner.right() - x, 1);
             let n = usize::from(spark.width).min(m.rtt.len());
-            let data: Vec<u64> = m
-                .rtt
-                .iter()
-                .skip(m.rtt.len() - n)
-                .map(|d| d.as_micros() as u64)
+            let recent = m.rtt.iter().skip(m.rtt.len() - n);
+            let max = recent.clone().max().copied().unwrap_or_default();
+            // Bars of 1 to 8 eighths against the largest shown, so a small
+            // value is a low bar rather than a gap.
+            let data: Vec<u64> = recent
+                .map(|d| {
+                    if max.is_zero() {
+                        1
+                    } else {
+                        ((d.as_secs_f64() / max.as_secs_f64()) * 8.0)
+                            .ceil()
+                            .clamp(1.0, 8.0) as u64
+                    }
+                })
                 .collect();
             frame.render_widget(
                 Sparkline::default()
                     .data(&data)
+                    .max(8)
                     .style(t.style(Meaning::Accent)),
                 spark,
             );
@@ -465,9 +475,12 @@ fn footer(m: &Model, frame: &mut Frame, area: Rect) {
             (Action::Reconnect, "reconnect"),
             (Action::Help, "help"),
             (Action::Quit, "quit"),
-            (Action::LogOlder, "log"),
         ],
     ));
+    let t = &m.theme;
+    spans.push(Span::styled(" · ", t.style(Meaning::Muted)));
+    spans.push(Span::styled("↑↓", t.strong(Meaning::Accent)));
+    spans.push(Span::styled(" scroll log", t.style(Meaning::Muted)));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
@@ -617,6 +630,16 @@ fn help(m: &Model, frame: &mut Frame, area: Rect) {
         "  keys are set in the [keys] section of the config file",
         t.style(Meaning::Muted),
     )));
+    if m.info.banner.is_some() {
+        lines.push(Line::raw(""));
+        for text in [
+            "  this is a demo on an embedded server; for a real call:",
+            "  calltop --server ws://HOST:PORT/ws --session ID",
+            "  (or set server in the [session] section of the config)",
+        ] {
+            lines.push(Line::from(Span::styled(text, t.style(Meaning::Muted))));
+        }
+    }
     let height = lines.len() as u16 + 2;
     let r = overlay(frame, area, 60, height);
     frame.render_widget(
