@@ -277,6 +277,20 @@ impl Config {
         b.build()
     }
 
+    /// Every setting a session or the embedded server will use, checked before
+    /// anything starts (with no server configured, the embedded one's URL is
+    /// not known yet; a loopback stand-in takes its place for the check).
+    pub fn check(&self) -> Result<(), SettingsError> {
+        let server = if self.session.server.is_empty() {
+            "ws://127.0.0.1:1/ws"
+        } else {
+            &self.session.server
+        };
+        self.session_settings(server)?;
+        self.server_config()?;
+        Ok(())
+    }
+
     pub fn server_config(&self) -> Result<ServerConfig, SettingsError> {
         let s = &self.serve;
         if s.max_frame_bytes < 1024 {

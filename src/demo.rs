@@ -189,7 +189,7 @@ impl Embedded {
     /// Starts the reference server (with the `[serve]` settings, but on
     /// 127.0.0.1 and a free port) and the relay.
     pub async fn start(config: &Config) -> anyhow::Result<Embedded> {
-        let mut sc = config.server_config().unwrap_or_default();
+        let mut sc = config.server_config()?;
         sc.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         sc.admin_token = None;
         sc.join_token = None;

@@ -8,8 +8,9 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use calltop::cli::{Cli, Cmd};
 use calltop::config::{self, Config, Sources};
+use calltop::demo::Embedded;
 use calltop::exit::Exit;
-use calltop::server::{self, ServerHandle};
+use calltop::server;
 use calltop::{CallSession, headless};
 
 fn main() -> ExitCode {
@@ -30,6 +31,12 @@ fn main() -> ExitCode {
             return Exit::Usage.into();
         }
     };
+    if cli.command.is_none()
+        && let Err(e) = config.check()
+    {
+        eprintln!("calltop: {e}");
+        return Exit::Usage.into();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -96,27 +103,19 @@ async fn serve(config: &Config) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// The embedded reference server when no server is configured.
-pub async fn embedded_server(config: &Config) -> anyhow::Result<ServerHandle> {
-    let mut sc = config.server_config().unwrap_or_default();
-    sc.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    server::start(sc)
-        .await
-        .context("cannot start the embedded reference server on 127.0.0.1")
-}
-
 async fn run_headless(config: &Config, cli: &Cli) -> anyhow::Result<Exit> {
     stderr_logging("warn");
     let mut embedded = None;
     let url = if config.session.server.is_empty() {
-        let server = embedded_server(config).await?;
+        let e = Embedded::start(config).await?;
         eprintln!(
-            "calltop: no server configured; using an embedded reference server at {} (admin token {})",
-            server.ws_url(),
-            server.admin_token
+            "calltop: no server configured; using an embedded reference server at {} (admin API {}, token {})",
+            e.ws_url(),
+            e.server.http_url(),
+            e.server.admin_token
         );
-        let url = server.ws_url();
-        embedded = Some(server);
+        let url = e.ws_url();
+        embedded = Some(e);
         url
     } else {
         config.session.server.clone()

@@ -236,6 +236,8 @@ async fn bad_usage_and_bad_config_exit_2_with_a_clear_message() {
             Some(("CALLTOP_RECONNECT__MAX_ATTEMPTS", "many")),
             "many",
         ),
+        // No server configured: refused before the embedded server starts.
+        (vec!["--headless", "--session", ""], None, "session"),
         (
             vec!["--headless", "--config", "/nonexistent/calltop.toml"],
             None,
