@@ -178,6 +178,30 @@ impl Relay {
     }
 }
 
+/// The session to join: on the configured server, or, with none configured,
+/// on an embedded server started now. Call [`Config::check`] first: a setting
+/// that cannot work is a usage error, reported before anything starts.
+pub async fn target(config: &Config) -> anyhow::Result<(SessionSettings, Option<Embedded>)> {
+    let embedded = if config.session.server.is_empty() {
+        Some(Embedded::start(config).await?)
+    } else {
+        None
+    };
+    let url = match &embedded {
+        Some(e) => e.ws_url(),
+        None => config.session.server.clone(),
+    };
+    match config.session_settings(&url) {
+        Ok(s) => Ok((s, embedded)),
+        Err(e) => {
+            if let Some(e) = embedded {
+                e.shutdown().await;
+            }
+            Err(e.into())
+        }
+    }
+}
+
 /// The embedded reference server, the relay in front of it, and the demo script.
 pub struct Embedded {
     pub server: ServerHandle,

@@ -8,7 +8,6 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use calltop::cli::{Cli, Cmd};
 use calltop::config::{self, Config, Sources};
-use calltop::demo::Embedded;
 use calltop::exit::Exit;
 use calltop::server;
 use calltop::{CallSession, headless};
@@ -105,28 +104,15 @@ async fn serve(config: &Config) -> anyhow::Result<Exit> {
 
 async fn run_headless(config: &Config, cli: &Cli) -> anyhow::Result<Exit> {
     stderr_logging("warn");
-    let mut embedded = None;
-    let url = if config.session.server.is_empty() {
-        let e = Embedded::start(config).await?;
+    let (settings, embedded) = calltop::demo::target(config).await?;
+    if let Some(e) = &embedded {
         eprintln!(
             "calltop: no server configured; using an embedded reference server at {} (admin API {}, token {})",
             e.ws_url(),
             e.server.http_url(),
             e.server.admin_token
         );
-        let url = e.ws_url();
-        embedded = Some(e);
-        url
-    } else {
-        config.session.server.clone()
-    };
-    let settings = match config.session_settings(&url) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("calltop: {e}");
-            return Ok(Exit::Usage);
-        }
-    };
+    }
     let session = CallSession::new(settings);
     let exit = headless::run(
         session.clone(),

@@ -46,25 +46,11 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
         }
     };
     let theme = Theme::resolve(config.ui.color, std::env::var_os("NO_COLOR").as_deref());
-    let mut embedded = None;
-    let url = if config.session.server.is_empty() {
-        let e = demo::Embedded::start(&config).await?;
-        let url = e.ws_url();
-        embedded = Some(e);
-        url
-    } else {
-        config.session.server.clone()
-    };
-    let settings = match config.session_settings(&url) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("calltop: {e}");
-            if let Some(e) = embedded {
-                e.shutdown().await;
-            }
-            return Ok(Exit::Usage);
-        }
-    };
+    if let Err(e) = config.check() {
+        eprintln!("calltop: {e}");
+        return Ok(Exit::Usage);
+    }
+    let (settings, mut embedded) = demo::target(&config).await?;
     if let Some(e) = &mut embedded
         && config.ui.demo
         && let Err(err) = e.run_script(demo::SCRIPT, &settings.session, &settings.user)
