@@ -300,6 +300,21 @@ impl Config {
                 "at least 1024",
             ));
         }
+        let day = crate::settings::MAX_DURATION.as_secs();
+        if s.resume_window_secs > day {
+            return Err(SettingsError::new(
+                "serve.resume_window_secs",
+                s.resume_window_secs,
+                format!("at most {day} (one day)"),
+            ));
+        }
+        if s.client_silence_secs > day {
+            return Err(SettingsError::new(
+                "serve.client_silence_secs",
+                s.client_silence_secs,
+                format!("at most {day} (one day)"),
+            ));
+        }
         if s.client_silence_secs == 0 {
             return Err(SettingsError::new(
                 "serve.client_silence_secs",

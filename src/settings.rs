@@ -29,6 +29,12 @@ impl SettingsError {
     }
 }
 
+/// The longest timer setting: far beyond any sensible value, and far from
+/// the point where `Instant + Duration` overflows.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+/// The longest idle timeout.
+pub const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
 /// Everything a [`crate::CallSession`] needs. Build it with [`SessionSettings::builder`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionSettings {
@@ -178,8 +184,12 @@ impl SessionSettingsBuilder {
             ));
         }
         let positive = |name: &'static str, d: Duration| {
-            if d.is_zero() {
-                Err(SettingsError::new(name, d, "a duration above zero"))
+            if d.is_zero() || d > MAX_DURATION {
+                Err(SettingsError::new(
+                    name,
+                    d,
+                    "a duration above zero and at most one day",
+                ))
             } else {
                 Ok(())
             }
@@ -188,7 +198,21 @@ impl SessionSettingsBuilder {
         positive("heartbeat_timeout", self.heartbeat_timeout)?;
         positive("connect_timeout", self.connect_timeout)?;
         positive("leave_timeout", self.leave_timeout)?;
+        if self.idle_timeout > MAX_IDLE_TIMEOUT {
+            return Err(SettingsError::new(
+                "idle_timeout",
+                self.idle_timeout,
+                "at most 30 days (or 0 to disable it)",
+            ));
+        }
         let r = self.reconnect;
+        if r.max_delay > MAX_DURATION {
+            return Err(SettingsError::new(
+                "reconnect.max_delay",
+                r.max_delay,
+                "at most one day",
+            ));
+        }
         if r.max_attempts == 0 {
             return Err(SettingsError::new(
                 "reconnect.max_attempts",
@@ -283,6 +307,30 @@ mod tests {
         };
         let e = SessionSettings::builder("ws://h/ws", "s", "u")
             .reconnect(bad)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.setting, "reconnect.max_delay");
+    }
+
+    #[test]
+    fn absurdly_long_durations_are_refused_not_overflowed() {
+        let e = SessionSettings::builder("ws://h/ws", "s", "u")
+            .connect_timeout(Duration::from_millis(u64::MAX))
+            .build()
+            .unwrap_err();
+        assert_eq!(e.setting, "connect_timeout");
+        let e = SessionSettings::builder("ws://h/ws", "s", "u")
+            .idle_timeout(Duration::from_secs(u64::MAX))
+            .build()
+            .unwrap_err();
+        assert_eq!(e.setting, "idle_timeout");
+        let big = ReconnectPolicy {
+            initial_delay: Duration::from_secs(u64::MAX / 2),
+            max_delay: Duration::from_secs(u64::MAX),
+            ..ReconnectPolicy::default()
+        };
+        let e = SessionSettings::builder("ws://h/ws", "s", "u")
+            .reconnect(big)
             .build()
             .unwrap_err();
         assert_eq!(e.setting, "reconnect.max_delay");
