@@ -1077,7 +1077,7 @@ fn reconnecting_gives_up_after_max_attempts_with_connection_closed() {
     assert!(reason.contains("after 10 attempts"), "{reason}");
     // The time spent stays within the policy's budget.
     let lost_at = h.events[3].0;
-    assert!(h.now - lost_at <= h.engine.reconnect_budget());
+    assert!(h.now - lost_at <= h.engine.settings().reconnect.worst_case_budget());
 }
 
 #[test]
@@ -2178,7 +2178,9 @@ impl Harness {
                 "a dead network never ended the attempt"
             );
             assert!(
-                self.now - start <= self.engine.reconnect_budget() + self.settings.leave_timeout,
+                self.now - start
+                    <= self.engine.settings().reconnect.worst_case_budget()
+                        + self.settings.leave_timeout,
                 "gave up after {:?}, over the reconnect budget",
                 self.now - start
             );

@@ -101,14 +101,10 @@ impl Backend for CalltopBackend {
             ServerFrame::Left => ServerMsg::Left,
             ServerFrame::Removed => ServerMsg::Removed,
             ServerFrame::Ended => ServerMsg::Ended,
-            ServerFrame::Error { code, message }
-                if code.fatal() || code == ErrorCode::SessionEnded =>
-            {
-                ServerMsg::Refused {
-                    reason: refusal_text(code, &message),
-                    fatal: true,
-                }
-            }
+            ServerFrame::Error { code, message } if code.fatal() => ServerMsg::Refused {
+                reason: refusal_text(code, &message),
+                fatal: true,
+            },
             ServerFrame::Error { code, message } => ServerMsg::Notice {
                 message: format!("server error {}: {message}", code_name(code)),
             },

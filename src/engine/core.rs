@@ -6,7 +6,7 @@
 //! all live here, so tests drive it on a virtual clock.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -716,10 +716,5 @@ impl Engine {
     /// When the idle countdown ends, if it runs.
     pub fn idle_deadline(&self) -> Option<Instant> {
         self.timers.get(Timer::Idle)
-    }
-
-    /// Total time the reconnect policy may spend, for display.
-    pub fn reconnect_budget(&self) -> Duration {
-        self.settings.reconnect.worst_case_budget()
     }
 }

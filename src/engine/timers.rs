@@ -60,12 +60,37 @@ impl Timers {
         self.at.iter().flatten().min().copied()
     }
 
-    /// The first timer (in declaration order) that has expired at `now`, disarmed.
+    /// The expired timer with the earliest deadline (ties in declaration
+    /// order), disarmed. After a late wake-up (a suspended laptop) several may
+    /// have expired: they fire in the order they fell due, so an idle timeout
+    /// that came first is not preceded by a loss that came after it.
     pub fn take_expired(&mut self, now: Instant) -> Option<Timer> {
         let t = Timer::ALL
             .into_iter()
-            .find(|t| self.at[*t as usize].is_some_and(|d| d <= now))?;
+            .filter_map(|t| self.at[t as usize].filter(|d| *d <= now).map(|d| (d, t)))
+            .min_by_key(|(d, _)| *d)?
+            .1;
         self.stop(t);
         Some(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn expired_timers_fire_in_deadline_order() {
+        let t0 = Instant::now();
+        let mut timers = Timers::default();
+        timers.set(Timer::HeartbeatTimeout, t0 + Duration::from_millis(4500));
+        timers.set(Timer::Idle, t0 + Duration::from_secs(3));
+        timers.set(Timer::Retry, t0 + Duration::from_secs(60));
+        let late = t0 + Duration::from_secs(10);
+        assert_eq!(timers.take_expired(late), Some(Timer::Idle));
+        assert_eq!(timers.take_expired(late), Some(Timer::HeartbeatTimeout));
+        assert_eq!(timers.take_expired(late), None);
+        assert_eq!(timers.next_deadline(), Some(t0 + Duration::from_secs(60)));
     }
 }
