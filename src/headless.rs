@@ -6,6 +6,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
+use crate::CommandError;
+use crate::event::EventKind;
 use crate::exit::Exit;
 use crate::session::CallSession;
 
@@ -68,18 +70,42 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
 
-    if let Err(e) = session.join().await {
-        eprintln!("calltop: join: {e}");
-        return Ok(Exit::Internal);
-    }
-    let mut in_session = true;
+    // Commands run one after another on their own task: the loop below must
+    // keep draining events meanwhile, or a full event channel would stall the
+    // engine that is to answer the command.
+    let (run_tx, mut run_rx) = mpsc::unbounded_channel::<Line>();
+    let (done_tx, mut done) = mpsc::unbounded_channel::<(Line, Result<(), CommandError>)>();
+    let runner = session.clone();
+    tokio::spawn(async move {
+        while let Some(cmd) = run_rx.recv().await {
+            let result = match cmd {
+                Line::Leave | Line::Quit => runner.leave().await,
+                Line::Join => runner.join().await,
+                Line::Reconnect => runner.reconnect_now().await,
+            };
+            if done_tx.send((cmd, result)).is_err() {
+                return;
+            }
+        }
+    });
+    let run = |cmd: Line| {
+        // The runner lives as long as this loop; a send error cannot happen.
+        let _ = run_tx.send(cmd);
+    };
+
+    run(Line::Join);
+    // Whether a join attempt is open, as the events tell it.
+    let mut in_session = false;
     let mut quitting = false;
     let stdout = std::io::stdout();
     loop {
         tokio::select! {
             ev = events.recv() => {
                 let Some(ev) = ev else { return Ok(Exit::Internal) };
-                if matches!(ev.kind, crate::event::EventKind::Heartbeat { .. }) && !opts.verbose {
+                if matches!(ev.kind, EventKind::Connecting { .. }) {
+                    in_session = true;
+                }
+                if matches!(ev.kind, EventKind::Heartbeat { .. }) && !opts.verbose {
                     continue;
                 }
                 {
@@ -98,29 +124,28 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
                 }
             }
             Some(cmd) = commands.recv() => {
-                let result = match cmd {
-                    Line::Leave => session.leave().await,
-                    Line::Join => session.join().await.map(|()| in_session = true),
-                    Line::Reconnect => session.reconnect_now().await,
-                    Line::Quit => {
-                        if !in_session {
-                            return Ok(Exit::Ok);
-                        }
-                        quitting = true;
-                        match session.leave().await {
-                            // Not in a session after all (already ending): done.
-                            Err(crate::CommandError::NotInSession) => return Ok(Exit::Ok),
-                            other => other,
-                        }
+                if cmd == Line::Quit {
+                    if !in_session {
+                        return Ok(Exit::Ok);
                     }
-                };
-                if let Err(e) = result {
-                    eprintln!("calltop: {}: {e}", format!("{cmd:?}").to_lowercase());
+                    quitting = true;
                 }
+                run(cmd);
             }
-            _ = sigint.recv() => quitting = quit(&session, in_session).await?,
-            _ = sigterm.recv() => quitting = quit(&session, in_session).await?,
-            _ = sighup.recv() => quitting = quit(&session, in_session).await?,
+            Some((cmd, result)) = done.recv() => match (cmd, result) {
+                (_, Ok(())) => {}
+                // Quitting when the session has just ended on its own: its
+                // terminal event is on its way and ends the loop.
+                (Line::Quit, Err(CommandError::NotInSession)) => {}
+                (Line::Join, Err(e)) if !in_session && !quitting => {
+                    eprintln!("calltop: join: {e}");
+                    return Ok(Exit::Internal);
+                }
+                (cmd, Err(e)) => eprintln!("calltop: {}: {e}", format!("{cmd:?}").to_lowercase()),
+            },
+            _ = sigint.recv() => quitting = quit(&run, in_session),
+            _ = sigterm.recv() => quitting = quit(&run, in_session),
+            _ = sighup.recv() => quitting = quit(&run, in_session),
         }
         if quitting && !in_session {
             return Ok(Exit::Ok);
@@ -129,11 +154,11 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
 }
 
 /// A signal: leave (the terminal event then ends the loop) or, if not in a session, stop.
-async fn quit(session: &CallSession, in_session: bool) -> std::io::Result<bool> {
+fn quit(run: &impl Fn(Line), in_session: bool) -> bool {
     if in_session {
-        let _ = session.leave().await;
+        run(Line::Quit);
     }
-    Ok(true)
+    true
 }
 
 #[cfg(test)]

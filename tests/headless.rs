@@ -47,6 +47,12 @@ fn command(args: &[&str]) -> Command {
     c
 }
 
+/// The last few of many event names, for failure messages.
+fn tail(names: &[String]) -> String {
+    let skip = names.len().saturating_sub(8);
+    format!("{} events, ending {:?}", names.len(), &names[skip..])
+}
+
 impl Headless {
     fn start(url: &str, user: &str, extra: &[&str], stdin: bool) -> Headless {
         let mut args = vec![
@@ -79,9 +85,9 @@ impl Headless {
         loop {
             let line = tokio::time::timeout(WAIT, self.out.next_line())
                 .await
-                .unwrap_or_else(|_| panic!("no {name} within {WAIT:?}; got {names:?}"))
+                .unwrap_or_else(|_| panic!("no {name} within {WAIT:?}; got {}", tail(&names)))
                 .unwrap()
-                .unwrap_or_else(|| panic!("stdout ended before {name}; got {names:?}"));
+                .unwrap_or_else(|| panic!("stdout ended before {name}; got {}", tail(&names)));
             let v: Value =
                 serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
             let ts = v["ts"].as_str().expect("ts");
@@ -285,5 +291,54 @@ async fn with_stay_it_waits_for_join_or_quit_after_the_session_ends() {
     .await;
     h.send("quit").await;
     h.until("session_left").await;
+    assert_eq!(h.exit_code().await, 0);
+}
+
+/// A server that answers the join, floods `n` participant joins, then answers
+/// the leave: a burst far larger than the event channel.
+async fn flooding_server(n: usize) -> String {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let _join = ws.next().await;
+        let joined = r#"{"type":"joined","v":1,"session":"room","user":"alice","resumed":false,"resume_token":"t","resume_window_ms":30000,"participants":[]}"#;
+        ws.send(Message::text(joined)).await.unwrap();
+        let (mut tx, mut rx) = ws.split();
+        tokio::spawn(async move {
+            for i in 0..n {
+                let f = format!(
+                    r#"{{"type":"participant_joined","user":"p{i}","joined_at":"2026-11-26T10:00:00Z"}}"#
+                );
+                if tx.send(Message::text(f)).await.is_err() {
+                    return;
+                }
+            }
+            while let Some(Ok(Message::Text(t))) = rx.next().await {
+                if t.as_str().contains("\"leave\"") {
+                    let _ = tx.send(Message::text(r#"{"type":"left"}"#)).await;
+                    return;
+                }
+            }
+        });
+    });
+    format!("ws://{addr}/ws")
+}
+
+#[tokio::test]
+async fn a_signal_during_an_event_flood_still_leaves_and_exits() {
+    let url = flooding_server(5000).await;
+    let mut h = Headless::start(&url, "alice", &[], true);
+    h.until("participant_joined").await;
+    // Not reading stdout for a moment lets the pipe and the event channel fill
+    // up behind it (setting up the pressure, not waiting for anything); the
+    // leave then arrives while thousands of events are queued.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    h.signal("-TERM");
+    h.until("session_left").await;
+    assert_eq!(h.last()["reason"], "user");
     assert_eq!(h.exit_code().await, 0);
 }

@@ -173,37 +173,45 @@ impl Driver {
     }
 
     async fn carry_out_outputs(&mut self) {
-        while let Some(out) = self.engine.poll_output() {
-            match out {
-                Output::Connect => {
-                    self.close_current();
-                    let s = self.engine.settings();
-                    let subprotocol =
-                        crate::backend::for_kind(s.backend).and_then(|b| b.subprotocol());
-                    self.connecting = Some(Box::pin(transport::connect(
-                        s.server.clone(),
-                        subprotocol,
-                        s.max_frame_bytes,
-                    )));
-                }
-                Output::Send(text) => {
-                    let failed = match self.ws.as_mut() {
-                        Some(ws) => ws.send(Message::text(text)).await.err(),
-                        None => None,
-                    };
-                    if let Some(e) = failed {
-                        self.ws = None;
-                        self.engine.handle_input(
-                            Input::TransportDown {
-                                code: None,
-                                reason: format!("sending failed: {e}"),
-                            },
-                            Instant::now(),
-                        );
+        loop {
+            // A send that fails is reported only after the batch: if the engine
+            // already dropped or replaced that socket later in the same batch,
+            // the failure belongs to a transport it no longer has.
+            let mut send_failed = None;
+            while let Some(out) = self.engine.poll_output() {
+                match out {
+                    Output::Connect => {
+                        send_failed = None;
+                        self.close_current();
+                        let s = self.engine.settings();
+                        let subprotocol =
+                            crate::backend::for_kind(s.backend).and_then(|b| b.subprotocol());
+                        self.connecting = Some(Box::pin(transport::connect(
+                            s.server.clone(),
+                            subprotocol,
+                            s.max_frame_bytes,
+                        )));
                     }
+                    Output::Send(text) => {
+                        if let Some(ws) = self.ws.as_mut()
+                            && let Err(e) = ws.send(Message::text(text)).await
+                        {
+                            self.ws = None;
+                            send_failed = Some(format!("sending failed: {e}"));
+                        }
+                    }
+                    Output::Disconnect => {
+                        send_failed = None;
+                        self.close_current();
+                    }
+                    Output::Event(at, kind) => self.dispatch(at, kind).await,
                 }
-                Output::Disconnect => self.close_current(),
-                Output::Event(at, kind) => self.dispatch(at, kind).await,
+            }
+            match send_failed {
+                Some(reason) => self
+                    .engine
+                    .handle_input(Input::TransportDown { code: None, reason }, Instant::now()),
+                None => return,
             }
         }
     }
@@ -224,7 +232,10 @@ impl Driver {
     async fn dispatch(&mut self, at: Instant, kind: EventKind) {
         let ts = SystemTime::now() - Instant::now().saturating_duration_since(at);
         match &kind {
-            EventKind::Error { message } => tracing::warn!(target: "calltop::session", "{message}"),
+            // Consumers report these; a warning here would say it all twice.
+            EventKind::Error { message } => {
+                tracing::debug!(target: "calltop::session", "{message}")
+            }
             EventKind::Heartbeat { .. } => {}
             other => tracing::info!(target: "calltop::session", event = other.name()),
         }
