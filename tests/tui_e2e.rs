@@ -292,3 +292,61 @@ fn the_dashboard_fits_80x24_and_says_when_the_terminal_is_too_small() {
     assert_eq!(tmux.wait_exit(pid), 0);
     world.wait_listed("e2e-size", "dave", None);
 }
+
+#[test]
+fn a_terminal_that_dies_without_a_sighup_still_ends_the_session() {
+    if !have_tmux("a_terminal_that_dies_without_a_sighup_still_ends_the_session") {
+        return;
+    }
+    let world = World::start("nohup");
+    // The shell leads the session and ignores SIGHUP, so when the terminal
+    // goes away no signal reaches calltop: only its dead terminal tells.
+    let status_file = world.dir.join("status");
+    let quoted: Vec<String> = world
+        .args("e2e-nohup", "erin")
+        .iter()
+        .map(|a| format!("'{a}'"))
+        .collect();
+    let script = format!(
+        "trap '' HUP; {}; echo $? > '{}'",
+        quoted.join(" "),
+        status_file.display()
+    );
+    let tmux = Tmux::start("nohup", 100, 30, &["sh".into(), "-c".into(), script]);
+    tmux.wait_for(" JOINED ");
+    world.wait_listed("e2e-nohup", "erin", Some(true));
+    // If calltop outlives the test (the bug this is about), it must not spin on.
+    let sh = tmux.pid();
+    let children =
+        std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children")).unwrap_or_default();
+    let _reaper = KillOnDrop(
+        children
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect(),
+    );
+    tmux.tmux(&["kill-server"]);
+    let status = eventually("calltop to exit and the shell to record its status", || {
+        std::fs::read_to_string(&status_file)
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+            .ok_or_else(|| "no status yet".to_owned())
+    });
+    // Exited cleanly (not 101, a panic on the dead terminal)…
+    assert_eq!(status.trim(), "0");
+    // …and left, not merely disconnected.
+    world.wait_listed("e2e-nohup", "erin", None);
+}
+
+/// Kills these processes (by pid) when dropped, if they are still there.
+struct KillOnDrop(Vec<u32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            if !gone(*pid) {
+                let _ = Command::new("kill").arg(pid.to_string()).status();
+            }
+        }
+    }
+}

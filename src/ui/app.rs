@@ -29,6 +29,11 @@ use crate::session::CallSession;
 const MIN_FRAME: Duration = Duration::from_millis(16);
 /// Events applied before the next frame gets a chance, so keys stay responsive.
 const BATCH: usize = 256;
+/// How often the terminal is checked for having gone away. A hangup that
+/// does not come with a SIGHUP (the shell in front of us ignores it, or the
+/// pty's other end is simply closed) is only seen this way: crossterm's
+/// reader keeps reading end-of-file and never reports it.
+const LIVENESS: Duration = Duration::from_secs(1);
 
 /// Runs the dashboard until the user quits (or a signal ends it).
 pub async fn run(config: Config) -> anyhow::Result<Exit> {
@@ -90,6 +95,7 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
             done_tx,
             done_rx,
             input: Some(EventStream::new()),
+            liveness: tokio::time::interval_at(tokio::time::Instant::now() + LIVENESS, LIVENESS),
             signals,
             can_draw: true,
             dirty: true,
@@ -116,6 +122,8 @@ struct App {
     done_rx: mpsc::UnboundedReceiver<Msg>,
     /// `None` once the terminal's input has ended.
     input: Option<EventStream>,
+    /// Ticks while the input is open, to check that the terminal still is.
+    liveness: tokio::time::Interval,
     signals: Signals,
     /// False after a hangup or a failed write: keep going (to leave the
     /// session), but stop drawing.
@@ -140,6 +148,8 @@ impl App {
             return Ok(Exit::Ok);
         }
         self.carry_out(vec![Effect::Run(Command::Join)]);
+        self.liveness
+            .set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let wake = self.next_wake();
             let msg = tokio::select! {
@@ -148,11 +158,15 @@ impl App {
                     Some(Ok(Event::Key(key))) => self.model.keymap.action(&key).map(Msg::Action),
                     Some(Ok(Event::Resize(w, h))) => Some(Msg::Resize(w, h)),
                     Some(Ok(_)) => None,
-                    Some(Err(_)) | None => {
-                        self.input = None;
-                        Some(Msg::InputClosed)
-                    }
+                    Some(Err(_)) | None => self.input_closed(),
                 },
+                _ = self.liveness.tick(), if self.input.is_some() => {
+                    if terminal::alive() {
+                        None
+                    } else {
+                        self.input_closed()
+                    }
+                }
                 name = self.signals.recv() => {
                     if name == "SIGHUP" {
                         self.can_draw = false;
@@ -178,6 +192,13 @@ impl App {
             }
             self.maybe_draw(tui);
         }
+    }
+
+    /// The terminal is gone: stop reading it and drawing on it, then leave.
+    fn input_closed(&mut self) -> Option<Msg> {
+        self.input = None;
+        self.can_draw = false;
+        Some(Msg::InputClosed)
     }
 
     /// Applies `first` and then everything already waiting (up to a batch).

@@ -2,7 +2,8 @@
 //! again (on drop, on a panic, after a signal). Also the signals that end the
 //! dashboard: SIGTERM, SIGHUP (the ssh connection died) and SIGINT.
 
-use std::io::{self, BufWriter, Stdout, stdout};
+use std::io::{self, BufWriter, IsTerminal, Stdout, stdout};
+use std::mem::ManuallyDrop;
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -27,7 +28,10 @@ const OUT_BUFFER: usize = 256 * 1024;
 
 /// The terminal in dashboard mode; dropping it restores the terminal.
 pub struct Tui {
-    pub terminal: Term,
+    /// Never dropped: ratatui's drop shows the cursor again and, when that
+    /// fails (the terminal is gone), reports it with `eprintln!`, which
+    /// panics on a dead stderr. [`restore`] has done that job already.
+    pub terminal: ManuallyDrop<Term>,
 }
 
 impl Tui {
@@ -44,7 +48,9 @@ impl Tui {
             OUT_BUFFER,
             stdout(),
         ))) {
-            Ok(terminal) => Ok(Tui { terminal }),
+            Ok(terminal) => Ok(Tui {
+                terminal: ManuallyDrop::new(terminal),
+            }),
             Err(e) => {
                 restore();
                 Err(e)
@@ -55,8 +61,17 @@ impl Tui {
 
 impl Drop for Tui {
     fn drop(&mut self) {
+        // Anything a frame left in the buffer goes out before the restore;
+        // the buffer itself is left to the process exit (see `terminal`).
+        let _ = io::Write::flush(self.terminal.backend_mut());
         restore();
     }
+}
+
+/// Whether the terminal is still there. A hung-up terminal fails
+/// `tcgetattr` (which `isatty` is made of) with EIO.
+pub fn alive() -> bool {
+    io::stdin().is_terminal()
 }
 
 /// Puts the terminal back as it was. Safe to call more than once and from a
