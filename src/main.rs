@@ -84,6 +84,7 @@ async fn serve(config: &Config) -> anyhow::Result<Exit> {
         }
     };
     let listen = server_config.listen;
+    let server_config_token = server_config.admin_token.clone();
     let server = server::start(server_config)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -92,7 +93,11 @@ async fn serve(config: &Config) -> anyhow::Result<Exit> {
         "calltop serve: admin API {}/api/sessions",
         server.http_url()
     );
-    println!("calltop serve: admin token {}", server.admin_token);
+    // Only a generated token is printed: one given on the command line or in
+    // the config is the operator's secret already.
+    if server_config_token.is_none() {
+        println!("calltop serve: admin token {}", server.admin_token);
+    }
     let mut term = signal(SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

@@ -13,6 +13,11 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Default largest frame either side accepts, in bytes.
 pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 * 1024;
 
+/// Frames up to this many times the limit are read and refused with a clear
+/// error; beyond it the WebSocket layer drops the connection without reading
+/// them, so nobody can make the other side buffer without bound.
+pub const HARD_FRAME_FACTOR: usize = 16;
+
 /// Messages a client sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

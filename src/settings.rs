@@ -155,10 +155,41 @@ impl SessionSettingsBuilder {
                 format!("a ws:// or wss:// URL ({e})"),
             )
         })?;
-        if !matches!(server.scheme(), "ws" | "wss") || server.host_str().is_none() {
+        let original = self.server.clone();
+        let settings = SessionSettings {
+            server,
+            backend: self.backend,
+            session: self.session,
+            user: self.user,
+            token: self.token.filter(|t| !t.is_empty()),
+            idle_timeout: self.idle_timeout,
+            heartbeat_interval: self.heartbeat_interval,
+            heartbeat_timeout: self.heartbeat_timeout,
+            connect_timeout: self.connect_timeout,
+            leave_timeout: self.leave_timeout,
+            reconnect: self.reconnect,
+            max_frame_bytes: self.max_frame_bytes,
+        };
+        settings.validate().map_err(|mut e| {
+            // Show the URL as it was given, not as the parser normalised it.
+            if e.setting == "server" {
+                e.value = format!("{original:?}");
+            }
+            e
+        })?;
+        Ok(settings)
+    }
+}
+
+impl SessionSettings {
+    /// Checks every setting; the first one that cannot work is the error.
+    /// [`SessionSettingsBuilder::build`] calls it; call it again after
+    /// changing fields by hand.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if !matches!(self.server.scheme(), "ws" | "wss") || self.server.host_str().is_none() {
             return Err(SettingsError::new(
                 "server",
-                &self.server,
+                self.server.as_str(),
                 "a ws:// or wss:// URL with a host, such as ws://127.0.0.1:7878/ws",
             ));
         }
@@ -248,20 +279,7 @@ impl SessionSettingsBuilder {
                 "at least 1024",
             ));
         }
-        Ok(SessionSettings {
-            server,
-            backend: self.backend,
-            session: self.session,
-            user: self.user,
-            token: self.token.filter(|t| !t.is_empty()),
-            idle_timeout: self.idle_timeout,
-            heartbeat_interval: self.heartbeat_interval,
-            heartbeat_timeout: self.heartbeat_timeout,
-            connect_timeout: self.connect_timeout,
-            leave_timeout: self.leave_timeout,
-            reconnect: self.reconnect,
-            max_frame_bytes: self.max_frame_bytes,
-        })
+        Ok(())
     }
 }
 

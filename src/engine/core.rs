@@ -129,7 +129,13 @@ impl Engine {
         Engine::with_backend(settings, backend, seed)
     }
 
+    /// Panics if `settings` do not pass [`SessionSettings::validate`] (fields
+    /// changed by hand after `build()`): a zero heartbeat interval or a
+    /// timer beyond `Instant`'s range would break the engine's timing.
     pub fn with_backend(settings: SessionSettings, backend: Box<dyn Backend>, seed: u64) -> Engine {
+        if let Err(e) = settings.validate() {
+            panic!("Engine needs valid SessionSettings: {e}");
+        }
         Engine {
             settings,
             backend,

@@ -7,7 +7,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
 
-use super::hub::{Conn, Hub, JoinOutcome, Outgoing};
+use super::hub::{Conn, Hub, JoinOutcome, Outbox, Outgoing};
 use crate::protocol::{self, ClientFrame, ErrorCode, PROTOCOL_VERSION, ServerFrame, close};
 
 /// Limits of one connection.
@@ -31,10 +31,19 @@ pub async fn serve(
     limits: ConnLimits,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let (conn, mut outbox) = hub.new_conn();
+    let (conn, outbox) = hub.new_conn();
+    let Outbox {
+        rx: mut outbox,
+        kill,
+    } = outbox;
     let (mut sink, mut stream) = socket.split();
     let mut writer = tokio::spawn(async move {
-        while let Some(out) = outbox.recv().await {
+        loop {
+            let out = tokio::select! {
+                out = outbox.recv() => out,
+                _ = kill.notified() => None,
+            };
+            let Some(out) = out else { return };
             match out {
                 Outgoing::Frame(f) => {
                     let text = serde_json::to_string(&f).expect("server frames always serialize");
@@ -202,8 +211,14 @@ pub async fn serve(
     }
     // Let the writer flush a final error or close; it ends once every sender is gone.
     drop(conn);
-    if !writer_done {
-        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    // A writer stuck sending to a client that stopped reading would keep the
+    // socket open for good: after the grace period, it is stopped.
+    if !writer_done
+        && tokio::time::timeout(Duration::from_secs(2), &mut writer)
+            .await
+            .is_err()
+    {
+        writer.abort();
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use rand::RngCore;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::event::rfc3339_ms;
 use crate::protocol::{ErrorCode, Participant, ServerFrame, close};
@@ -28,19 +28,37 @@ const OUTBOX: usize = 256;
 pub struct Conn {
     pub id: u64,
     tx: mpsc::Sender<Outgoing>,
+    /// Cuts the connection off at once, past whatever is queued.
+    kill: Arc<Notify>,
+}
+
+/// The receiving side of a [`Conn`], for its writer task.
+pub struct Outbox {
+    pub rx: mpsc::Receiver<Outgoing>,
+    pub kill: Arc<Notify>,
 }
 
 impl Conn {
-    pub fn new(id: u64) -> (Conn, mpsc::Receiver<Outgoing>) {
+    pub fn new(id: u64) -> (Conn, Outbox) {
         let (tx, rx) = mpsc::channel(OUTBOX);
-        (Conn { id, tx }, rx)
+        let kill = Arc::new(Notify::new());
+        (
+            Conn {
+                id,
+                tx,
+                kill: kill.clone(),
+            },
+            Outbox { rx, kill },
+        )
     }
 
     pub fn push(&self, out: Outgoing) {
         // A client that does not read its frames is cut off rather than
-        // allowed to grow the server's memory.
+        // allowed to grow the server's memory. The kill does not go through
+        // the full queue, so it always lands (a stored permit if the writer
+        // is not waiting yet).
         if self.tx.try_send(out).is_err() {
-            let _ = self.tx.try_send(Outgoing::Drop);
+            self.kill.notify_one();
         }
     }
 }
@@ -125,7 +143,7 @@ impl Hub {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn new_conn(&self) -> (Conn, mpsc::Receiver<Outgoing>) {
+    pub fn new_conn(&self) -> (Conn, Outbox) {
         let mut st = self.lock();
         st.next_conn += 1;
         Conn::new(st.next_conn)
@@ -401,4 +419,22 @@ impl Hub {
 /// A fresh random admin token.
 pub fn admin_token() -> String {
     random_token()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_cut_off_not_buffered_without_end() {
+        let (conn, outbox) = Conn::new(1);
+        for seq in 0..(OUTBOX as u64 + 10) {
+            conn.push(Outgoing::Frame(ServerFrame::Pong { seq }));
+        }
+        // The kill is signalled even though the queue had no room for anything.
+        tokio::time::timeout(Duration::from_secs(5), outbox.kill.notified())
+            .await
+            .expect("the overflow kills the connection");
+        assert_eq!(outbox.rx.len(), OUTBOX);
+    }
 }

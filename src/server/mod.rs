@@ -19,6 +19,7 @@ use tokio::sync::watch;
 pub use hub::{Hub, ParticipantInfo, SessionInfo};
 
 use crate::protocol::{DEFAULT_MAX_FRAME_BYTES, close};
+use crate::settings::{MAX_DURATION, SettingsError};
 
 /// How `calltop serve` behaves.
 #[derive(Debug, Clone)]
@@ -48,6 +49,36 @@ impl Default for ServerConfig {
     }
 }
 
+impl ServerConfig {
+    /// Checks every setting; the first one that cannot work is the error,
+    /// named as its key in the `[serve]` section.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.max_frame_bytes < 1024 {
+            return Err(SettingsError::new(
+                "serve.max_frame_bytes",
+                self.max_frame_bytes,
+                "at least 1024",
+            ));
+        }
+        let day = MAX_DURATION.as_secs();
+        if self.resume_window > MAX_DURATION {
+            return Err(SettingsError::new(
+                "serve.resume_window_secs",
+                self.resume_window.as_secs(),
+                format!("at most {day} (one day)"),
+            ));
+        }
+        if self.client_silence.is_zero() || self.client_silence > MAX_DURATION {
+            return Err(SettingsError::new(
+                "serve.client_silence_secs",
+                self.client_silence.as_secs(),
+                format!("1 to {day} (one day)"),
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone)]
 pub(crate) struct AppState {
     hub: Hub,
@@ -56,7 +87,8 @@ pub(crate) struct AppState {
     shutdown: watch::Receiver<bool>,
 }
 
-/// A running server. Dropping it does not stop it; call [`ServerHandle::shutdown`].
+/// A running server. Dropping it stops the server as [`ServerHandle::shutdown`]
+/// does (clients get 1001, going away), without waiting for it.
 pub struct ServerHandle {
     pub addr: SocketAddr,
     pub admin_token: String,
@@ -89,6 +121,9 @@ impl ServerHandle {
 
 /// Binds and starts serving on the current tokio runtime.
 pub async fn start(config: ServerConfig) -> std::io::Result<ServerHandle> {
+    config
+        .validate()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let hub = Hub::new(
@@ -140,9 +175,13 @@ pub async fn start(config: ServerConfig) -> std::io::Result<ServerHandle> {
 }
 
 async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    // Frames a little over the limit reach our own check, which answers with a
-    // clear error; far larger ones are cut off by the WebSocket layer itself.
-    let hard = state.limits.max_frame_bytes.saturating_mul(4);
+    // Frames up to 16 times the limit reach our own check, which answers with
+    // a clear error; larger ones are cut off by the WebSocket layer itself
+    // (the connection just closes), so no client can make us buffer more.
+    let hard = state
+        .limits
+        .max_frame_bytes
+        .saturating_mul(crate::protocol::HARD_FRAME_FACTOR);
     ws.max_message_size(hard)
         .max_frame_size(hard)
         .on_upgrade(move |socket| conn::serve(socket, state.hub, state.limits, state.shutdown))

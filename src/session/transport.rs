@@ -19,11 +19,6 @@ pub fn install_crypto_provider() {
     });
 }
 
-/// Frames this far over the engine's limit are cut off by tungstenite itself,
-/// which ends the connection; smaller oversized frames reach the engine, which
-/// reports and drops them without losing the session.
-const HARD_LIMIT_FACTOR: usize = 16;
-
 pub(crate) async fn connect(
     url: url::Url,
     subprotocol: Option<&'static str>,
@@ -38,7 +33,9 @@ pub(crate) async fn connect(
             .headers_mut()
             .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(p));
     }
-    let hard = max_frame_bytes.saturating_mul(HARD_LIMIT_FACTOR);
+    // Beyond this, tungstenite ends the connection; smaller oversized frames
+    // reach the engine, which reports and drops them without losing the session.
+    let hard = max_frame_bytes.saturating_mul(crate::protocol::HARD_FRAME_FACTOR);
     let config = WebSocketConfig::default()
         .max_message_size(Some(hard))
         .max_frame_size(Some(hard));
