@@ -1,8 +1,9 @@
 //! The render loop. It waits on the terminal's input, the engine's events,
 //! finished commands, signals and (only while something on screen counts
 //! down) a timer; drains whatever else is already waiting; then draws at most
-//! one frame. Nothing here blocks on the network: engine commands run on
-//! their own tasks and report back as messages.
+//! one frame. Nothing here blocks on the network: engine commands run, one
+//! after another in the order the keys came, on a task of their own and
+//! report back as messages.
 
 use std::io::{self, IsTerminal};
 use std::time::{Duration, Instant, SystemTime};
@@ -90,9 +91,8 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let mut app = App {
             model,
-            session: session.clone(),
+            commands: command_runner(session.clone(), done_tx),
             events,
-            done_tx,
             done_rx,
             input: Some(EventStream::new()),
             liveness: tokio::time::interval_at(tokio::time::Instant::now() + LIVENESS, LIVENESS),
@@ -116,9 +116,9 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
 
 struct App {
     model: Model,
-    session: CallSession,
+    /// Commands for the engine, carried out in order (see [`command_runner`]).
+    commands: mpsc::UnboundedSender<Command>,
     events: mpsc::Receiver<SessionEvent>,
-    done_tx: mpsc::UnboundedSender<Msg>,
     done_rx: mpsc::UnboundedReceiver<Msg>,
     /// `None` once the terminal's input has ended.
     input: Option<EventStream>,
@@ -243,16 +243,9 @@ impl App {
             match e {
                 Effect::Log(line) => log::write(&line, &self.model.tz),
                 Effect::Run(cmd) => {
-                    let session = self.session.clone();
-                    let done = self.done_tx.clone();
-                    tokio::spawn(async move {
-                        let result = match cmd {
-                            Command::Join => session.join().await,
-                            Command::Leave => session.leave().await,
-                            Command::ReconnectNow => session.reconnect_now().await,
-                        };
-                        let _ = done.send(Msg::Done(cmd, result));
-                    });
+                    // The runner lives as long as the session; should it be
+                    // gone, the engine is too, and the event channel says so.
+                    let _ = self.commands.send(cmd);
                 }
                 Effect::Exit => stop = Some(Stop::Exit),
             }
@@ -298,6 +291,30 @@ impl App {
         self.dirty = false;
         self.last_draw = Some(Instant::now());
     }
+}
+
+/// One long-lived task that carries out engine commands in the order they
+/// are sent (a task per command could reach the engine out of order: `l`
+/// then `j` arriving as a join, then a leave) and reports each as
+/// [`Msg::Done`]. The render loop never waits for it.
+fn command_runner(
+    session: CallSession,
+    done: mpsc::UnboundedSender<Msg>,
+) -> mpsc::UnboundedSender<Command> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(cmd) = rx.recv().await {
+            let result = match cmd {
+                Command::Join => session.join().await,
+                Command::Leave => session.leave().await,
+                Command::ReconnectNow => session.reconnect_now().await,
+            };
+            if done.send(Msg::Done(cmd, result)).is_err() {
+                return;
+            }
+        }
+    });
+    tx
 }
 
 async fn next_input(input: &mut Option<EventStream>) -> Option<io::Result<Event>> {

@@ -155,19 +155,6 @@ impl Keymap {
     }
 }
 
-/// What an action is called in the log ("leave", "join", …).
-pub fn verb(action: Action) -> &'static str {
-    match action {
-        Action::Leave => "leave",
-        Action::Join => "join",
-        Action::Reconnect => "reconnect now",
-        Action::Help => "help",
-        Action::Quit => "quit",
-        Action::Back => "Esc",
-        Action::LogOlder | Action::LogNewer | Action::LogOldest | Action::LogNewest => "scroll",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use jiff::tz::TimeZone;
 use tui_logger::TuiWidgetState;
 
 use super::fmt;
-use super::keys::{self, Action, Keymap};
+use super::keys::{Action, Keymap};
 use super::log::{self, LogLine, Scroll};
 use super::sanitize::clean;
 use super::theme::{Meaning, Theme};
@@ -135,8 +135,6 @@ pub struct Model {
     /// The log widget's scroll state.
     pub log: TuiWidgetState,
     pub log_scrolled: bool,
-    /// Events received, for the log title.
-    pub events_seen: u64,
 }
 
 /// What can happen to the dashboard.
@@ -217,7 +215,6 @@ impl Model {
             notice: None,
             log: TuiWidgetState::new(),
             log_scrolled: false,
-            events_seen: 0,
         }
     }
 
@@ -341,7 +338,6 @@ pub fn update(m: &mut Model, msg: Msg) -> Update {
             m.face() != before
         }
         Msg::Event(ev) => {
-            m.events_seen += 1;
             on_event(m, ev, &mut out);
             true
         }
@@ -603,11 +599,12 @@ fn scroll(m: &mut Model, how: Scroll) {
     m.log_scrolled = log::scroll(&m.log, area, &m.theme, how);
 }
 
-fn command_action(cmd: Command) -> Action {
+/// What a command is called in the log ("can't join: …").
+fn verb(cmd: Command) -> &'static str {
     match cmd {
-        Command::Join => Action::Join,
-        Command::Leave => Action::Leave,
-        Command::ReconnectNow => Action::Reconnect,
+        Command::Join => "join",
+        Command::Leave => "leave",
+        Command::ReconnectNow => "reconnect now",
     }
 }
 
@@ -643,9 +640,17 @@ fn on_done(m: &mut Model, cmd: Command, result: Result<(), CommandError>, out: &
                 "reconnecting now, without waiting".into(),
             );
         }
+        (Command::Join, Err(CommandError::AlreadyActive)) if m.status == Status::Leaving => {
+            // The engine's words ("already in the session") would contradict
+            // the LEAVING badge.
+            m.note(
+                out,
+                Meaning::Warn,
+                "can't join: still leaving the session (join once it is left)".into(),
+            );
+        }
         (cmd, Err(e)) => {
-            let verb = keys::verb(command_action(cmd));
-            m.note(out, Meaning::Warn, format!("can't {verb}: {e}"));
+            m.note(out, Meaning::Warn, format!("can't {}: {e}", verb(cmd)));
         }
     }
 }
@@ -819,6 +824,23 @@ mod tests {
             )]
         );
         assert_eq!(m.notice.as_ref().unwrap().0, Meaning::Warn);
+    }
+
+    #[test]
+    fn a_join_refused_while_leaving_does_not_claim_we_are_in_the_session() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        update(&mut m, Msg::Done(Command::Leave, Ok(())));
+        assert_eq!(m.status, Status::Leaving);
+        let u = update(
+            &mut m,
+            Msg::Done(Command::Join, Err(CommandError::AlreadyActive)),
+        );
+        let lines = logged(&u);
+        assert_eq!(
+            lines,
+            vec!["› can't join: still leaving the session (join once it is left)".to_owned()]
+        );
     }
 
     #[test]
