@@ -313,6 +313,57 @@ fn reconnecting_overlay() {
 }
 
 #[test]
+fn the_reconnect_overlay_shows_the_idle_countdown_and_esc_hides_it() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[]);
+    s.ev(
+        0.0,
+        EventKind::IdleCountdownStarted {
+            deadline: s.t0 + Duration::from_secs(300),
+            seconds: 300,
+        },
+    );
+    s.ev(
+        10.0,
+        EventKind::ConnectionLost {
+            reason: "heartbeat unanswered".into(),
+        },
+    );
+    s.ev(
+        10.0,
+        EventKind::ReconnectAttempt {
+            attempt: 2,
+            max: 10,
+            delay: Duration::from_secs(5),
+        },
+    );
+    s.at(12.5);
+    let screen = text(&s.draw());
+    assert!(screen.contains("connection lost ─"), "{screen}");
+    assert!(
+        screen.contains("alone · leaving in 04:48 unless someone joins"),
+        "{screen}"
+    );
+    // Esc hides the overlay (it is an overlay); the call panel still says
+    // what is going on.
+    s.key(Action::Back);
+    let screen = text(&s.draw());
+    assert!(!screen.contains("connection lost ─"), "{screen}");
+    assert!(!screen.contains("nothing to close"), "{screen}");
+    assert!(screen.contains("RECONNECTING"), "{screen}");
+    assert!(screen.contains("attempt 2 of 10 in 3 s"), "{screen}");
+    assert!(screen.contains("alone · leaving in 04:48"), "{screen}");
+    // The next change of connection state brings it back.
+    s.ev(
+        20.0,
+        EventKind::ConnectionClosed {
+            reason: "gave up".into(),
+        },
+    );
+    assert!(text(&s.draw()).contains("connection closed ─"));
+}
+
+#[test]
 fn closed_turns_the_overlay_into_a_final_message() {
     let mut s = Scene::new(80, 24);
     s.joined(0.0, &[("bob", 60)]);

@@ -126,6 +126,9 @@ pub struct Model {
     pub help: bool,
     /// The final message of an ended session was closed with Esc.
     pub final_dismissed: bool,
+    /// The reconnect overlay was closed with Esc; it comes back on the next
+    /// change of connection state (lost again, restored, closed).
+    pub reconnect_dismissed: bool,
     /// Quitting: leave first, but exit at this instant at the latest.
     pub quit_by: Option<Instant>,
     /// How long a quit waits for the session to be left.
@@ -210,6 +213,7 @@ impl Model {
             idle: None,
             help: false,
             final_dismissed: false,
+            reconnect_dismissed: false,
             quit_by: None,
             quit_grace: Duration::from_secs(3),
             notice: None,
@@ -262,6 +266,11 @@ impl Model {
                     | Status::TimedOut(_)
                     | Status::Left(LeftReason::Removed | LeftReason::Ended)
             )
+    }
+
+    /// The reconnect overlay is up.
+    pub fn reconnect_overlay(&self) -> bool {
+        !self.reconnect_dismissed && matches!(self.status, Status::Reconnecting { .. })
     }
 
     fn face(&self) -> Face {
@@ -442,6 +451,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
             (Meaning::Warn, Some(text))
         }
         EventKind::ConnectionLost { reason } => {
+            m.reconnect_dismissed = false;
             let reason = clean(&reason);
             m.status = Status::Reconnecting {
                 since: at,
@@ -457,6 +467,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
             attempts,
         } => {
             m.status = Status::Joined;
+            m.reconnect_dismissed = false;
             m.last_downtime = Some(downtime);
             let how = if resumed {
                 "the server kept our place"
@@ -471,6 +482,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
             (Meaning::Ok, Some(text))
         }
         EventKind::ConnectionClosed { reason } => {
+            m.reconnect_dismissed = false;
             let reason = clean(&reason);
             m.last_error = Some(reason.clone());
             m.status = Status::Closed(reason.clone());
@@ -577,6 +589,12 @@ fn on_action(m: &mut Model, a: Action, out: &mut Vec<Effect>) -> bool {
         Action::Back => {
             if m.help {
                 m.help = false;
+            } else if m.reconnect_overlay() {
+                m.reconnect_dismissed = true;
+                m.notice(
+                    Meaning::Muted,
+                    "reconnect overlay hidden until the connection changes".into(),
+                );
             } else if m.final_message() {
                 m.final_dismissed = true;
             } else if m.log_scrolled {
@@ -634,6 +652,13 @@ fn on_done(m: &mut Model, cmd: Command, result: Result<(), CommandError>, out: &
             m.notice(Meaning::Accent, text);
         }
         (Command::ReconnectNow, Ok(())) => {
+            // The attempt starts now, whatever the schedule said.
+            if let Status::Connecting { retry, .. } | Status::Reconnecting { retry, .. } =
+                &mut m.status
+                && let Some(r) = retry
+            {
+                r.at = r.at.min(m.now);
+            }
             m.note(
                 out,
                 Meaning::Accent,
@@ -912,6 +937,76 @@ mod tests {
         assert_eq!(m.status, Status::Joined);
         assert_eq!(m.lost_count, 1);
         assert_eq!(m.last_downtime, Some(Duration::from_secs(3)));
+    }
+
+    fn lost(m: &mut Model, at: Instant) {
+        ev(
+            m,
+            at,
+            EventKind::ConnectionLost {
+                reason: "boom".into(),
+            },
+        );
+        ev(
+            m,
+            at,
+            EventKind::ReconnectAttempt {
+                attempt: 3,
+                max: 10,
+                delay: Duration::from_secs(8),
+            },
+        );
+    }
+
+    #[test]
+    fn reconnect_now_shows_the_attempt_under_way_not_the_old_schedule() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        lost(&mut m, t0);
+        tick(&mut m, t0 + Duration::from_secs(2));
+        assert_eq!(fmt::secs_left(m.retry().unwrap().1), 6);
+        update(&mut m, Msg::Done(Command::ReconnectNow, Ok(())));
+        let (r, left) = m.retry().unwrap();
+        assert_eq!((r.attempt, left), (3, Duration::ZERO));
+        assert!(
+            m.next_wake()
+                .is_some_and(|w| w <= t0 + Duration::from_secs(3))
+        );
+    }
+
+    #[test]
+    fn esc_hides_the_reconnect_overlay_until_the_connection_changes() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        lost(&mut m, t0);
+        assert!(m.reconnect_overlay());
+        let u = update(&mut m, Msg::Action(Action::Back));
+        assert!(!m.reconnect_overlay());
+        assert!(logged(&u).is_empty(), "{:?}", logged(&u));
+        assert!(!m.notice.as_ref().unwrap().1.contains("nothing to close"));
+        // Another attempt is no change of state: still hidden.
+        ev(
+            &mut m,
+            t0,
+            EventKind::ReconnectAttempt {
+                attempt: 4,
+                max: 10,
+                delay: Duration::from_secs(1),
+            },
+        );
+        assert!(!m.reconnect_overlay());
+        // Restored, then lost again: it shows again.
+        ev(
+            &mut m,
+            t0,
+            EventKind::ConnectionRestored {
+                resumed: true,
+                downtime: Duration::from_secs(3),
+                attempts: 4,
+            },
+        );
+        lost(&mut m, t0);
+        assert!(m.reconnect_overlay());
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub fn view(m: &Model, frame: &mut Frame) {
     footer(m, frame, a.footer);
     if m.help {
         help(m, frame, area);
-    } else if matches!(m.status, Status::Reconnecting { .. }) {
+    } else if m.reconnect_overlay() {
         reconnecting(m, frame, area);
     } else if m.final_message() {
         final_message(m, frame, area);
@@ -206,14 +206,8 @@ fn call_state(m: &Model) -> Vec<Span<'static>> {
     };
     match &m.status {
         Status::Connecting { attempt, .. } => {
-            let text = match m.retry() {
-                Some((r, left)) if !left.is_zero() => format!(
-                    "joining… attempt {} of {} in {} s",
-                    r.attempt,
-                    r.max,
-                    fmt::secs_left(left)
-                ),
-                Some((r, _)) => format!("joining… attempt {} of {}", r.attempt, r.max),
+            let text = match next_attempt(m) {
+                Some(next) => format!("joining… {next}"),
                 None if *attempt > 1 => format!("joining… attempt {attempt}"),
                 None => "joining…".into(),
             };
@@ -223,9 +217,10 @@ fn call_state(m: &Model) -> Vec<Span<'static>> {
             since(m).unwrap_or_default(),
             t.style(Meaning::Text),
         )],
+        // What the reconnect overlay says, for when it is hidden.
         Status::Reconnecting { .. } => vec![Span::styled(
-            since(m).unwrap_or_default(),
-            t.style(Meaning::Text),
+            next_attempt(m).unwrap_or_else(|| "reconnecting…".into()),
+            t.style(Meaning::Warn),
         )],
         Status::Leaving => vec![Span::styled("leaving…", t.style(Meaning::Muted))],
         status => {
@@ -249,6 +244,22 @@ fn call_state(m: &Model) -> Vec<Span<'static>> {
             ]
         }
     }
+}
+
+/// The next connection attempt: "attempt 2 of 10 in 3 s".
+fn next_attempt(m: &Model) -> Option<String> {
+    m.retry().map(|(r, left)| {
+        if left.is_zero() {
+            format!("attempt {} of {}", r.attempt, r.max)
+        } else {
+            format!(
+                "attempt {} of {} in {} s",
+                r.attempt,
+                r.max,
+                fmt::secs_left(left)
+            )
+        }
+    })
 }
 
 fn call_panel(m: &Model, frame: &mut Frame, area: Rect) {
@@ -392,6 +403,15 @@ fn people_panel(m: &Model, frame: &mut Frame, area: Rect) {
 /// Seconds left at which the idle countdown turns to the warning colour.
 pub const IDLE_WARNING_SECS: u64 = 30;
 
+/// The idle countdown's colour: the warning one in its last seconds.
+fn idle_meaning(left: std::time::Duration) -> Meaning {
+    if fmt::secs_left(left) <= IDLE_WARNING_SECS {
+        Meaning::Warn
+    } else {
+        Meaning::Accent
+    }
+}
+
 fn idle_gauge(
     m: &Model,
     frame: &mut Frame,
@@ -401,11 +421,7 @@ fn idle_gauge(
 ) {
     let t = &m.theme;
     let secs = fmt::secs_left(left);
-    let meaning = if secs <= IDLE_WARNING_SECS {
-        Meaning::Warn
-    } else {
-        Meaning::Accent
-    };
+    let meaning = idle_meaning(left);
     let label = Line::from(vec![
         Span::styled(" alone · leaving in ", t.style(Meaning::Text)),
         Span::styled(fmt::clock_secs(secs), t.strong(meaning)),
@@ -529,6 +545,17 @@ fn reconnecting(m: &Model, frame: &mut Frame, area: Rect) {
         lines.push(Line::from(vec![
             Span::styled("down for ", t.style(Meaning::Muted)),
             Span::styled(fmt::clock_secs(d.as_secs()), t.style(Meaning::Text)),
+        ]));
+    }
+    // The idle countdown goes on meanwhile; the overlay hides its gauge.
+    if let Some((_, left)) = m.idle_left() {
+        lines.push(Line::from(vec![
+            Span::styled("alone · leaving in ", t.style(Meaning::Muted)),
+            Span::styled(
+                fmt::clock_secs(fmt::secs_left(left)),
+                t.strong(idle_meaning(left)),
+            ),
+            Span::styled(" unless someone joins", t.style(Meaning::Muted)),
         ]));
     }
     const WIDTH: u16 = 56;
