@@ -118,20 +118,22 @@ impl Scene {
         }
     }
 
-    fn draw(&self) -> Buffer {
+    /// One frame on a fresh test terminal of the model's size.
+    fn frame(&self) -> TestBackend {
         log::flush();
         let (w, h) = self.m.size;
         let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
         t.draw(|f| view::view(&self.m, f)).unwrap();
-        t.backend().buffer().clone()
+        t.backend().clone()
     }
 
+    fn draw(&self) -> Buffer {
+        self.frame().buffer().clone()
+    }
+
+    /// The frame as the snapshots hold it.
     fn screen(&self) -> String {
-        log::flush();
-        let (w, h) = self.m.size;
-        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-        t.draw(|f| view::view(&self.m, f)).unwrap();
-        t.backend().to_string()
+        self.frame().to_string()
     }
 }
 
@@ -165,6 +167,29 @@ fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
         }
     }
     None
+}
+
+/// The text of the box whose top border carries `title`, borders included.
+fn boxed(buf: &Buffer, title: &str) -> String {
+    let (tx, top) = find(buf, &format!(" {title} ")).expect("no such box");
+    let left = (0..tx)
+        .rev()
+        .find(|&x| buf[(x, top)].symbol() == "┌")
+        .unwrap();
+    let right = (tx..buf.area.width)
+        .find(|&x| buf[(x, top)].symbol() == "┐")
+        .unwrap();
+    let mut out = String::new();
+    for y in top..buf.area.height {
+        for x in left..=right {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+        if buf[(left, y)].symbol() == "└" {
+            break;
+        }
+    }
+    out
 }
 
 fn a_call_with_history(s: &mut Scene) {
@@ -385,7 +410,15 @@ fn closed_turns_the_overlay_into_a_final_message() {
     let screen = s.screen();
     insta::assert_snapshot!(screen);
     assert!(screen.contains("CLOSED"));
-    assert!(screen.contains("join again"));
+    // The whole hint line, not just a word of it, and the whole reason.
+    assert!(
+        screen.contains("j join again · q quit · Esc dismiss"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("Connection refused (os error 111)"),
+        "{screen}"
+    );
     // Esc dismisses it; the dashboard still says how to get back in.
     s.key(Action::Back);
     let screen = text(&s.draw());
@@ -397,19 +430,66 @@ fn closed_turns_the_overlay_into_a_final_message() {
 }
 
 #[test]
+fn overlays_grow_with_a_long_wide_reason_and_keep_their_key_hints() {
+    // 240 double-width characters (the most shown of a server's text):
+    // 480 columns, nine lines of the reconnect overlay.
+    let reason: String = "接続が切断されました".repeat(24);
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[("bob", 60)]);
+    s.ev(
+        20.0,
+        EventKind::ConnectionLost {
+            reason: reason.clone(),
+        },
+    );
+    let buf = s.draw();
+    let screen = text(&buf);
+    let overlay = boxed(&buf, "connection lost");
+    assert!(
+        overlay.contains("r reconnect now · l leave · q quit"),
+        "{screen}"
+    );
+    // Every character of the reason is in the box (it is tall enough).
+    let shown = overlay.matches('接').count();
+    assert_eq!(shown, 24, "{screen}");
+    s.ev(30.0, EventKind::ConnectionClosed { reason });
+    let buf = s.draw();
+    let overlay = boxed(&buf, "connection closed");
+    assert!(
+        overlay.contains("j join again · q quit · Esc dismiss"),
+        "{}",
+        text(&buf)
+    );
+    assert_eq!(overlay.matches('接').count(), 24, "{}", text(&buf));
+}
+
+#[test]
 fn help_lists_every_key() {
     let mut s = Scene::new(80, 24);
     s.joined(0.0, &[("bob", 60)]);
     s.key(Action::Help);
     let screen = s.screen();
     insta::assert_snapshot!(screen);
-    for key in [
-        "l", "j", "r", "?", "q", "Esc", "PgUp", "PgDn", "Home", "End", "Ctrl-C",
+    // Each key next to what it does, inside the help box (single letters
+    // alone would be found anywhere on screen).
+    let help = boxed(&s.draw(), "keys");
+    for row in [
+        "l  leave the session",
+        "j  join, or rejoin after leaving",
+        "r  reconnect now (skip the wait)",
+        "?  show or hide this help",
+        "q  leave the session and quit",
+        "Esc  close an overlay / follow the log",
+        "↑ PgUp  scroll the event log back",
+        "↓ PgDn  scroll the event log forward",
+        "Home  oldest event in the log",
+        "End  newest event, follow the log",
+        "Ctrl-C  same as quit",
     ] {
-        assert!(screen.contains(key), "{key} missing");
+        assert!(help.contains(row), "{row:?} missing:\n{help}");
     }
     s.key(Action::Back);
-    assert!(!text(&s.draw()).contains("Ctrl-C"));
+    assert!(!text(&s.draw()).contains(" keys "));
 }
 
 #[test]

@@ -516,6 +516,34 @@ fn overlay_block<'a>(m: &Model, title: &'a str, meaning: Meaning) -> Block<'a> {
         .title(Line::from(Span::styled(format!(" {title} "), m.theme.strong(meaning))).centered())
 }
 
+/// A centred box of `width` columns, as tall as `lines` need once wrapped
+/// (display width, word wrap), with the key hints in its bottom border so
+/// that no text, however long, can push them out of sight.
+#[allow(clippy::too_many_arguments)]
+fn text_overlay(
+    m: &Model,
+    frame: &mut Frame,
+    area: Rect,
+    width: u16,
+    title: &str,
+    meaning: Meaning,
+    lines: Vec<Line<'static>>,
+    hints: &[(Action, &'static str)],
+) {
+    let mut bottom = vec![Span::raw(" ")];
+    bottom.extend(key_hints(m, hints));
+    bottom.push(Span::raw(" "));
+    let block = overlay_block(m, title, meaning).title_bottom(Line::from(bottom).centered());
+    let paragraph = Paragraph::new(lines)
+        .alignment(Alignment::Center)
+        .wrap(Wrap { trim: true })
+        .block(block);
+    let inner_width = width.min(area.width.saturating_sub(2)).saturating_sub(2);
+    let height = u16::try_from(paragraph.line_count(inner_width)).unwrap_or(u16::MAX);
+    let r = overlay(frame, area, width, height);
+    frame.render_widget(paragraph, r);
+}
+
 fn reconnecting(m: &Model, frame: &mut Frame, area: Rect) {
     let t = &m.theme;
     let mut lines = vec![Line::raw("")];
@@ -558,30 +586,23 @@ fn reconnecting(m: &Model, frame: &mut Frame, area: Rect) {
             Span::styled(" unless someone joins", t.style(Meaning::Muted)),
         ]));
     }
-    const WIDTH: u16 = 56;
-    let mut extra = 0;
     if let Some(e) = &m.last_error {
-        let inner = usize::from(WIDTH - 2);
-        extra = (e.chars().count().saturating_sub(1) / inner) as u16;
         lines.push(Line::from(Span::styled(e.clone(), t.style(Meaning::Warn))));
     }
     lines.push(Line::raw(""));
-    lines.push(Line::from(key_hints(
+    text_overlay(
         m,
+        frame,
+        area,
+        56,
+        "connection lost",
+        Meaning::Error,
+        lines,
         &[
             (Action::Reconnect, "reconnect now"),
             (Action::Leave, "leave"),
             (Action::Quit, "quit"),
         ],
-    )));
-    let height = lines.len() as u16 + 3 + extra;
-    let r = overlay(frame, area, WIDTH, height);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .alignment(Alignment::Center)
-            .wrap(Wrap { trim: true })
-            .block(overlay_block(m, "connection lost", Meaning::Error)),
-        r,
     );
 }
 
@@ -616,22 +637,20 @@ fn final_message(m: &Model, frame: &mut Frame, area: Rect) {
         Line::raw(""),
         Line::from(Span::styled(why, t.style(Meaning::Text))),
         Line::raw(""),
-        Line::from(key_hints(
-            m,
-            &[
-                (Action::Join, "join again"),
-                (Action::Quit, "quit"),
-                (Action::Back, "dismiss"),
-            ],
-        )),
     ];
-    let r = overlay(frame, area, 60, 9);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .alignment(Alignment::Center)
-            .wrap(Wrap { trim: true })
-            .block(overlay_block(m, title, meaning)),
-        r,
+    text_overlay(
+        m,
+        frame,
+        area,
+        60,
+        title,
+        meaning,
+        lines,
+        &[
+            (Action::Join, "join again"),
+            (Action::Quit, "quit"),
+            (Action::Back, "dismiss"),
+        ],
     );
 }
 
