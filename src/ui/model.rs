@@ -116,7 +116,8 @@ pub struct Model {
     pub status: Status,
     /// When the current call was joined (monotonic, wall clock).
     pub call_start: Option<(Instant, SystemTime)>,
-    /// Other participants, with when they joined if the server said.
+    /// Other participants by their name as the server sent it (clean it
+    /// to show it), with when they joined if the server said.
     pub participants: BTreeMap<String, Option<SystemTime>>,
     pub rtt: VecDeque<Duration>,
     pub lost_count: u32,
@@ -519,15 +520,17 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
                 Some(format!("{what} {attempt} of {max} {when}")),
             )
         }
+        // Kept by the name the server uses (two names may look alike once
+        // cleaned or cut); cleaned only to be shown.
         EventKind::ParticipantJoined { user, joined_at } => {
-            let user = clean(&user);
-            m.participants.insert(user.clone(), joined_at);
-            (Meaning::Accent, Some(format!("{user} joined")))
+            let text = format!("{} joined", clean(&user));
+            m.participants.insert(user, joined_at);
+            (Meaning::Accent, Some(text))
         }
         EventKind::ParticipantLeft { user } => {
-            let user = clean(&user);
+            let text = format!("{} left", clean(&user));
             m.participants.remove(&user);
-            (Meaning::Text, Some(format!("{user} left")))
+            (Meaning::Text, Some(text))
         }
         EventKind::IdleCountdownStarted { deadline, seconds } => {
             m.idle = Some(Idle {
@@ -1030,19 +1033,37 @@ mod tests {
     }
 
     #[test]
-    fn participant_names_are_cleaned_before_they_are_kept() {
+    fn participants_are_kept_by_their_raw_name_and_logged_cleaned() {
         let (mut m, t0) = model();
         joined(&mut m, t0);
-        let u = ev(
+        let join = |m: &mut Model, user: &str| {
+            ev(
+                m,
+                t0,
+                EventKind::ParticipantJoined {
+                    user: user.into(),
+                    joined_at: None,
+                },
+            )
+        };
+        let u = join(&mut m, "mallory\u{1b}]0;pwned\u{7}");
+        assert_eq!(logged(&u), vec!["mallory␛]0;pwned␇ joined".to_owned()]);
+        // Names that look the same once cleaned, or once cut, are not merged.
+        join(&mut m, "bob\n");
+        join(&mut m, "bob␊");
+        let long = "x".repeat(300);
+        join(&mut m, &format!("{long}1"));
+        join(&mut m, &format!("{long}2"));
+        assert_eq!(m.participants.len(), 5);
+        ev(
             &mut m,
             t0,
-            EventKind::ParticipantJoined {
-                user: "mallory\u{1b}]0;pwned\u{7}".into(),
-                joined_at: None,
+            EventKind::ParticipantLeft {
+                user: "bob\n".into(),
             },
         );
-        assert!(m.participants.contains_key("mallory␛]0;pwned␇"));
-        assert_eq!(logged(&u), vec!["mallory␛]0;pwned␇ joined".to_owned()]);
+        assert!(m.participants.contains_key("bob␊"));
+        assert_eq!(m.participants.len(), 4);
     }
 
     #[test]

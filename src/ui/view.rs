@@ -10,6 +10,7 @@ use super::fmt;
 use super::keys::Action;
 use super::log;
 use super::model::{Model, Status};
+use super::sanitize::clean;
 use super::theme::Meaning;
 use crate::event::LeftReason;
 
@@ -383,7 +384,7 @@ fn people_panel(m: &Model, frame: &mut Frame, area: Rect) {
                 .unwrap_or_default();
             Line::from(vec![
                 Span::styled(
-                    format!("{:<name_width$}", fit(name, name_width)),
+                    format!("{:<name_width$}", fit(&clean(name), name_width)),
                     t.style(Meaning::Accent),
                 ),
                 Span::raw(" "),
