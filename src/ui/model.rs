@@ -403,6 +403,12 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
     let label = m.status.label();
     let (meaning, text) = match kind {
         EventKind::Connecting { attempt } => {
+            if !m.status.is_active() {
+                // A new join: the last call's drops and error are history.
+                m.lost_count = 0;
+                m.last_downtime = None;
+                m.last_error = None;
+            }
             m.status = Status::Connecting {
                 attempt,
                 retry: None,
@@ -570,6 +576,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
     }
     if terminal {
         m.participants.clear();
+        m.rtt.clear();
         m.idle = None;
         m.call_start = None;
         m.final_dismissed = false;
@@ -1064,6 +1071,54 @@ mod tests {
         );
         assert!(m.participants.contains_key("bob␊"));
         assert_eq!(m.participants.len(), 4);
+    }
+
+    #[test]
+    fn a_call_that_ends_keeps_no_live_numbers_and_a_new_join_starts_afresh() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        ev(
+            &mut m,
+            t0,
+            EventKind::Heartbeat {
+                rtt: Duration::from_millis(3),
+            },
+        );
+        lost(&mut m, t0);
+        ev(
+            &mut m,
+            t0,
+            EventKind::ConnectionClosed {
+                reason: "gave up".into(),
+            },
+        );
+        assert!(m.rtt.is_empty(), "no round trip after the call");
+        // What went wrong stays readable until the next join…
+        assert_eq!(m.lost_count, 1);
+        assert_eq!(m.last_error.as_deref(), Some("gave up"));
+        // …which starts from nothing.
+        joined(&mut m, t0);
+        assert_eq!((m.lost_count, m.last_downtime), (0, None));
+        assert_eq!(m.last_error, None);
+        assert!(m.rtt.is_empty());
+        // Retries of that join do not wipe what they report.
+        ev(
+            &mut m,
+            t0,
+            EventKind::SessionLeft {
+                reason: LeftReason::User,
+            },
+        );
+        ev(&mut m, t0, EventKind::Connecting { attempt: 1 });
+        ev(
+            &mut m,
+            t0,
+            EventKind::Error {
+                message: "refused".into(),
+            },
+        );
+        ev(&mut m, t0, EventKind::Connecting { attempt: 2 });
+        assert_eq!(m.last_error.as_deref(), Some("refused"));
     }
 
     #[test]
