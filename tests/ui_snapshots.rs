@@ -624,11 +624,92 @@ fn the_log_scrolls_back_to_the_oldest_line_and_forward_to_live() {
         top.contains("connecting to ws://127.0.0.1:7878/ws"),
         "{top}"
     );
-    // Further back than the oldest line stays at the oldest line.
+    // Further back than the oldest line stays at the oldest line, and says so.
+    let below_header = |screen: &str| screen.split_once('\n').unwrap().1.to_owned();
     s.key(Action::LogOlder);
-    assert_eq!(text(&s.draw()), top);
+    let still = text(&s.draw());
+    assert_eq!(below_header(&still), below_header(&top));
+    assert!(still.contains("already at the oldest event"), "{still}");
+    s.key(Action::LogOldest);
+    assert!(text(&s.draw()).contains("already at the oldest event"));
     s.key(Action::LogNewest);
     let again = text(&s.draw());
     assert!(again.contains(newest), "{again}");
     assert!(!again.contains("scrolled back"));
+}
+
+#[test]
+fn scroll_keys_with_nowhere_to_go_say_so() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[]);
+    for (a, says) in [
+        (Action::LogOlder, "the whole log is on screen"),
+        (Action::LogOldest, "the whole log is on screen"),
+        (Action::LogNewer, "already at the newest event"),
+        (Action::LogNewest, "already at the newest event"),
+    ] {
+        s.key(a);
+        let screen = text(&s.draw());
+        assert!(screen.contains(says), "{a:?}:\n{screen}");
+        assert!(!screen.contains("scrolled back"), "{a:?}:\n{screen}");
+    }
+}
+
+#[test]
+fn keys_for_what_a_too_small_terminal_hides_change_nothing() {
+    let mut s = Scene::new(60, 20);
+    s.joined(0.0, &[]);
+    for a in [
+        Action::Help,
+        Action::LogOlder,
+        Action::LogOldest,
+        Action::LogNewer,
+        Action::Back,
+    ] {
+        s.key(a);
+        assert!(!s.m.help && !s.m.log_scrolled, "{a:?}");
+        let screen = text(&s.draw());
+        assert!(
+            screen.contains("nothing to show in a terminal this small"),
+            "{a:?}:\n{screen}"
+        );
+    }
+    // Back at full size: no help popped up from a key pressed unseen.
+    s.send(Msg::Resize(80, 24));
+    assert!(!text(&s.draw()).contains(" keys "));
+}
+
+#[test]
+fn at_the_oldest_line_further_scroll_keys_cost_nothing() {
+    let mut s = Scene::new(80, 24);
+    log::set_capacity(20_000);
+    s.joined(0.0, &[]);
+    for i in 0..5_000 {
+        s.ev(
+            1.0,
+            EventKind::Error {
+                message: format!("notice number {i}"),
+            },
+        );
+        if i % 500 == 0 {
+            // Before the hot buffer overflows.
+            log::flush();
+        }
+    }
+    let started = Instant::now();
+    s.key(Action::LogOldest);
+    let walk = started.elapsed();
+    assert!(s.m.log_at_oldest);
+    let started = Instant::now();
+    for _ in 0..20 {
+        s.key(Action::LogOlder);
+        s.key(Action::LogOldest);
+    }
+    let again = started.elapsed();
+    // Each of these used to walk the whole log again.
+    assert!(
+        again < walk,
+        "40 presses at the top took {again:?}, one walk to it {walk:?}"
+    );
+    assert!(text(&s.draw()).contains("connecting to ws://127.0.0.1:7878/ws"));
 }

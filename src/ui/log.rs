@@ -217,44 +217,65 @@ fn render(state: &TuiWidgetState, size: Rect, theme: &Theme) -> Buffer {
     buf
 }
 
+/// Where the log's view stands after a scroll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// Following the newest lines.
+    Live,
+    /// Somewhere back.
+    Back,
+    /// At the oldest lines: further back is nothing.
+    Oldest,
+    /// The whole log fits in the view: there is nowhere to scroll.
+    All,
+}
+
 /// Scrolls the log shown in an area of `size` (the widget's inner area).
-/// Returns whether the view is now away from the newest lines.
 ///
 /// tui-logger scrolls by half pages from the lines it last drew, and a page
 /// back from the very top falls through to the live view. So this draws off
 /// screen to know where the view stands, and turns that fall-through into
-/// "stay at the top".
-pub fn scroll(state: &TuiWidgetState, size: Rect, theme: &Theme, how: Scroll) -> bool {
+/// "stay at the top". Finding the top costs a draw per page of the log, so
+/// the caller remembers [`Position::Oldest`] rather than asking again.
+pub fn scroll(state: &TuiWidgetState, size: Rect, theme: &Theme, how: Scroll) -> Position {
     if size.width == 0 || size.height == 0 {
-        return false;
+        return Position::All;
     }
     let live = render(&TuiWidgetState::new(), size, theme);
     match how {
         Scroll::Newest => {
             state.transition(TuiWidgetEvent::EscapeKey);
-            false
+            Position::Live
         }
         Scroll::Newer => {
             render(state, size, theme);
             state.transition(TuiWidgetEvent::NextPageKey);
-            render(state, size, theme) != live
+            if render(state, size, theme) == live {
+                Position::Live
+            } else {
+                Position::Back
+            }
         }
         Scroll::Older => {
             let before = render(state, size, theme);
             state.transition(TuiWidgetEvent::PrevPageKey);
             let after = render(state, size, theme);
-            if after == live && before != live {
+            if after != live {
+                Position::Back
+            } else if before != live {
                 // Went past the top: back to it.
                 to_oldest(state, size, theme, &live)
             } else {
-                after != live
+                // A page back from the live view is the live view.
+                state.transition(TuiWidgetEvent::EscapeKey);
+                Position::All
             }
         }
         Scroll::Oldest => to_oldest(state, size, theme, &live),
     }
 }
 
-fn to_oldest(state: &TuiWidgetState, size: Rect, theme: &Theme, live: &Buffer) -> bool {
+fn to_oldest(state: &TuiWidgetState, size: Rect, theme: &Theme, live: &Buffer) -> Position {
     const LIMIT: usize = 1_000_000;
     // Count the pages back from the live view until the walk falls through…
     state.transition(TuiWidgetEvent::EscapeKey);
@@ -274,7 +295,11 @@ fn to_oldest(state: &TuiWidgetState, size: Rect, theme: &Theme, live: &Buffer) -
         state.transition(TuiWidgetEvent::PrevPageKey);
         render(state, size, theme);
     }
-    pages > 1
+    if pages > 1 {
+        Position::Oldest
+    } else {
+        Position::All
+    }
 }
 
 #[cfg(test)]

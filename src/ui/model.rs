@@ -11,7 +11,7 @@ use tui_logger::TuiWidgetState;
 
 use super::fmt;
 use super::keys::{Action, Keymap};
-use super::log::{self, LogLine, Scroll};
+use super::log::{self, LogLine, Position, Scroll};
 use super::sanitize::clean;
 use super::theme::{Meaning, Theme};
 use crate::engine::{Command, CommandError};
@@ -139,6 +139,9 @@ pub struct Model {
     /// The log widget's scroll state.
     pub log: TuiWidgetState,
     pub log_scrolled: bool,
+    /// The log shows its oldest lines: further back is nothing, and finding
+    /// that out again would cost a draw per page.
+    pub log_at_oldest: bool,
 }
 
 /// What can happen to the dashboard.
@@ -220,6 +223,7 @@ impl Model {
             notice: None,
             log: TuiWidgetState::new(),
             log_scrolled: false,
+            log_at_oldest: false,
         }
     }
 
@@ -267,6 +271,11 @@ impl Model {
                     | Status::TimedOut(_)
                     | Status::Left(LeftReason::Removed | LeftReason::Ended)
             )
+    }
+
+    /// The terminal is smaller than the dashboard; only a notice shows.
+    pub fn too_small(&self) -> bool {
+        self.size.0 < super::view::MIN_WIDTH || self.size.1 < super::view::MIN_HEIGHT
     }
 
     /// The reconnect overlay is up.
@@ -358,6 +367,8 @@ pub fn update(m: &mut Model, msg: Msg) -> Update {
         }
         Msg::Resize(w, h) => {
             m.size = (w, h);
+            // Pages are another size now; where the top is must be found again.
+            m.log_at_oldest = false;
             true
         }
         Msg::Signal(name) => {
@@ -594,6 +605,22 @@ fn on_action(m: &mut Model, a: Action, out: &mut Vec<Effect>) -> bool {
         Action::Leave => out.push(Effect::Run(Command::Leave)),
         Action::Join => out.push(Effect::Run(Command::Join)),
         Action::Reconnect => out.push(Effect::Run(Command::ReconnectNow)),
+        // The "too small" notice shows neither help, nor overlays, nor the
+        // log: keys for them would change what cannot be seen.
+        Action::Help
+        | Action::Back
+        | Action::LogOlder
+        | Action::LogNewer
+        | Action::LogOldest
+        | Action::LogNewest
+            if m.too_small() =>
+        {
+            let key = m.keymap.label(a);
+            m.notice(
+                Meaning::Muted,
+                format!("{key}: nothing to show in a terminal this small"),
+            );
+        }
         Action::Help => m.help = !m.help,
         Action::Quit => quit(m, out, true),
         Action::Back => {
@@ -622,10 +649,35 @@ fn on_action(m: &mut Model, a: Action, out: &mut Vec<Effect>) -> bool {
 }
 
 fn scroll(m: &mut Model, how: Scroll) {
+    let older = matches!(how, Scroll::Older | Scroll::Oldest);
+    if older && m.log_at_oldest {
+        m.notice(Meaning::Muted, AT_OLDEST.into());
+        return;
+    }
+    if !older && !m.log_scrolled {
+        m.notice(Meaning::Muted, AT_NEWEST.into());
+        return;
+    }
     log::flush();
     let area = super::view::log_inner_area(m);
-    m.log_scrolled = log::scroll(&m.log, area, &m.theme, how);
+    let at = log::scroll(&m.log, area, &m.theme, how);
+    m.log_scrolled = matches!(at, Position::Back | Position::Oldest);
+    m.log_at_oldest = at == Position::Oldest;
+    if at == Position::All {
+        m.notice(Meaning::Muted, ALL_ON_SCREEN.into());
+    } else if m
+        .notice
+        .as_ref()
+        .is_some_and(|(_, n)| [AT_OLDEST, AT_NEWEST, ALL_ON_SCREEN].contains(&n.as_str()))
+    {
+        // The view moved: a "nowhere to go" notice is out of date.
+        m.notice = None;
+    }
 }
+
+const AT_OLDEST: &str = "already at the oldest event";
+const AT_NEWEST: &str = "already at the newest event";
+const ALL_ON_SCREEN: &str = "the whole log is on screen";
 
 /// What a command is called in the log ("can't join: …").
 fn verb(cmd: Command) -> &'static str {

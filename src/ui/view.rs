@@ -697,7 +697,7 @@ fn help(m: &Model, frame: &mut Frame, area: Rect) {
 
 fn too_small(m: &Model, frame: &mut Frame, area: Rect) {
     let t = &m.theme;
-    let lines = vec![
+    let mut lines = vec![
         Line::from(Span::styled("terminal too small", t.strong(Meaning::Warn))),
         Line::from(Span::styled(
             format!(
@@ -715,6 +715,9 @@ fn too_small(m: &Model, frame: &mut Frame, area: Rect) {
             &[(Action::Leave, "leave"), (Action::Quit, "quit")],
         )),
     ];
+    if let Some((meaning, text)) = &m.notice {
+        lines.push(Line::from(Span::styled(text.clone(), t.style(*meaning))));
+    }
     let height = (lines.len() as u16).min(area.height);
     let [_, middle, _] = Layout::vertical([
         Constraint::Fill(1),
