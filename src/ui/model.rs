@@ -20,7 +20,8 @@ use crate::event::{EventKind, LeftReason, SessionEvent};
 /// Heartbeat round-trip times kept for the sparkline.
 pub const RTT_HISTORY: usize = 240;
 
-/// What we are connected to, for the header and the call panel.
+/// What we are connected to, for the header and the call panel. Every
+/// field is shown as it is: clean it (see [`clean`]) before it goes in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallInfo {
     pub session: String,
@@ -424,7 +425,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
                 attempt,
                 retry: None,
             };
-            let server = clean(&m.info.server);
+            let server = &m.info.server;
             let text = if attempt <= 1 {
                 format!("connecting to {server}")
             } else {
@@ -443,8 +444,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
             };
             let text = format!(
                 "joined session {} as {}; {others}",
-                clean(&m.info.session),
-                clean(&m.info.user)
+                m.info.session, m.info.user
             );
             (Meaning::Ok, Some(text))
         }
@@ -710,7 +710,7 @@ fn on_done(m: &mut Model, cmd: Command, result: Result<(), CommandError>, out: &
         (Command::Leave, Err(CommandError::AlreadyLeaving)) if quitting => {}
         (Command::Join, Ok(())) => {
             m.final_dismissed = true;
-            let text = format!("joining session {}", clean(&m.info.session));
+            let text = format!("joining session {}", m.info.session);
             m.notice(Meaning::Accent, text);
         }
         (Command::ReconnectNow, Ok(())) => {
