@@ -628,10 +628,7 @@ fn on_action(m: &mut Model, a: Action, out: &mut Vec<Effect>) -> bool {
                 m.help = false;
             } else if m.reconnect_overlay() {
                 m.reconnect_dismissed = true;
-                m.notice(
-                    Meaning::Muted,
-                    "reconnect overlay hidden until the connection changes".into(),
-                );
+                m.notice(Meaning::Muted, "overlay hidden until next change".into());
             } else if m.final_message() {
                 m.final_dismissed = true;
             } else if m.log_scrolled {
