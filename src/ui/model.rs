@@ -692,12 +692,16 @@ fn on_done(m: &mut Model, cmd: Command, result: Result<(), CommandError>, out: &
             if m.status == Status::Joined {
                 m.status = Status::Leaving;
             }
-            let text = if quitting {
-                "leaving the session, then quitting"
-            } else {
-                "leaving the session"
-            };
-            m.notice(Meaning::Muted, text.into());
+            // The reply can come after the events it caused: once the session
+            // has ended, "leaving" would contradict the badge.
+            if m.status == Status::Leaving {
+                let text = if quitting {
+                    "leaving the session, then quitting"
+                } else {
+                    "leaving the session"
+                };
+                m.notice(Meaning::Muted, text.into());
+            }
         }
         (Command::Leave, Err(CommandError::NotInSession | CommandError::EngineStopped))
             if quitting =>
@@ -707,8 +711,10 @@ fn on_done(m: &mut Model, cmd: Command, result: Result<(), CommandError>, out: &
         (Command::Leave, Err(CommandError::AlreadyLeaving)) if quitting => {}
         (Command::Join, Ok(())) => {
             m.final_dismissed = true;
-            let text = format!("joining session {}", m.info.session);
-            m.notice(Meaning::Accent, text);
+            if matches!(m.status, Status::Connecting { .. }) {
+                let text = format!("joining session {}", m.info.session);
+                m.notice(Meaning::Accent, text);
+            }
         }
         (Command::ReconnectNow, Ok(())) => {
             // The attempt starts now, whatever the schedule said.
@@ -841,6 +847,28 @@ mod tests {
             },
         );
         assert!(u.effects.contains(&Effect::Exit));
+    }
+
+    #[test]
+    fn a_leave_reply_after_the_left_event_does_not_say_leaving() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        ev(
+            &mut m,
+            t0,
+            EventKind::SessionLeft {
+                reason: LeftReason::User,
+            },
+        );
+        update(&mut m, Msg::Done(Command::Leave, Ok(())));
+        assert_eq!(m.status, Status::Left(LeftReason::User));
+        assert!(
+            !m.notice
+                .as_ref()
+                .is_some_and(|(_, t)| t.contains("leaving")),
+            "{:?}",
+            m.notice
+        );
     }
 
     #[test]
