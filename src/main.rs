@@ -30,12 +30,6 @@ fn main() -> ExitCode {
             return Exit::Usage.into();
         }
     };
-    if cli.command.is_none()
-        && let Err(e) = config.check()
-    {
-        eprintln!("calltop: {e}");
-        return Exit::Usage.into();
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -109,6 +103,11 @@ async fn serve(config: &Config) -> anyhow::Result<Exit> {
 
 async fn run_headless(config: &Config, cli: &Cli) -> anyhow::Result<Exit> {
     stderr_logging("warn");
+    // Before anything starts (the dashboard checks in `ui::run` likewise).
+    if let Err(e) = config.check() {
+        eprintln!("calltop: {e}");
+        return Ok(Exit::Usage);
+    }
     let (settings, embedded) = calltop::demo::target(config).await?;
     if let Some(e) = &embedded {
         eprintln!(
