@@ -50,6 +50,7 @@ fn model() -> Model {
         apply(
             &mut m,
             EventKind::ParticipantJoined {
+                id: format!("p{i}"),
                 user: format!("participant-{i:02}"),
                 joined_at: Some(w0),
             },

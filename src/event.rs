@@ -16,6 +16,29 @@ pub enum LeftReason {
     Ended,
 }
 
+/// What a server told us about itself and the session, as far as its
+/// protocol says: shown in the dashboard, printed as a `server_info` line, so
+/// a drop can be matched against the server's own logs and limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerFacts {
+    /// Server software and version ("Janus WebRTC Server 1.1.2").
+    pub server: Option<String>,
+    /// The server's name for itself (Janus `server-name`).
+    pub server_name: Option<String>,
+    /// How long the server keeps a silent session (Janus `session-timeout`).
+    pub session_timeout: Option<Duration>,
+    /// How long the server keeps our slot after the socket drops: calltop's
+    /// resume window, Janus's `reclaim-session-timeout` (zero: a drop always
+    /// means a full rejoin).
+    pub resume_window: Option<Duration>,
+    /// The room's description.
+    pub room: Option<String>,
+    /// Our session on the server (Janus session id), to find us in its logs.
+    pub server_session: Option<String>,
+    /// Our own participant id.
+    pub own_id: Option<String>,
+}
+
 /// What happened. The six session-status events are the ones
 /// [`EventKind::is_status`] names; the rest feed dashboards and logs.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,13 +73,27 @@ pub enum EventKind {
         max: u32,
         delay: Duration,
     },
+    /// `id` is what the server keys them by (the user name on calltop's
+    /// protocol, a number on Janus); `user` is the name they go by, empty
+    /// when the server has none.
     ParticipantJoined {
+        id: String,
         user: String,
         joined_at: Option<SystemTime>,
     },
     ParticipantLeft {
+        id: String,
         user: String,
     },
+    /// A participant now goes by another name: the same person, not a leave
+    /// and a join.
+    ParticipantRenamed {
+        id: String,
+        user: String,
+        previous: String,
+    },
+    /// What the server said about itself, after each join or restore.
+    ServerInfo(ServerFacts),
     /// We are alone; we leave at `deadline` unless someone joins.
     IdleCountdownStarted {
         deadline: Instant,
@@ -86,6 +123,8 @@ impl EventKind {
             EventKind::ReconnectAttempt { .. } => "reconnect_attempt",
             EventKind::ParticipantJoined { .. } => "participant_joined",
             EventKind::ParticipantLeft { .. } => "participant_left",
+            EventKind::ParticipantRenamed { .. } => "participant_renamed",
+            EventKind::ServerInfo(_) => "server_info",
             EventKind::IdleCountdownStarted { .. } => "idle_countdown_started",
             EventKind::IdleCountdownCancelled => "idle_countdown_cancelled",
             EventKind::Heartbeat { .. } => "heartbeat",
@@ -159,11 +198,34 @@ enum Body<'a> {
     },
     ParticipantJoined {
         user: &'a str,
+        id: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         joined_at: Option<String>,
     },
     ParticipantLeft {
         user: &'a str,
+        id: &'a str,
+    },
+    ParticipantRenamed {
+        user: &'a str,
+        id: &'a str,
+        previous: &'a str,
+    },
+    ServerInfo {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        server: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        server_name: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        session_timeout_s: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resume_window_s: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        server_session: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        own_id: Option<&'a str>,
     },
     IdleCountdownStarted {
         deadline_ms: u128,
@@ -241,11 +303,28 @@ impl SessionEvent {
                 max: *max,
                 delay_ms: delay.as_millis(),
             },
-            EventKind::ParticipantJoined { user, joined_at } => Body::ParticipantJoined {
+            EventKind::ParticipantJoined {
+                id,
                 user,
+                joined_at,
+            } => Body::ParticipantJoined {
+                user,
+                id,
                 joined_at: joined_at.map(rfc3339_ms),
             },
-            EventKind::ParticipantLeft { user } => Body::ParticipantLeft { user },
+            EventKind::ParticipantLeft { id, user } => Body::ParticipantLeft { user, id },
+            EventKind::ParticipantRenamed { id, user, previous } => {
+                Body::ParticipantRenamed { user, id, previous }
+            }
+            EventKind::ServerInfo(f) => Body::ServerInfo {
+                server: f.server.as_deref(),
+                server_name: f.server_name.as_deref(),
+                session_timeout_s: f.session_timeout.map(|d| d.as_secs()),
+                resume_window_s: f.resume_window.map(|d| d.as_secs()),
+                room: f.room.as_deref(),
+                server_session: f.server_session.as_deref(),
+                own_id: f.own_id.as_deref(),
+            },
             EventKind::IdleCountdownStarted { deadline, seconds } => Body::IdleCountdownStarted {
                 deadline_ms: epoch_ms(self.wall_time(*deadline)),
                 seconds: *seconds,
@@ -258,7 +337,9 @@ impl SessionEvent {
         };
         let own_user = !matches!(
             self.kind,
-            EventKind::ParticipantJoined { .. } | EventKind::ParticipantLeft { .. }
+            EventKind::ParticipantJoined { .. }
+                | EventKind::ParticipantLeft { .. }
+                | EventKind::ParticipantRenamed { .. }
         );
         let line = Line {
             ts: rfc3339_ms(self.ts),
@@ -298,9 +379,14 @@ mod tests {
 
     #[test]
     fn participant_lines_name_the_participant() {
-        let line = at(EventKind::ParticipantLeft { user: "bob".into() }).to_ndjson("demo", "alice");
+        let line = at(EventKind::ParticipantLeft {
+            id: "4711".into(),
+            user: "bob".into(),
+        })
+        .to_ndjson("demo", "alice");
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["user"], "bob");
+        assert_eq!(v["id"], "4711");
     }
 
     #[test]

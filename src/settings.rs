@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::backend::{self, BackendKind};
+use crate::backend::BackendKind;
 use crate::backoff::ReconnectPolicy;
 use crate::protocol::{self, DEFAULT_MAX_FRAME_BYTES};
 
@@ -29,6 +29,47 @@ impl SettingsError {
     }
 }
 
+/// A credential: sent to the server, never logged, never shown (its `Debug`
+/// says only that there is one).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    /// The value, for the one place that puts it on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// What the Janus backend needs beyond the common settings. The session id
+/// is the VideoRoom room; our user name is the display name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JanusOptions {
+    /// The room's pin, if it has one.
+    pub pin: Option<Secret>,
+    /// The server's `api_secret`, sent on every request.
+    pub api_secret: Option<Secret>,
+    /// Create the room when it does not exist yet.
+    pub create_room: bool,
+    /// With `create_room`: the secret a created room gets (needed later to
+    /// kick or destroy), if any.
+    pub room_secret: Option<Secret>,
+    /// With `create_room`: the VideoRoom plugin's `admin_key`, if the server
+    /// only lets holders of it create rooms.
+    pub admin_key: Option<Secret>,
+    /// Join with this participant id instead of one Janus picks.
+    pub participant_id: Option<u64>,
+}
+
 /// The longest timer setting: far beyond any sensible value, and far from
 /// the point where `Instant + Duration` overflows.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
@@ -42,7 +83,8 @@ pub struct SessionSettings {
     pub backend: BackendKind,
     pub session: String,
     pub user: String,
-    pub token: Option<String>,
+    /// The join token: calltop's `token`, or Janus's `token` (token auth).
+    pub token: Option<Secret>,
     /// How long we may be the only participant before we leave; zero disables.
     pub idle_timeout: Duration,
     pub heartbeat_interval: Duration,
@@ -55,6 +97,8 @@ pub struct SessionSettings {
     pub reconnect: ReconnectPolicy,
     /// Largest inbound frame the engine accepts.
     pub max_frame_bytes: usize,
+    /// Used by the Janus backend only.
+    pub janus: JanusOptions,
 }
 
 impl SessionSettings {
@@ -82,6 +126,7 @@ impl SessionSettings {
             leave_timeout: Self::DEFAULT_LEAVE_TIMEOUT,
             reconnect: ReconnectPolicy::default(),
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            janus: JanusOptions::default(),
         }
     }
 
@@ -106,6 +151,7 @@ pub struct SessionSettingsBuilder {
     leave_timeout: Duration,
     reconnect: ReconnectPolicy,
     max_frame_bytes: usize,
+    janus: JanusOptions,
 }
 
 impl SessionSettingsBuilder {
@@ -145,6 +191,10 @@ impl SessionSettingsBuilder {
         self.max_frame_bytes = n;
         self
     }
+    pub fn janus(mut self, j: JanusOptions) -> Self {
+        self.janus = j;
+        self
+    }
 
     /// Checks every setting; the first one that cannot work is the error.
     pub fn build(self) -> Result<SessionSettings, SettingsError> {
@@ -161,7 +211,7 @@ impl SessionSettingsBuilder {
             backend: self.backend,
             session: self.session,
             user: self.user,
-            token: self.token.filter(|t| !t.is_empty()),
+            token: self.token.filter(|t| !t.is_empty()).map(Secret),
             idle_timeout: self.idle_timeout,
             heartbeat_interval: self.heartbeat_interval,
             heartbeat_timeout: self.heartbeat_timeout,
@@ -169,6 +219,7 @@ impl SessionSettingsBuilder {
             leave_timeout: self.leave_timeout,
             reconnect: self.reconnect,
             max_frame_bytes: self.max_frame_bytes,
+            janus: self.janus,
         };
         settings.validate().map_err(|mut e| {
             // Show the URL as it was given, not as the parser normalised it.
@@ -191,13 +242,6 @@ impl SessionSettings {
                 "server",
                 self.server.as_str(),
                 "a ws:// or wss:// URL with a host, such as ws://127.0.0.1:7878/ws",
-            ));
-        }
-        if backend::for_kind(self.backend).is_none() {
-            return Err(SettingsError::new(
-                "backend",
-                self.backend.as_str(),
-                "calltop (this build has no janus backend yet)",
             ));
         }
         if !protocol::valid_name(&self.session) {
@@ -270,6 +314,44 @@ impl SessionSettings {
                 "reconnect.max_delay",
                 r.max_delay,
                 format!("at least reconnect.initial_delay ({:?})", r.initial_delay),
+            ));
+        }
+        let j = &self.janus;
+        if self.backend == BackendKind::Calltop {
+            // Janus options on a calltop server would be silently ignored:
+            // most likely --backend janus was forgotten.
+            let set = [
+                ("janus.pin", j.pin.is_some()),
+                ("janus.api_secret", j.api_secret.is_some()),
+                ("janus.create_room", j.create_room),
+                ("janus.room_secret", j.room_secret.is_some()),
+                ("janus.admin_key", j.admin_key.is_some()),
+                ("janus.participant_id", j.participant_id.is_some()),
+            ];
+            if let Some((name, _)) = set.iter().find(|(_, on)| *on) {
+                return Err(SettingsError::new(
+                    name,
+                    "set",
+                    "backend = \"janus\" (Janus options mean nothing to a calltop server)",
+                ));
+            }
+        }
+        if !j.create_room && (j.room_secret.is_some() || j.admin_key.is_some()) {
+            return Err(SettingsError::new(
+                if j.room_secret.is_some() {
+                    "janus.room_secret"
+                } else {
+                    "janus.admin_key"
+                },
+                "set",
+                "janus.create_room = true (they are only used to create the room)",
+            ));
+        }
+        if j.participant_id == Some(0) {
+            return Err(SettingsError::new(
+                "janus.participant_id",
+                0,
+                "a positive number (or none, to let Janus pick)",
             ));
         }
         if self.max_frame_bytes < 1024 {
@@ -355,11 +437,39 @@ mod tests {
     }
 
     #[test]
-    fn janus_is_refused_until_its_backend_exists() {
-        let e = SessionSettings::builder("ws://h/ws", "s", "u")
-            .backend(BackendKind::Janus)
+    fn janus_options_without_the_janus_backend_are_refused_by_name() {
+        let e = SessionSettings::builder("ws://h/ws", "1234", "u")
+            .janus(JanusOptions {
+                pin: Some(Secret::new("4242")),
+                ..JanusOptions::default()
+            })
             .build()
             .unwrap_err();
-        assert_eq!(e.setting, "backend");
+        assert_eq!(e.setting, "janus.pin");
+        let ok = SessionSettings::builder("ws://h:8188", "1234", "u")
+            .backend(BackendKind::Janus)
+            .janus(JanusOptions {
+                pin: Some(Secret::new("4242")),
+                ..JanusOptions::default()
+            })
+            .build()
+            .unwrap();
+        assert_eq!(ok.janus.pin.as_ref().map(Secret::expose), Some("4242"));
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let s = SessionSettings::builder("ws://h:8188", "1234", "u")
+            .backend(BackendKind::Janus)
+            .token("tok-very-secret")
+            .janus(JanusOptions {
+                api_secret: Some(Secret::new("apisec-very-secret")),
+                ..JanusOptions::default()
+            })
+            .build()
+            .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("very-secret"), "{shown}");
+        assert!(shown.contains("Secret(***)"), "{shown}");
     }
 }

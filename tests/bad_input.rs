@@ -65,10 +65,11 @@ async fn garbage_from_the_server_is_reported_and_the_session_goes_on() {
     let mut ev = Events::new(s.subscribe().await.unwrap());
     s.join().await.unwrap();
     assert_eq!(
-        ev.take(10).await,
+        ev.take(11).await,
         [
             "connecting",
             "session_joined",
+            "server_info",
             "idle_countdown_started",
             "error",
             "error",

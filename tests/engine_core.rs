@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use calltop::backoff::ReconnectPolicy;
 use calltop::engine::{Command, CommandError, ContractChecker, Engine, Input, Output, Phase};
-use calltop::event::{EventKind, LeftReason};
+use calltop::event::{EventKind, LeftReason, ServerFacts};
 use calltop::protocol::{ClientFrame, ErrorCode, PROTOCOL_VERSION, Participant, ServerFrame};
 use calltop::settings::{SessionSettings, SessionSettingsBuilder};
 use proptest::prelude::*;
@@ -147,7 +147,9 @@ fn sent(outs: &[Output]) -> Vec<ClientFrame> {
 }
 
 fn connects(outs: &[Output]) -> usize {
-    outs.iter().filter(|o| matches!(o, Output::Connect)).count()
+    outs.iter()
+        .filter(|o| matches!(o, Output::Connect { .. }))
+        .count()
 }
 
 fn disconnects(outs: &[Output]) -> usize {
@@ -429,7 +431,7 @@ impl Harness {
         let mut outs = Vec::new();
         while let Some(out) = self.engine.poll_output() {
             match &out {
-                Output::Connect => {
+                Output::Connect { .. } => {
                     self.wire = Wire::Opening;
                     self.connects += 1;
                 }
@@ -486,7 +488,7 @@ impl Harness {
                     "participant_joined for {user}, who was already listed"
                 );
             }
-            EventKind::ParticipantLeft { user } => assert!(
+            EventKind::ParticipantLeft { user, .. } => assert!(
                 self.model_participants.remove(user),
                 "participant_left for {user}, who was not listed"
             ),
@@ -649,11 +651,18 @@ fn first_join_to_an_empty_session_reports_joined_and_starts_the_idle_countdown()
     h.advance(ms(40));
     let at = h.now;
     let outs = h.frame(&joined(false, &[]));
-    assert_eq!(names(&outs), ["session_joined", "idle_countdown_started"]);
+    assert_eq!(
+        names(&outs),
+        ["session_joined", "server_info", "idle_countdown_started"]
+    );
     assert_eq!(
         events(&outs),
         [
             EventKind::SessionJoined { participants: 0 },
+            EventKind::ServerInfo(ServerFacts {
+                resume_window: Some(secs(30)),
+                ..ServerFacts::default()
+            }),
             EventKind::IdleCountdownStarted {
                 deadline: at + secs(300),
                 seconds: 300
@@ -693,7 +702,12 @@ fn first_join_to_a_busy_session_lists_the_others_and_starts_no_countdown() {
     let outs = h.frame(&joined(false, &["bob", ME, "carol"]));
     assert_eq!(
         names(&outs),
-        ["session_joined", "participant_joined", "participant_joined"]
+        [
+            "session_joined",
+            "server_info",
+            "participant_joined",
+            "participant_joined"
+        ]
     );
     assert_eq!(
         events(&outs)[0],
@@ -861,7 +875,7 @@ fn transport_drop_while_joined_reconnects_at_once_and_resumes() {
         }
     );
     // The first retry goes out at once, after it is announced.
-    assert!(matches!(outs.last(), Some(Output::Connect)));
+    assert!(matches!(outs.last(), Some(Output::Connect { .. })));
     assert_eq!(connects(&outs), 1);
     assert_eq!(h.engine.phase(), Phase::Reconnecting);
 
@@ -1060,6 +1074,7 @@ fn reconnecting_gives_up_after_max_attempts_with_connection_closed() {
     let mut expected = vec![
         "connecting",
         "session_joined",
+        "server_info",
         "participant_joined",
         "connection_lost",
     ];
@@ -1096,7 +1111,10 @@ fn a_join_never_acknowledged_times_out_and_is_retried() {
     assert_eq!(connects(&outs), 1);
     h.up();
     let outs = h.frame(&joined(false, &["bob"]));
-    assert_eq!(names(&outs), ["session_joined", "participant_joined"]);
+    assert_eq!(
+        names(&outs),
+        ["session_joined", "server_info", "participant_joined"]
+    );
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -1280,7 +1298,13 @@ fn restored_without_resume_reports_who_came_and_went() {
             ..
         }
     ));
-    assert_eq!(evs[1], EventKind::ParticipantLeft { user: "bob".into() });
+    assert_eq!(
+        evs[1],
+        EventKind::ParticipantLeft {
+            id: "bob".into(),
+            user: "bob".into()
+        }
+    );
     assert!(matches!(&evs[2], EventKind::ParticipantJoined { user, .. } if user == "dave"));
     let listed: Vec<&String> = h.engine.participants().keys().collect();
     assert_eq!(listed, ["carol", "dave"]);
@@ -1460,7 +1484,7 @@ fn join_after_each_kind_of_terminal_event_starts_afresh() {
         let outs = h.frame(&joined(false, &["carol"]));
         assert_eq!(
             names(&outs),
-            ["session_joined", "participant_joined"],
+            ["session_joined", "server_info", "participant_joined"],
             "after {last:?}"
         );
         let listed: Vec<&String> = h.engine.participants().keys().collect();
@@ -1586,7 +1610,7 @@ fn garbage_frames_are_reported_and_ignored_in_every_phase() {
                 let outs = h.frame(&joined(false, &["bob"]));
                 assert_eq!(
                     names(&outs),
-                    ["session_joined", "participant_joined"],
+                    ["session_joined", "server_info", "participant_joined"],
                     "{stage}"
                 );
             }

@@ -145,7 +145,12 @@ async fn stdin_leave_ends_with_status_0_and_events_follow_the_contract() {
     let mut h = Headless::start(&srv.ws_url(), "alice", &[], true);
     assert_eq!(
         h.until("idle_countdown_started").await,
-        ["connecting", "session_joined", "idle_countdown_started"]
+        [
+            "connecting",
+            "session_joined",
+            "server_info",
+            "idle_countdown_started"
+        ]
     );
     assert_eq!(h.last()["user"], "alice");
     assert_eq!(h.last()["seconds"], 300);

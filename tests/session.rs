@@ -47,7 +47,8 @@ async fn joined(settings: SessionSettings) -> (CallSession, Events) {
     let s = CallSession::new(settings);
     let mut ev = Events::new(s.subscribe().await.unwrap());
     s.join().await.unwrap();
-    ev.until("session_joined").await;
+    // What the server said about itself follows the join.
+    ev.until("server_info").await;
     (s, ev)
 }
 
@@ -58,8 +59,13 @@ async fn join_see_others_come_and_go_then_leave() {
     let mut a = Events::new(alice.subscribe().await.unwrap());
     alice.join().await.unwrap();
     assert_eq!(
-        a.take(3).await,
-        ["connecting", "session_joined", "idle_countdown_started"]
+        a.take(4).await,
+        [
+            "connecting",
+            "session_joined",
+            "server_info",
+            "idle_countdown_started"
+        ]
     );
 
     let (bob, mut b) = joined(fast(&srv.ws_url(), "room", "bob").build().unwrap()).await;
@@ -71,6 +77,7 @@ async fn join_see_others_come_and_go_then_leave() {
     assert_eq!(
         a.last("participant_joined"),
         Some(&EventKind::ParticipantJoined {
+            id: "bob".into(),
             user: "bob".into(),
             joined_at: match a.last("participant_joined") {
                 Some(EventKind::ParticipantJoined { joined_at, .. }) => *joined_at,
@@ -202,6 +209,7 @@ async fn alone_for_the_idle_timeout_times_out_and_leaves() {
         [
             "connecting",
             "session_joined",
+            "server_info",
             "idle_countdown_started",
             "session_timed_out"
         ]
@@ -248,6 +256,7 @@ async fn a_dropped_socket_is_restored_with_our_slot_kept() {
         [
             "connecting",
             "session_joined",
+            "server_info",
             "idle_countdown_started",
             "participant_joined",
             "idle_countdown_cancelled"
@@ -408,7 +417,7 @@ async fn a_wrong_token_closes_at_once_without_retrying() {
             .unwrap(),
     )
     .await;
-    assert_eq!(e2.names(), ["connecting", "session_joined"]);
+    assert_eq!(e2.names(), ["connecting", "session_joined", "server_info"]);
 }
 
 #[tokio::test]

@@ -104,6 +104,7 @@ impl Scene {
             self.ev(
                 secs,
                 EventKind::ParticipantJoined {
+                    id: (*name).into(),
                     user: (*name).into(),
                     joined_at: Some(self.w0 - Duration::from_secs(*ago)),
                 },
@@ -220,6 +221,7 @@ fn a_call_with_history(s: &mut Scene) {
     s.ev(
         90.0,
         EventKind::ParticipantJoined {
+            id: "dave".into(),
             user: "dave".into(),
             joined_at: Some(s.w0 + Duration::from_secs(90)),
         },
@@ -282,6 +284,7 @@ fn alone_with_the_idle_countdown() {
     s.ev(
         281.0,
         EventKind::ParticipantJoined {
+            id: "bob".into(),
             user: "bob".into(),
             joined_at: None,
         },

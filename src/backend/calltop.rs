@@ -1,14 +1,34 @@
 //! calltop's own wire protocol (see `docs/PROTOCOL.md` and [`crate::protocol`]).
 
-use super::{Backend, BackendKind, ClientMsg, Decoded, Member, ProtocolError, ServerMsg, excerpt};
-use crate::protocol::{ClientFrame, ErrorCode, PROTOCOL_VERSION, ServerFrame, close};
+use std::time::Duration;
 
-#[derive(Debug, Default)]
-pub struct CalltopBackend;
+use super::{Backend, BackendKind, ClientMsg, Decoded, Member, ProtocolError, ServerMsg, excerpt};
+use crate::event::ServerFacts;
+use crate::protocol::{ClientFrame, ErrorCode, PROTOCOL_VERSION, ServerFrame, close};
+use crate::settings::SessionSettings;
+
+/// Participants are keyed by user name on this protocol: the name is the id.
+#[derive(Debug)]
+pub struct CalltopBackend {
+    session: String,
+    user: String,
+    token: Option<String>,
+}
+
+impl CalltopBackend {
+    pub fn new(settings: &SessionSettings) -> CalltopBackend {
+        CalltopBackend {
+            session: settings.session.clone(),
+            user: settings.user.clone(),
+            token: settings.token.as_ref().map(|t| t.expose().to_owned()),
+        }
+    }
+}
 
 fn member(user: String, joined_at: &str) -> Member {
     Member {
-        user,
+        id: user.clone(),
+        display: user,
         joined_at: humantime::parse_rfc3339_weak(joined_at).ok(),
     }
 }
@@ -38,16 +58,11 @@ impl Backend for CalltopBackend {
 
     fn encode(&mut self, msg: ClientMsg, out: &mut Vec<String>) {
         let frame = match msg {
-            ClientMsg::Join {
-                session,
-                user,
-                token,
-                resume,
-            } => ClientFrame::Join {
+            ClientMsg::Join { resume } => ClientFrame::Join {
                 v: PROTOCOL_VERSION,
-                session,
-                user,
-                token,
+                session: self.session.clone(),
+                user: self.user.clone(),
+                token: self.token.clone(),
                 resume,
             },
             ClientMsg::Leave => ClientFrame::Leave,
@@ -83,20 +98,26 @@ impl Backend for CalltopBackend {
             ServerFrame::Joined {
                 resumed,
                 resume_token,
+                resume_window_ms,
                 participants,
                 ..
             } => ServerMsg::Joined {
                 resumed,
                 resume_token: Some(resume_token),
+                own_id: self.user.clone(),
                 participants: participants
                     .into_iter()
                     .map(|p| member(p.user, &p.joined_at))
                     .collect(),
+                facts: ServerFacts {
+                    resume_window: Some(Duration::from_millis(resume_window_ms)),
+                    ..ServerFacts::default()
+                },
             },
             ServerFrame::ParticipantJoined { user, joined_at } => {
                 ServerMsg::ParticipantJoined(member(user, &joined_at))
             }
-            ServerFrame::ParticipantLeft { user } => ServerMsg::ParticipantLeft { user },
+            ServerFrame::ParticipantLeft { user } => ServerMsg::ParticipantLeft { id: user },
             ServerFrame::Pong { seq } => ServerMsg::Pong { seq },
             ServerFrame::Left => ServerMsg::Left,
             ServerFrame::Removed => ServerMsg::Removed,

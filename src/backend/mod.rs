@@ -7,17 +7,24 @@
 //! trait without the engine knowing.
 
 pub mod calltop;
+pub mod janus;
 
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-/// Which signaling protocol the server URL speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+use crate::event::ServerFacts;
+use crate::settings::SessionSettings;
+
+/// Which signaling protocol the server URL speaks: the one registry of
+/// backends (the flag, the config value and [`build`] all come from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
+    /// calltop's own protocol (`calltop serve`, docs/PROTOCOL.md).
     #[default]
     Calltop,
+    /// A Janus server's VideoRoom plugin, over Janus's WebSocket API.
     Janus,
 }
 
@@ -36,23 +43,24 @@ impl std::fmt::Display for BackendKind {
     }
 }
 
-impl std::str::FromStr for BackendKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "calltop" => Ok(BackendKind::Calltop),
-            "janus" => Ok(BackendKind::Janus),
-            other => Err(format!(
-                "unknown backend {other:?}: expected calltop or janus"
-            )),
-        }
+/// The backend for these settings, with everything it needs from them
+/// (session, user, token, and the Janus options).
+pub fn build(settings: &SessionSettings) -> Box<dyn Backend> {
+    match settings.backend {
+        BackendKind::Calltop => Box::new(calltop::CalltopBackend::new(settings)),
+        BackendKind::Janus => Box::new(janus::JanusBackend::new(settings)),
     }
 }
 
-/// A participant other than us.
+/// A participant other than us, as the server describes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
-    pub user: String,
+    /// What the server keys them by: the user name on calltop's protocol,
+    /// Janus's participant id on Janus. Two members never share an id.
+    pub id: String,
+    /// The name they go by; empty when the server has none for them. Two
+    /// members may share one.
+    pub display: String,
     /// When the server says they joined, if it says.
     pub joined_at: Option<SystemTime>,
 }
@@ -60,10 +68,10 @@ pub struct Member {
 /// What the engine asks to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientMsg {
+    /// Join the session (the backend knows which, as whom, with what
+    /// credentials). `resume`: the `resume_token` of the last `Joined`, when
+    /// reconnecting, to ask for our old slot back.
     Join {
-        session: String,
-        user: String,
-        token: Option<String>,
         resume: Option<String>,
     },
     Leave,
@@ -78,12 +86,24 @@ pub enum ServerMsg {
     Joined {
         resumed: bool,
         resume_token: Option<String>,
+        /// Our own id in the session, so the engine never lists us as another.
+        own_id: String,
         participants: Vec<Member>,
+        /// What the server told us about itself and the session.
+        facts: ServerFacts,
     },
     ParticipantJoined(Member),
     ParticipantLeft {
-        user: String,
+        id: String,
     },
+    /// A participant now goes by another name.
+    ParticipantRenamed {
+        id: String,
+        display: String,
+    },
+    /// The whole list of the others as the server has it now: the engine
+    /// reports the differences as joins, leaves and renames.
+    Roster(Vec<Member>),
     Pong {
         seq: u64,
     },
@@ -95,6 +115,11 @@ pub enum ServerMsg {
     Refused {
         reason: String,
         fatal: bool,
+    },
+    /// The server dropped our session although the socket is still open (a
+    /// Janus session timeout): a lost connection, to be reconnected.
+    SessionLost {
+        reason: String,
     },
     /// The server complains about something but the session goes on.
     Notice {
@@ -128,7 +153,8 @@ pub struct Decoded {
 pub trait Backend: Send + 'static {
     fn kind(&self) -> BackendKind;
 
-    /// The WebSocket subprotocol to ask for, if the server requires one.
+    /// The WebSocket subprotocol to ask for, if the server requires one. It
+    /// travels with each connect request the engine makes.
     fn subprotocol(&self) -> Option<&'static str> {
         None
     }
@@ -144,15 +170,6 @@ pub trait Backend: Send + 'static {
     /// the close itself means (removed, refused...), or `None` for network
     /// trouble worth a reconnect.
     fn on_close(&mut self, code: Option<u16>, reason: &str) -> Option<ServerMsg>;
-}
-
-/// The backend for a kind, or `None` where this build has none yet (Janus is
-/// its own piece of work; settings validation refuses it with a clear message).
-pub fn for_kind(kind: BackendKind) -> Option<Box<dyn Backend>> {
-    match kind {
-        BackendKind::Calltop => Some(Box::new(calltop::CalltopBackend)),
-        BackendKind::Janus => None,
-    }
 }
 
 /// A short, printable excerpt of a frame for error messages: control characters

@@ -6,14 +6,14 @@
 //! all live here, so tests drive it on a virtual clock.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use super::timers::{Timer, Timers};
 use crate::backend::{self, Backend, ClientMsg, Decoded, Member, ServerMsg, excerpt};
-use crate::event::{EventKind, LeftReason};
+use crate::event::{EventKind, LeftReason, ServerFacts};
 use crate::settings::SessionSettings;
 
 /// Where the session stands.
@@ -72,8 +72,9 @@ pub enum Input {
 /// What the engine asks its driver to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    /// Open a new transport to the server, replacing any current one.
-    Connect,
+    /// Open a new transport to the server, replacing any current one, asking
+    /// for this WebSocket subprotocol if there is one.
+    Connect { subprotocol: Option<&'static str> },
     /// Send a text frame on the current transport.
     Send(String),
     /// Close the current transport.
@@ -100,7 +101,12 @@ pub struct Engine {
     lost_at: Option<Instant>,
     last_error: Option<String>,
     resume_token: Option<String>,
-    participants: BTreeMap<String, Option<SystemTime>>,
+    /// Our own id in the session, from the last `Joined`.
+    own_id: Option<String>,
+    /// The others, by id.
+    participants: BTreeMap<String, Member>,
+    /// What the server said about itself at the last join or restore.
+    facts: Option<ServerFacts>,
     idle_running: bool,
     ping_seq: u64,
     last_ping_sent: Option<(u64, Instant)>,
@@ -124,8 +130,7 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// `seed` drives the reconnect jitter, so a test can replay a schedule.
     pub fn new(settings: SessionSettings, seed: u64) -> Engine {
-        let backend = backend::for_kind(settings.backend)
-            .expect("SessionSettings::build refuses backends this build does not have");
+        let backend = backend::build(&settings);
         Engine::with_backend(settings, backend, seed)
     }
 
@@ -145,7 +150,9 @@ impl Engine {
             lost_at: None,
             last_error: None,
             resume_token: None,
+            own_id: None,
             participants: BTreeMap::new(),
+            facts: None,
             idle_running: false,
             ping_seq: 0,
             last_ping_sent: None,
@@ -164,8 +171,8 @@ impl Engine {
         &self.settings
     }
 
-    /// The other participants, by name, with when they joined if known.
-    pub fn participants(&self) -> &BTreeMap<String, Option<SystemTime>> {
+    /// The other participants, by id.
+    pub fn participants(&self) -> &BTreeMap<String, Member> {
         &self.participants
     }
 
@@ -184,6 +191,7 @@ impl Engine {
             (Command::Join, Phase::Idle) => {
                 self.participants.clear();
                 self.resume_token = None;
+                self.own_id = None;
                 self.lost_at = None;
                 self.last_error = None;
                 self.attempt = 1;
@@ -242,12 +250,7 @@ impl Engine {
                     Phase::Reconnecting => self.resume_token.clone(),
                     _ => None,
                 };
-                self.send(ClientMsg::Join {
-                    session: self.settings.session.clone(),
-                    user: self.settings.user.clone(),
-                    token: self.settings.token.clone(),
-                    resume,
-                });
+                self.send(ClientMsg::Join { resume });
             }
             Input::TransportDown { code, reason } => {
                 if self.transport == Transport::None {
@@ -402,7 +405,8 @@ impl Engine {
             );
         }
         self.transport = Transport::Opening;
-        self.out.push_back(Output::Connect);
+        let subprotocol = self.backend.subprotocol();
+        self.out.push_back(Output::Connect { subprotocol });
         self.timers
             .set(Timer::Attempt, now + self.settings.connect_timeout);
     }
@@ -497,6 +501,8 @@ impl Engine {
         self.idle_running = false;
         self.participants.clear();
         self.resume_token = None;
+        self.own_id = None;
+        self.facts = None;
         self.lost_at = None;
         self.last_ping_sent = None;
         self.emit(now, kind);
@@ -507,52 +513,72 @@ impl Engine {
             ServerMsg::Joined {
                 resumed,
                 resume_token,
+                own_id,
                 participants,
-            } => self.on_joined(resumed, resume_token, participants, now),
+                facts,
+            } => self.on_joined(resumed, resume_token, own_id, participants, facts, now),
             ServerMsg::ParticipantJoined(m) => {
                 if self.phase != Phase::Joined {
-                    return self.unexpected(now, "participant_joined", &m.user);
+                    return self.unexpected(now, "participant_joined", &m.id);
                 }
-                if m.user == self.settings.user {
+                if self.own_id.as_deref() == Some(m.id.as_str()) {
                     return self.error(
                         now,
                         "server announced our own join as a participant; ignored".into(),
                     );
                 }
-                if self.participants.contains_key(&m.user) {
+                if self.participants.contains_key(&m.id) {
                     return self.error(
                         now,
                         format!(
                             "server announced {} again, who is already here; ignored",
-                            excerpt(&m.user)
+                            excerpt(&m.id)
                         ),
                     );
                 }
-                self.participants.insert(m.user.clone(), m.joined_at);
-                self.emit(
-                    now,
-                    EventKind::ParticipantJoined {
-                        user: m.user,
-                        joined_at: m.joined_at,
-                    },
-                );
+                self.add_participant(m, now);
                 self.update_idle(now);
             }
-            ServerMsg::ParticipantLeft { user } => {
+            ServerMsg::ParticipantLeft { id } => {
                 if self.phase != Phase::Joined {
-                    return self.unexpected(now, "participant_left", &user);
+                    return self.unexpected(now, "participant_left", &id);
                 }
-                if self.participants.remove(&user).is_none() {
+                if !self.participants.contains_key(&id) {
                     return self.error(
                         now,
                         format!(
                             "server said {} left, who was not here; ignored",
-                            excerpt(&user)
+                            excerpt(&id)
                         ),
                     );
                 }
-                self.emit(now, EventKind::ParticipantLeft { user });
+                self.remove_participant(&id, now);
                 self.update_idle(now);
+            }
+            ServerMsg::ParticipantRenamed { id, display } => {
+                if self.phase != Phase::Joined {
+                    return self.unexpected(now, "participant rename", &id);
+                }
+                if !self.participants.contains_key(&id) {
+                    return self.error(
+                        now,
+                        format!("server renamed {}, who is not here; ignored", excerpt(&id)),
+                    );
+                }
+                self.rename_participant(id, display, now);
+            }
+            ServerMsg::Roster(members) => {
+                if self.phase != Phase::Joined {
+                    return self.unexpected(now, "participant list", "");
+                }
+                self.sync_roster(members, now);
+                self.update_idle(now);
+            }
+            ServerMsg::SessionLost { reason } => {
+                if matches!(self.phase, Phase::Idle) {
+                    return;
+                }
+                self.on_transport_failure(reason, now);
             }
             ServerMsg::Pong { seq } => {
                 if let Some((sent_seq, sent_at)) = self.last_ping_sent
@@ -629,7 +655,9 @@ impl Engine {
         &mut self,
         resumed: bool,
         token: Option<String>,
+        own_id: String,
         members: Vec<Member>,
+        facts: ServerFacts,
         now: Instant,
     ) {
         let was = self.phase;
@@ -639,16 +667,13 @@ impl Engine {
         self.timers.stop(Timer::Attempt);
         self.phase = Phase::Joined;
         self.resume_token = token;
-        let fresh: BTreeMap<String, Option<SystemTime>> = members
-            .into_iter()
-            .filter(|m| m.user != self.settings.user)
-            .map(|m| (m.user, m.joined_at))
-            .collect();
+        let others: Vec<Member> = members.into_iter().filter(|m| m.id != own_id).collect();
+        self.own_id = Some(own_id);
         if was == Phase::Connecting {
             self.emit(
                 now,
                 EventKind::SessionJoined {
-                    participants: fresh.len(),
+                    participants: others.len(),
                 },
             );
         } else {
@@ -665,33 +690,98 @@ impl Engine {
                 },
             );
         }
-        // Whatever changed while we were away, reported as joins and leaves so a
-        // consumer that follows the events has the same list as the server.
-        let gone: Vec<String> = self
-            .participants
-            .keys()
-            .filter(|u| !fresh.contains_key(*u))
-            .cloned()
-            .collect();
-        for user in gone {
-            self.emit(now, EventKind::ParticipantLeft { user });
+        // Once per join, then only when it changes (a full rejoin is a new
+        // server session): the same facts after every blip would be noise.
+        if self.facts.as_ref() != Some(&facts) {
+            self.facts = Some(facts.clone());
+            self.emit(now, EventKind::ServerInfo(facts));
         }
-        for (user, joined_at) in &fresh {
-            if !self.participants.contains_key(user) {
-                let ev = EventKind::ParticipantJoined {
-                    user: user.clone(),
-                    joined_at: *joined_at,
-                };
-                self.emit(now, ev);
-            }
-        }
-        self.participants = fresh;
+        // Whatever changed while we were away, reported as joins, leaves and
+        // renames, so a consumer that follows the events has the server's list.
+        self.sync_roster(others, now);
         self.attempt = 0;
         self.last_error = None;
         self.last_ping_sent = None;
         self.timers
             .set(Timer::HeartbeatSend, now + self.settings.heartbeat_interval);
         self.update_idle(now);
+    }
+
+    /// Makes our list the server's, reporting each difference.
+    fn sync_roster(&mut self, members: Vec<Member>, now: Instant) {
+        let mut fresh: BTreeMap<String, Member> = BTreeMap::new();
+        for m in members {
+            if self.own_id.as_deref() == Some(m.id.as_str()) {
+                continue;
+            }
+            if fresh.contains_key(&m.id) {
+                self.error(
+                    now,
+                    format!("server listed {} twice; counted once", excerpt(&m.id)),
+                );
+                continue;
+            }
+            fresh.insert(m.id.clone(), m);
+        }
+        let gone: Vec<String> = self
+            .participants
+            .keys()
+            .filter(|id| !fresh.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            self.remove_participant(&id, now);
+        }
+        for (id, m) in fresh {
+            if self.participants.contains_key(&id) {
+                self.rename_participant(id, m.display, now);
+            } else {
+                self.add_participant(m, now);
+            }
+        }
+    }
+
+    /// A known participant's new name; nothing is reported if it is the old one.
+    fn rename_participant(&mut self, id: String, display: String, now: Instant) {
+        let known = self
+            .participants
+            .get_mut(&id)
+            .expect("callers check the participant is here");
+        if known.display != display {
+            let previous = std::mem::replace(&mut known.display, display.clone());
+            self.emit(
+                now,
+                EventKind::ParticipantRenamed {
+                    id,
+                    user: display,
+                    previous,
+                },
+            );
+        }
+    }
+
+    fn add_participant(&mut self, m: Member, now: Instant) {
+        self.emit(
+            now,
+            EventKind::ParticipantJoined {
+                id: m.id.clone(),
+                user: m.display.clone(),
+                joined_at: m.joined_at,
+            },
+        );
+        self.participants.insert(m.id.clone(), m);
+    }
+
+    fn remove_participant(&mut self, id: &str, now: Instant) {
+        if let Some(m) = self.participants.remove(id) {
+            self.emit(
+                now,
+                EventKind::ParticipantLeft {
+                    id: m.id,
+                    user: m.display,
+                },
+            );
+        }
     }
 
     /// Starts the idle countdown when we become alone, stops it when we are not.

@@ -180,12 +180,10 @@ impl Driver {
             let mut send_failed = None;
             while let Some(out) = self.engine.poll_output() {
                 match out {
-                    Output::Connect => {
+                    Output::Connect { subprotocol } => {
                         send_failed = None;
                         self.close_current();
                         let s = self.engine.settings();
-                        let subprotocol =
-                            crate::backend::for_kind(s.backend).and_then(|b| b.subprotocol());
                         self.connecting = Some(Box::pin(transport::connect(
                             s.server.clone(),
                             subprotocol,

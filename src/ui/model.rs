@@ -103,6 +103,14 @@ impl Status {
     }
 }
 
+/// Another participant as the dashboard shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// The name as the server sent it (clean it to show it); empty if none.
+    pub user: String,
+    pub joined_at: Option<SystemTime>,
+}
+
 /// Everything the dashboard shows.
 pub struct Model {
     pub info: CallInfo,
@@ -117,9 +125,9 @@ pub struct Model {
     pub status: Status,
     /// When the current call was joined (monotonic, wall clock).
     pub call_start: Option<(Instant, SystemTime)>,
-    /// Other participants by their name as the server sent it (clean it
-    /// to show it), with when they joined if the server said.
-    pub participants: BTreeMap<String, Option<SystemTime>>,
+    /// Other participants by the id the server keys them by (their name on
+    /// calltop's protocol, a number on Janus).
+    pub participants: BTreeMap<String, Person>,
     pub rtt: VecDeque<Duration>,
     pub lost_count: u32,
     pub last_downtime: Option<Duration>,
@@ -539,16 +547,28 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
         }
         // Kept by the name the server uses (two names may look alike once
         // cleaned or cut); cleaned only to be shown.
-        EventKind::ParticipantJoined { user, joined_at } => {
+        EventKind::ParticipantJoined {
+            id,
+            user,
+            joined_at,
+        } => {
             let text = format!("{} joined", clean(&user));
-            m.participants.insert(user, joined_at);
+            m.participants.insert(id, Person { user, joined_at });
             (Meaning::Accent, Some(text))
         }
-        EventKind::ParticipantLeft { user } => {
+        EventKind::ParticipantLeft { id, user } => {
             let text = format!("{} left", clean(&user));
-            m.participants.remove(&user);
+            m.participants.remove(&id);
             (Meaning::Text, Some(text))
         }
+        EventKind::ParticipantRenamed { id, user, previous } => {
+            let text = format!("{} is now {}", clean(&previous), clean(&user));
+            if let Some(p) = m.participants.get_mut(&id) {
+                p.user = user;
+            }
+            (Meaning::Text, Some(text))
+        }
+        EventKind::ServerInfo(_) => (Meaning::Muted, None),
         EventKind::IdleCountdownStarted { deadline, seconds } => {
             m.idle = Some(Idle {
                 deadline,
@@ -976,6 +996,7 @@ mod tests {
             &mut m,
             t0,
             EventKind::ParticipantJoined {
+                id: "bob".into(),
                 user: "bob".into(),
                 joined_at: None,
             },
@@ -1125,6 +1146,7 @@ mod tests {
                 m,
                 t0,
                 EventKind::ParticipantJoined {
+                    id: user.into(),
                     user: user.into(),
                     joined_at: None,
                 },
@@ -1143,6 +1165,7 @@ mod tests {
             &mut m,
             t0,
             EventKind::ParticipantLeft {
+                id: "bob\n".into(),
                 user: "bob\n".into(),
             },
         );

@@ -363,8 +363,11 @@ fn people_panel(m: &Model, frame: &mut Frame, area: Rect) {
         );
         return;
     }
-    let mut people: Vec<(&String, &Option<std::time::SystemTime>)> =
-        m.participants.iter().collect();
+    let mut people: Vec<(&String, &Option<std::time::SystemTime>)> = m
+        .participants
+        .values()
+        .map(|p| (&p.user, &p.joined_at))
+        .collect();
     people.sort_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)));
     let rows = usize::from(inner.height);
     let shown = if people.len() > rows {
