@@ -46,6 +46,8 @@ pub struct SessionArgs {
     /// Seconds alone before leaving (0 disables).
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<u64>,
+    #[command(flatten)]
+    pub janus: JanusArgs,
     /// Config file (default: the user's config directory).
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
@@ -58,6 +60,30 @@ pub struct SessionArgs {
     /// Headless: also print heartbeat events.
     #[arg(long)]
     pub verbose: bool,
+}
+
+/// Options of `--backend janus` (the `[janus]` config section).
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Janus (--backend janus)")]
+pub struct JanusArgs {
+    /// The room's pin.
+    #[arg(long = "janus-pin", value_name = "PIN")]
+    pub pin: Option<String>,
+    /// The Janus server's api_secret.
+    #[arg(long = "janus-api-secret", value_name = "SECRET")]
+    pub api_secret: Option<String>,
+    /// Create the room if it does not exist.
+    #[arg(long = "janus-create-room")]
+    pub create_room: bool,
+    /// Secret for a room we create.
+    #[arg(long = "janus-room-secret", value_name = "SECRET")]
+    pub room_secret: Option<String>,
+    /// The VideoRoom plugin's admin_key, to create rooms where it is required.
+    #[arg(long = "janus-admin-key", value_name = "KEY")]
+    pub admin_key: Option<String>,
+    /// Join with this participant id instead of one Janus picks.
+    #[arg(long = "janus-participant-id", value_name = "ID")]
+    pub participant_id: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +121,13 @@ impl Cli {
         put("session.token", s.token.clone().map(Into::into));
         put("session.backend", s.backend.map(|b| b.as_str().into()));
         put("session.idle_timeout_secs", s.idle_timeout.map(Into::into));
+        let j = &s.janus;
+        put("janus.pin", j.pin.clone().map(Into::into));
+        put("janus.api_secret", j.api_secret.clone().map(Into::into));
+        put("janus.create_room", j.create_room.then_some(true.into()));
+        put("janus.room_secret", j.room_secret.clone().map(Into::into));
+        put("janus.admin_key", j.admin_key.clone().map(Into::into));
+        put("janus.participant_id", j.participant_id.map(Into::into));
         if let Some(Cmd::Serve(a)) = &self.command {
             put("serve.listen", a.listen.map(|l| l.to_string().into()));
             put("serve.admin_token", a.admin_token.clone().map(Into::into));

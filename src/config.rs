@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::BackendKind;
 use crate::backoff::ReconnectPolicy;
 use crate::server::ServerConfig;
-use crate::settings::{SessionSettings, SettingsError};
+use crate::settings::{JanusOptions, Secret, SessionSettings, SettingsError};
 
 /// The most event-log lines kept: enough for hours of a busy call, small
 /// enough that scrolling through all of it stays instant.
@@ -35,6 +35,7 @@ pub struct Config {
     pub session: SessionSection,
     pub connection: ConnectionSection,
     pub reconnect: ReconnectSection,
+    pub janus: JanusSection,
     pub serve: ServeSection,
     pub ui: UiSection,
     pub keys: KeysSection,
@@ -72,6 +73,25 @@ pub struct ReconnectSection {
     pub multiplier: f64,
     pub max_attempts: u32,
     pub jitter: f64,
+}
+
+/// Options of the Janus backend (`backend = "janus"`); the session is the
+/// VideoRoom room, the user the display name, `session.token` Janus's token.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JanusSection {
+    /// The room's pin. Empty: none.
+    pub pin: String,
+    /// The server's api_secret. Empty: none.
+    pub api_secret: String,
+    /// Create the room when it does not exist.
+    pub create_room: bool,
+    /// With create_room: the new room's secret. Empty: none.
+    pub room_secret: String,
+    /// With create_room: the VideoRoom admin_key. Empty: none.
+    pub admin_key: String,
+    /// Join with this participant id. 0: Janus picks one.
+    pub participant_id: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -277,6 +297,16 @@ impl Config {
         if !self.session.token.is_empty() {
             b = b.token(self.session.token.clone());
         }
+        let j = &self.janus;
+        let secret = |s: &String| Some(Secret::new(s.clone())).filter(|_| !s.is_empty());
+        b = b.janus(JanusOptions {
+            pin: secret(&j.pin),
+            api_secret: secret(&j.api_secret),
+            create_room: j.create_room,
+            room_secret: secret(&j.room_secret),
+            admin_key: secret(&j.admin_key),
+            participant_id: Some(j.participant_id).filter(|id| *id != 0),
+        });
         b.build()
     }
 
