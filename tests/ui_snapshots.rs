@@ -14,7 +14,7 @@ use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Style};
 
 use calltop::engine::{Command, CommandError};
-use calltop::event::{EventKind, LeftReason, SessionEvent};
+use calltop::event::{EventKind, LeftReason, ServerFacts, SessionEvent};
 use calltop::ui::keys::{Action, Keymap};
 use calltop::ui::log;
 use calltop::ui::model::{CallInfo, Effect, Model, Msg, update};
@@ -37,11 +37,6 @@ impl Scene {
     }
 
     fn with(width: u16, height: u16, theme: Theme, banner: Option<&str>) -> Scene {
-        let guard = LOG.lock().unwrap_or_else(|p| p.into_inner());
-        log::set_capacity(500);
-        let t0 = Instant::now();
-        // 2026-11-18 11:06:40 UTC
-        let w0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
         let info = CallInfo {
             session: "standup".into(),
             user: "alice".into(),
@@ -49,6 +44,27 @@ impl Scene {
             backend: "calltop".into(),
             banner: banner.map(str::to_owned),
         };
+        Scene::on(width, height, theme, info)
+    }
+
+    /// A call on a Janus server (VideoRoom 1234).
+    fn janus(width: u16, height: u16) -> Scene {
+        let info = CallInfo {
+            session: "1234".into(),
+            user: "ops".into(),
+            server: "ws://127.0.0.1:8188/".into(),
+            backend: "janus".into(),
+            banner: None,
+        };
+        Scene::on(width, height, Theme::colour(), info)
+    }
+
+    fn on(width: u16, height: u16, theme: Theme, info: CallInfo) -> Scene {
+        let guard = LOG.lock().unwrap_or_else(|p| p.into_inner());
+        log::set_capacity(500);
+        let t0 = Instant::now();
+        // 2026-11-18 11:06:40 UTC
+        let w0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
         let mut m = Model::new(info, Keymap::default(), theme, t0, w0);
         m.tz = TimeZone::UTC;
         m.size = (width, height);
@@ -92,7 +108,15 @@ impl Scene {
         self.send(Msg::Action(a))
     }
 
+    /// Joined with others on calltop's protocol (their id is their name).
     fn joined(&mut self, secs: f64, others: &[(&str, u64)]) {
+        let others: Vec<(&str, &str, u64)> = others.iter().map(|(n, ago)| (*n, *n, *ago)).collect();
+        self.joined_with(secs, None, &others);
+    }
+
+    /// Joined as the engine reports it: the join, what the server said
+    /// about itself, then the others (id, name, joined how long before).
+    fn joined_with(&mut self, secs: f64, facts: Option<ServerFacts>, others: &[(&str, &str, u64)]) {
         self.ev(secs, EventKind::Connecting { attempt: 1 });
         self.ev(
             secs,
@@ -100,11 +124,14 @@ impl Scene {
                 participants: others.len(),
             },
         );
-        for (name, ago) in others {
+        if let Some(facts) = facts {
+            self.ev(secs, EventKind::ServerInfo(facts));
+        }
+        for (id, name, ago) in others {
             self.ev(
                 secs,
                 EventKind::ParticipantJoined {
-                    id: (*name).into(),
+                    id: (*id).into(),
                     user: (*name).into(),
                     joined_at: Some(self.w0 - Duration::from_secs(*ago)),
                 },
@@ -193,8 +220,21 @@ fn boxed(buf: &Buffer, title: &str) -> String {
     out
 }
 
+/// What calltop's server says about itself: its resume window.
+fn calltop_facts() -> ServerFacts {
+    ServerFacts {
+        resume_window: Some(Duration::from_secs(30)),
+        own_id: Some("alice".into()),
+        ..ServerFacts::default()
+    }
+}
+
 fn a_call_with_history(s: &mut Scene) {
-    s.joined(0.0, &[("bob", 300), ("carol", 40)]);
+    s.joined_with(
+        0.0,
+        Some(calltop_facts()),
+        &[("bob", "bob", 300), ("carol", "carol", 40)],
+    );
     s.heartbeats(2.0, 30);
     s.ev(
         61.0,
@@ -248,6 +288,92 @@ fn joined_with_participants_on_a_big_terminal() {
     let mut s = Scene::new(120, 40);
     a_call_with_history(&mut s);
     insta::assert_snapshot!(s.screen());
+}
+
+/// A stock Janus: a drop is always a full rejoin (reclaim 0).
+fn janus_facts() -> ServerFacts {
+    ServerFacts {
+        server: Some("Janus WebRTC Server 1.1.2".into()),
+        server_name: Some("janus-ci".into()),
+        session_timeout: Some(Duration::from_secs(60)),
+        resume_window: Some(Duration::ZERO),
+        room: Some("Demo Room".into()),
+        server_session: Some("2758102933474920".into()),
+        own_id: Some("6204918833710052".into()),
+    }
+}
+
+/// Two participants named alice, one with no name, and bob.
+fn a_janus_call_with_namesakes(s: &mut Scene) {
+    s.joined_with(
+        0.0,
+        Some(janus_facts()),
+        &[
+            ("8362730246246576", "alice", 300),
+            ("7260048211943350", "bob", 200),
+            ("4387613875223306", "alice", 100),
+            ("5550123456789012", "", 40),
+        ],
+    );
+    s.heartbeats(2.0, 20);
+    s.at(45.0);
+}
+
+#[test]
+fn janus_call_with_namesakes() {
+    let mut s = Scene::janus(80, 24);
+    a_janus_call_with_namesakes(&mut s);
+    let screen = s.screen();
+    insta::assert_snapshot!(screen);
+    let buf = s.draw();
+    let call = boxed(&buf, "Call");
+    // A drop is always a full rejoin here: said plainly, as a warning.
+    assert!(
+        call.contains("reclaim  0 s: a drop means a full rejoin"),
+        "{call}"
+    );
+    let (x, y) = find(&buf, "0 s: a drop").unwrap();
+    assert_eq!(buf[(x, y)].fg, Color::Yellow);
+    // Our ids, to find us in the server's logs.
+    assert!(call.contains("ops  #6204918833710052"), "{call}");
+    assert!(call.contains("janus · session 2758102933474920"), "{call}");
+    assert!(call.contains("1234 · Demo Room"), "{call}");
+    // The namesakes are told apart by (the end of) their ids; bob needs none.
+    let people = boxed(&buf, "Participants (4)");
+    assert!(people.contains("6576"), "{people}");
+    assert!(people.contains("3306"), "{people}");
+    assert!(people.contains("(no name)"), "{people}");
+    assert!(!people.contains("7260048211943350"), "{people}");
+    let (x, y) = find(&buf, "(no name)").unwrap();
+    assert_eq!(buf[(x, y)].fg, Color::DarkGray);
+    // The log names everyone with their id, and what the server said.
+    let screen = text(&buf);
+    assert!(
+        screen.contains("alice (#8362730246246576) joined"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("server: Janus WebRTC Server 1.1.2"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn janus_call_with_namesakes_on_a_big_terminal() {
+    let mut s = Scene::janus(120, 40);
+    a_janus_call_with_namesakes(&mut s);
+    let screen = s.screen();
+    insta::assert_snapshot!(screen);
+    // Room for everything: whole ids, the join word, the server's name and
+    // the session timeout.
+    for whole in [
+        "alice  #8362730246246576    joined 11:01:40",
+        "(no name) #5550123456789012 joined 11:06:00",
+        "Janus WebRTC Server 1.1.2 (janus-ci)",
+        "reclaim  0 s: a drop means a full rejoin · session timeout 60 s",
+    ] {
+        assert!(screen.contains(whole), "{whole:?} missing:\n{screen}");
+    }
 }
 
 #[test]

@@ -37,6 +37,16 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// A server's time setting as it would be configured: whole seconds as
+/// such (`0 s`, `60 s`, `300 s`), anything finer as [`human`] writes it.
+pub fn setting(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        human(d)
+    }
+}
+
 /// Whole minutes, for the time in the call: `<1 min`, `12 min`, `1 h 05 min`.
 pub fn minutes(d: Duration) -> String {
     let m = d.as_secs() / 60;
@@ -103,6 +113,9 @@ mod tests {
         assert_eq!(minutes(Duration::from_secs(3900)), "1 h 05 min");
         assert_eq!(rtt(Duration::from_micros(420)), "0.42 ms");
         assert_eq!(rtt(Duration::from_micros(12_340)), "12.3 ms");
+        assert_eq!(setting(Duration::ZERO), "0 s");
+        assert_eq!(setting(Duration::from_secs(60)), "60 s");
+        assert_eq!(setting(Duration::from_millis(1500)), "1.5 s");
     }
 
     #[test]

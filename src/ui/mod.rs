@@ -4,9 +4,10 @@
 //! - [`view`]: `view(&Model, &mut Frame)`, read-only
 //! - [`app`]: the render loop (terminal input, engine events, timers)
 //! - [`terminal`]: raw mode and the alternate screen, always restored
-//! - [`keys`], [`theme`], [`log`], [`sanitize`], [`fmt`]: one job each
+//! - [`keys`], [`theme`], [`log`], [`sanitize`], [`fmt`], [`facts`]: one job each
 
 pub mod app;
+pub mod facts;
 pub mod fmt;
 pub mod keys;
 pub mod log;

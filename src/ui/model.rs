@@ -9,13 +9,14 @@ use std::time::{Duration, Instant, SystemTime};
 use jiff::tz::TimeZone;
 use tui_logger::TuiWidgetState;
 
+use super::facts;
 use super::fmt;
 use super::keys::{Action, Keymap};
 use super::log::{self, LogLine, Position, Scroll};
 use super::sanitize::clean;
 use super::theme::{Meaning, Theme};
 use crate::engine::{Command, CommandError};
-use crate::event::{EventKind, LeftReason, SessionEvent};
+use crate::event::{EventKind, LeftReason, ServerFacts, SessionEvent};
 
 /// Heartbeat round-trip times kept for the sparkline.
 pub const RTT_HISTORY: usize = 240;
@@ -111,6 +112,44 @@ pub struct Person {
     pub joined_at: Option<SystemTime>,
 }
 
+/// What stands for a participant's name when the server has none.
+pub const NO_NAME: &str = "(no name)";
+
+/// A participant as the participants panel lists them (see [`Model::people`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown<'a> {
+    /// The id the server keys them by, raw (clean it to show it).
+    pub id: &'a str,
+    /// The name, cleaned; empty when the server has none (show [`NO_NAME`]).
+    pub name: String,
+    /// The name alone does not tell them apart: show the id beside it.
+    pub show_id: bool,
+    pub joined_at: Option<SystemTime>,
+}
+
+/// How the event log names a participant: the name, cleaned, and the id
+/// beside it whenever the id is not the name itself: `alice (#8362730246246576)`,
+/// `(no name) (#8362730246246576)`, plain `bob` on calltop's protocol (where
+/// the id is the name).
+///
+/// Always, not only while two share a name: a log line is read later, when
+/// who was who may have changed (a namesake joined since, someone was
+/// renamed), and the id is what the server's own logs use. The participants
+/// panel shows the present, so it shows ids only where the names on it are
+/// alike now (see [`Model::people`]).
+pub fn who(id: &str, user: &str) -> String {
+    let name = if user.is_empty() {
+        NO_NAME.to_owned()
+    } else {
+        clean(user)
+    };
+    if id == user || id.is_empty() {
+        name
+    } else {
+        format!("{name} (#{})", clean(id))
+    }
+}
+
 /// Everything the dashboard shows.
 pub struct Model {
     pub info: CallInfo,
@@ -128,6 +167,9 @@ pub struct Model {
     /// Other participants by the id the server keys them by (their name on
     /// calltop's protocol, a number on Janus).
     pub participants: BTreeMap<String, Person>,
+    /// What the server told us about itself and this call, cleaned; `None`
+    /// until it says, and again once the call ends.
+    pub facts: Option<ServerFacts>,
     pub rtt: VecDeque<Duration>,
     pub lost_count: u32,
     pub last_downtime: Option<Duration>,
@@ -219,6 +261,7 @@ impl Model {
             },
             call_start: None,
             participants: BTreeMap::new(),
+            facts: None,
             rtt: VecDeque::with_capacity(RTT_HISTORY),
             lost_count: 0,
             last_downtime: None,
@@ -234,6 +277,43 @@ impl Model {
             log_scrolled: false,
             log_at_oldest: false,
         }
+    }
+
+    /// The other participants in the order the panel lists them (by join
+    /// time, then name, then id), each with their name cleaned and their id
+    /// to be shown beside it when the name alone does not tell them apart:
+    /// it is empty, or another participant's looks the same (compared as
+    /// shown, so names that differ only in what cleaning replaces or cuts
+    /// count as alike). An id that is the name itself (calltop's protocol)
+    /// is never shown: it would add nothing.
+    pub fn people(&self) -> Vec<Shown<'_>> {
+        let names: Vec<String> = self.participants.values().map(|p| clean(&p.user)).collect();
+        let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+        for name in &names {
+            *count.entry(name).or_default() += 1;
+        }
+        let mut people: Vec<(&Person, Shown<'_>)> = self
+            .participants
+            .iter()
+            .zip(&names)
+            .map(|((id, p), name)| {
+                let show_id = *id != p.user && (name.is_empty() || count[name.as_str()] > 1);
+                let shown = Shown {
+                    id,
+                    name: name.clone(),
+                    show_id,
+                    joined_at: p.joined_at,
+                };
+                (p, shown)
+            })
+            .collect();
+        people.sort_by(|(a, x), (b, y)| {
+            a.joined_at
+                .cmp(&b.joined_at)
+                .then_with(|| a.user.cmp(&b.user))
+                .then_with(|| x.id.cmp(y.id))
+        });
+        people.into_iter().map(|(_, shown)| shown).collect()
     }
 
     /// Time left on the idle countdown, while it shows.
@@ -547,28 +627,48 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
         }
         // Kept by the name the server uses (two names may look alike once
         // cleaned or cut); cleaned only to be shown.
+        // The log names them with their id (see `who`).
         EventKind::ParticipantJoined {
             id,
             user,
             joined_at,
         } => {
-            let text = format!("{} joined", clean(&user));
+            let text = format!("{} joined", who(&id, &user));
             m.participants.insert(id, Person { user, joined_at });
             (Meaning::Accent, Some(text))
         }
         EventKind::ParticipantLeft { id, user } => {
-            let text = format!("{} left", clean(&user));
+            let text = format!("{} left", who(&id, &user));
             m.participants.remove(&id);
             (Meaning::Text, Some(text))
         }
         EventKind::ParticipantRenamed { id, user, previous } => {
-            let text = format!("{} is now {}", clean(&previous), clean(&user));
+            // The id once, with the name it is known by so far.
+            let now = if user.is_empty() {
+                NO_NAME.to_owned()
+            } else {
+                clean(&user)
+            };
+            let text = format!("{} is now {now}", who(&id, &previous));
             if let Some(p) = m.participants.get_mut(&id) {
                 p.user = user;
             }
             (Meaning::Text, Some(text))
         }
-        EventKind::ServerInfo(_) => (Meaning::Muted, None),
+        EventKind::ServerInfo(f) => {
+            let clean_opt = |s: Option<String>| s.map(|s| clean(&s));
+            let f = ServerFacts {
+                server: clean_opt(f.server),
+                server_name: clean_opt(f.server_name),
+                room: clean_opt(f.room),
+                server_session: clean_opt(f.server_session),
+                own_id: clean_opt(f.own_id),
+                ..f
+            };
+            let text = facts::log_text(&m.info, &f);
+            m.facts = Some(f);
+            (Meaning::Muted, text)
+        }
         EventKind::IdleCountdownStarted { deadline, seconds } => {
             m.idle = Some(Idle {
                 deadline,
@@ -607,6 +707,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
     }
     if terminal {
         m.participants.clear();
+        m.facts = None;
         m.rtt.clear();
         m.idle = None;
         m.call_start = None;
@@ -1219,6 +1320,214 @@ mod tests {
         );
         ev(&mut m, t0, EventKind::Connecting { attempt: 2 });
         assert_eq!(m.last_error.as_deref(), Some("refused"));
+    }
+
+    fn arrive(m: &mut Model, id: &str, user: &str, secs: u64) -> Update {
+        ev(
+            m,
+            m.now,
+            EventKind::ParticipantJoined {
+                id: id.into(),
+                user: user.into(),
+                joined_at: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)),
+            },
+        )
+    }
+
+    /// The panel's list as (name, id if shown).
+    fn listed(m: &Model) -> Vec<(String, Option<String>)> {
+        m.people()
+            .iter()
+            .map(|p| (p.name.clone(), p.show_id.then(|| p.id.to_owned())))
+            .collect()
+    }
+
+    #[test]
+    fn ids_show_beside_names_that_are_shared_or_empty_and_always_in_the_log() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        let u = arrive(&mut m, "8362730246246576", "alice", 10);
+        // The log names the id whenever it is not the name, namesake or not.
+        assert_eq!(logged(&u), vec!["alice (#8362730246246576) joined"]);
+        assert_eq!(listed(&m), vec![("alice".into(), None)]);
+        arrive(&mut m, "1001", "bob", 20);
+        let u = arrive(&mut m, "2019385743201", "alice", 30);
+        assert_eq!(logged(&u), vec!["alice (#2019385743201) joined"]);
+        let u = arrive(&mut m, "5550123456789012", "", 40);
+        assert_eq!(logged(&u), vec!["(no name) (#5550123456789012) joined"]);
+        // By join time; the two alices and the nameless one with their ids.
+        assert_eq!(
+            listed(&m),
+            vec![
+                ("alice".into(), Some("8362730246246576".into())),
+                ("bob".into(), None),
+                ("alice".into(), Some("2019385743201".into())),
+                (String::new(), Some("5550123456789012".into())),
+            ]
+        );
+        // One alice leaves: the other's name is hers alone again.
+        let u = ev(
+            &mut m,
+            t0,
+            EventKind::ParticipantLeft {
+                id: "8362730246246576".into(),
+                user: "alice".into(),
+            },
+        );
+        assert_eq!(logged(&u), vec!["alice (#8362730246246576) left"]);
+        assert_eq!(listed(&m)[1], ("alice".into(), None));
+    }
+
+    #[test]
+    fn names_alike_once_cleaned_count_as_shared_and_ids_that_are_names_never_show() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        arrive(&mut m, "1", "bob\n", 10);
+        arrive(&mut m, "2", "bob␊", 10);
+        assert_eq!(
+            listed(&m),
+            vec![
+                ("bob␊".into(), Some("1".into())),
+                ("bob␊".into(), Some("2".into())),
+            ]
+        );
+        // Calltop's protocol: the id is the name, never worth showing, and
+        // the log line is as it always was.
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        let u = arrive(&mut m, "carol", "carol", 10);
+        assert_eq!(logged(&u), vec!["carol joined"]);
+        arrive(&mut m, "carol\n", "carol\n", 10);
+        assert!(m.people().iter().all(|p| !p.show_id));
+        // Ties in join time and name are broken by id: a stable order.
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        arrive(&mut m, "9", "zoe", 5);
+        arrive(&mut m, "3", "zoe", 5);
+        let ids: Vec<&str> = m.people().iter().map(|p| p.id).collect();
+        assert_eq!(ids, vec!["3", "9"]);
+    }
+
+    #[test]
+    fn a_rename_changes_the_name_shown_and_the_log_says_old_is_now_new() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        arrive(&mut m, "11", "alice", 10);
+        arrive(&mut m, "12", "alice", 20);
+        let u = ev(
+            &mut m,
+            t0,
+            EventKind::ParticipantRenamed {
+                id: "12".into(),
+                user: "alicia\u{1b}[2J".into(),
+                previous: "alice".into(),
+            },
+        );
+        assert_eq!(logged(&u), vec!["alice (#12) is now alicia␛[2J"]);
+        // The same person (same place in the list), now unique by name.
+        assert_eq!(
+            listed(&m),
+            vec![("alice".into(), None), ("alicia␛[2J".into(), None)]
+        );
+        let u = ev(
+            &mut m,
+            t0,
+            EventKind::ParticipantRenamed {
+                id: "11".into(),
+                user: String::new(),
+                previous: "alice".into(),
+            },
+        );
+        assert_eq!(logged(&u), vec!["alice (#11) is now (no name)"]);
+        assert_eq!(listed(&m)[0], (String::new(), Some("11".into())));
+    }
+
+    fn janus_facts() -> ServerFacts {
+        ServerFacts {
+            server: Some("Janus WebRTC Server 1.1.2".into()),
+            server_name: Some("janus\u{7}-ci".into()),
+            session_timeout: Some(Duration::from_secs(60)),
+            resume_window: Some(Duration::ZERO),
+            room: Some("Demo Room".into()),
+            server_session: Some("2758102933474920".into()),
+            own_id: Some("8362730246246576".into()),
+        }
+    }
+
+    #[test]
+    fn server_facts_are_kept_cleaned_logged_once_and_gone_when_the_call_ends() {
+        let (mut m, t0) = model();
+        m.info.backend = "janus".into();
+        joined(&mut m, t0);
+        assert_eq!(m.facts, None);
+        let u = ev(&mut m, t0, EventKind::ServerInfo(janus_facts()));
+        let f = m.facts.as_ref().unwrap();
+        assert_eq!(f.server_name.as_deref(), Some("janus␇-ci"));
+        assert_eq!(f.resume_window, Some(Duration::ZERO));
+        let lines = logged(&u);
+        assert_eq!(lines.len(), 1);
+        assert!(
+            lines[0].starts_with("server: Janus WebRTC Server 1.1.2 (janus␇-ci) · "),
+            "{lines:?}"
+        );
+        assert!(
+            lines[0].contains(&format!("reclaim 0 s ({})", facts::FULL_REJOIN)),
+            "{lines:?}"
+        );
+        match &u.effects[0] {
+            Effect::Log(l) => assert_eq!(l.meaning, Meaning::Muted),
+            e => panic!("{e:?}"),
+        }
+        // A drop and a restore keep them; new ones replace them.
+        lost(&mut m, t0);
+        assert!(m.facts.is_some());
+        let rejoined = ServerFacts {
+            server_session: Some("999".into()),
+            ..janus_facts()
+        };
+        ev(&mut m, t0, EventKind::ServerInfo(rejoined));
+        assert_eq!(
+            m.facts.as_ref().unwrap().server_session.as_deref(),
+            Some("999")
+        );
+        ev(
+            &mut m,
+            t0,
+            EventKind::ConnectionClosed {
+                reason: "gave up".into(),
+            },
+        );
+        assert_eq!(m.facts, None);
+        // So a left call does too.
+        joined(&mut m, t0);
+        ev(&mut m, t0, EventKind::ServerInfo(janus_facts()));
+        ev(
+            &mut m,
+            t0,
+            EventKind::SessionLeft {
+                reason: LeftReason::User,
+            },
+        );
+        assert_eq!(m.facts, None);
+    }
+
+    #[test]
+    fn calltop_facts_log_its_resume_window() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        let u = ev(
+            &mut m,
+            t0,
+            EventKind::ServerInfo(ServerFacts {
+                resume_window: Some(Duration::from_secs(30)),
+                own_id: Some("alice".into()),
+                ..ServerFacts::default()
+            }),
+        );
+        assert_eq!(logged(&u), vec!["server: resume window 30 s"]);
+        // Nothing said, nothing logged.
+        let u = ev(&mut m, t0, EventKind::ServerInfo(ServerFacts::default()));
+        assert!(logged(&u).is_empty());
     }
 
     #[test]

@@ -6,10 +6,11 @@ use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, LineGauge, Padding, Paragraph, Sparkline, Wrap};
 
+use super::facts;
 use super::fmt;
 use super::keys::Action;
 use super::log;
-use super::model::{Model, Status};
+use super::model::{Model, NO_NAME, Shown, Status};
 use super::sanitize::clean;
 use super::theme::Meaning;
 use crate::event::LeftReason;
@@ -18,8 +19,13 @@ use crate::event::LeftReason;
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
 
-/// Rows of the call and participants panels, borders included.
+/// Rows of the call and participants panels, borders included, at the
+/// least; the call panel takes more once the server has told us about
+/// itself (see [`call_height`]).
 const PANEL_ROWS: u16 = 10;
+/// The call panel's rows after those about where we are: call, rtt,
+/// drops, error.
+const STATE_ROWS: usize = 4;
 /// Width of the labels in the call panel.
 const LABEL: usize = 9;
 
@@ -35,13 +41,21 @@ pub struct Areas {
     pub footer: Rect,
 }
 
+/// The call panel's height, borders included: a row for each fact
+/// [`facts::rows`] has, then the [`STATE_ROWS`].
+fn call_height(m: &Model) -> u16 {
+    let rows = facts::rows(&m.info, m.facts.as_ref()).len() + STATE_ROWS + 2;
+    u16::try_from(rows).unwrap_or(u16::MAX)
+}
+
 pub fn layout(m: &Model, area: Rect) -> Areas {
+    let least = PANEL_ROWS.max(call_height(m));
     // Taller terminals give a long participant list more room.
     let panel_rows = if area.height >= 40 {
         let wanted = u16::try_from(m.participants.len() + 2).unwrap_or(u16::MAX);
-        wanted.clamp(PANEL_ROWS, area.height / 3)
+        wanted.clamp(least, (area.height / 3).max(least))
     } else {
-        PANEL_ROWS
+        least
     };
     let banner = u16::from(m.info.banner.is_some());
     let idle = u16::from(m.idle_left().is_some());
@@ -133,11 +147,21 @@ fn header(m: &Model, frame: &mut Frame, area: Rect) {
     }
 }
 
+/// Display columns of `c`.
+fn char_cols(c: char) -> usize {
+    use unicode_width::UnicodeWidthChar;
+    c.width().unwrap_or(0)
+}
+
+/// Display columns of `text`.
+fn cols(text: &str) -> usize {
+    text.chars().map(char_cols).sum()
+}
+
 /// `text` cut to `width` columns, with `…` when cut.
 fn fit(text: &str, width: usize) -> String {
     use unicode_width::UnicodeWidthChar;
-    let total: usize = text.chars().map(|c| c.width().unwrap_or(0)).sum();
-    if total <= width {
+    if cols(text) <= width {
         return text.to_owned();
     }
     let mut out = String::new();
@@ -154,6 +178,58 @@ fn fit(text: &str, width: usize) -> String {
         out.push('…');
     }
     out
+}
+
+/// `text` cut to `width` columns in the middle, keeping more of its end:
+/// `#836…246576`. For ids, which tend to differ at the end (counters) if
+/// not everywhere (random numbers).
+fn fit_middle(text: &str, width: usize) -> String {
+    if cols(text) <= width {
+        return text.to_owned();
+    }
+    if width <= 1 {
+        return "…".repeat(width);
+    }
+    let body = width - 1;
+    let (head, tail) = (body / 3, body - body / 3);
+    let take = |chars: &mut dyn Iterator<Item = char>, room: usize| {
+        let mut used = 0;
+        let mut out = Vec::new();
+        for c in chars {
+            if used + char_cols(c) > room {
+                break;
+            }
+            used += char_cols(c);
+            out.push(c);
+        }
+        out
+    };
+    let start = take(&mut text.chars(), head);
+    let mut end = take(&mut text.chars().rev(), tail);
+    end.reverse();
+    start
+        .into_iter()
+        .chain(std::iter::once('…'))
+        .chain(end)
+        .collect()
+}
+
+/// A participant's name and, when it is to be shown, their id (`#…`) in
+/// `width` columns, as (name, id with the space before it). Both whole if
+/// they fit; otherwise the id gets at least half the room (the name the
+/// rest, or what it needs) and is cut in the middle, the name at its end.
+fn name_and_id(name: &str, id: Option<&str>, width: usize) -> (String, String) {
+    let Some(id) = id else {
+        return (fit(name, width), String::new());
+    };
+    let (nw, iw) = (cols(name), cols(id));
+    if nw + 2 + iw <= width {
+        return (name.to_owned(), format!("  {id}"));
+    }
+    let room = width.saturating_sub(1);
+    let id_room = iw.min((room / 2).max(room.saturating_sub(nw)));
+    let name = fit(name, room - id_room);
+    (name, format!(" {}", fit_middle(id, id_room)))
 }
 
 fn banner(m: &Model, frame: &mut Frame, area: Rect, text: &str) {
@@ -263,12 +339,31 @@ fn next_attempt(m: &Model) -> Option<String> {
     })
 }
 
+/// A row of [`facts::rows`], cut to `width` columns: a part that must be
+/// whole and does not fit goes, with the parts after it.
+fn fact_row<'a>(m: &Model, width: u16, r: &'a facts::Row) -> Line<'a> {
+    let t = &m.theme;
+    let mut room = usize::from(width).saturating_sub(LABEL);
+    let mut spans = Vec::new();
+    for p in &r.parts {
+        let w = cols(p.lead) + cols(&p.text);
+        if p.whole && w > room {
+            break;
+        }
+        room = room.saturating_sub(w);
+        if !p.lead.is_empty() {
+            spans.push(Span::styled(p.lead, t.style(Meaning::Muted)));
+        }
+        spans.push(Span::styled(p.text.as_str(), t.style(p.meaning)));
+    }
+    row(m, width, r.label, spans)
+}
+
 fn call_panel(m: &Model, frame: &mut Frame, area: Rect) {
     let t = &m.theme;
     let block = panel(m, " Call ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let text = |s: &str| vec![Span::styled(s.to_owned(), t.style(Meaning::Text))];
     let muted = |s: &str| vec![Span::styled(s.to_owned(), t.style(Meaning::Muted))];
     let drops = if m.lost_count == 0 {
         muted("none")
@@ -297,22 +392,22 @@ fn call_panel(m: &Model, frame: &mut Frame, area: Rect) {
         None => muted("no heartbeat yet"),
     };
     let w = inner.width;
-    let lines = vec![
-        row(m, w, "session", text(&m.info.session)),
-        row(m, w, "user", text(&m.info.user)),
-        row(m, w, "server", text(&m.info.server)),
-        row(m, w, "backend", text(&m.info.backend)),
+    let where_rows = facts::rows(&m.info, m.facts.as_ref());
+    let mut lines: Vec<Line> = where_rows.iter().map(|r| fact_row(m, w, r)).collect();
+    let rtt_row = lines.len() + 1;
+    lines.extend([
         row(m, w, "call", call_state(m)),
         row(m, w, "rtt", rtt),
         row(m, w, "drops", drops),
         row(m, w, "error", error),
-    ];
+    ]);
+    debug_assert_eq!(lines.len(), where_rows.len() + STATE_ROWS);
     frame.render_widget(Paragraph::new(lines), inner);
     // The sparkline after the RTT value: one bar per heartbeat, newest right.
-    if !m.rtt.is_empty() && inner.height > 5 {
+    if !m.rtt.is_empty() && usize::from(inner.height) > rtt_row {
         let x = inner.x + (LABEL + 11) as u16;
         if x < inner.right() {
-            let spark = Rect::new(x, inner.y + 5, inner.right() - x, 1);
+            let spark = Rect::new(x, inner.y + rtt_row as u16, inner.right() - x, 1);
             let n = usize::from(spark.width).min(m.rtt.len());
             let recent = m.rtt.iter().skip(m.rtt.len() - n);
             let max = recent.clone().max().copied().unwrap_or_default();
@@ -363,34 +458,51 @@ fn people_panel(m: &Model, frame: &mut Frame, area: Rect) {
         );
         return;
     }
-    let mut people: Vec<(&String, &Option<std::time::SystemTime>)> = m
-        .participants
-        .values()
-        .map(|p| (&p.user, &p.joined_at))
-        .collect();
-    people.sort_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)));
+    let people = m.people();
     let rows = usize::from(inner.height);
     let shown = if people.len() > rows {
         rows.saturating_sub(1)
     } else {
         people.len()
     };
-    let when_width = 16usize;
-    let name_width = usize::from(inner.width)
-        .saturating_sub(when_width + 1)
-        .max(4);
+    let width = usize::from(inner.width);
+    let label = |p: &Shown| {
+        let name = if p.name.is_empty() { NO_NAME } else { &p.name };
+        let id = p.show_id.then(|| format!("#{}", clean(p.id)));
+        (name.to_owned(), id)
+    };
+    // When each joined: "joined 11:01:40", or only the time when a name
+    // and its id need the room.
+    let (long, short) = (16usize, 9usize);
+    let cramped = people[..shown].iter().any(|p| {
+        let (name, id) = label(p);
+        id.is_some_and(|id| cols(&name) + 1 + cols(&id) > width.saturating_sub(long + 1))
+    });
+    let (when_width, joined) = if cramped {
+        (short, "")
+    } else {
+        (long, "joined ")
+    };
+    let name_width = width.saturating_sub(when_width + 1).max(4);
     let mut lines: Vec<Line> = people[..shown]
         .iter()
-        .map(|(name, joined)| {
-            let when = joined
-                .map(|w| format!("joined {}", fmt::time_of_day(w, &m.tz)))
+        .map(|p| {
+            let when = p
+                .joined_at
+                .map(|w| format!("{joined}{}", fmt::time_of_day(w, &m.tz)))
                 .unwrap_or_default();
+            let (name, id) = label(p);
+            let meaning = if p.name.is_empty() {
+                Meaning::Muted
+            } else {
+                Meaning::Accent
+            };
+            let (name, id) = name_and_id(&name, id.as_deref(), name_width);
+            let pad = name_width.saturating_sub(cols(&name) + cols(&id));
             Line::from(vec![
-                Span::styled(
-                    format!("{:<name_width$}", fit(&clean(name), name_width)),
-                    t.style(Meaning::Accent),
-                ),
-                Span::raw(" "),
+                Span::styled(name, t.style(meaning)),
+                Span::styled(id, t.style(Meaning::Muted)),
+                Span::raw(" ".repeat(pad + 1)),
                 Span::styled(when, t.style(Meaning::Muted)),
             ])
         })
