@@ -181,7 +181,7 @@ fn fit(text: &str, width: usize) -> String {
 }
 
 /// `text` cut to `width` columns in the middle, keeping more of its end:
-/// `#836…246576`. For ids, which tend to differ at the end (counters) if
+/// `#83…6246576`. For ids, which tend to differ at the end (counters) if
 /// not everywhere (random numbers).
 fn fit_middle(text: &str, width: usize) -> String {
     if cols(text) <= width {
@@ -846,4 +846,41 @@ fn too_small(m: &Model, frame: &mut Frame, area: Rect) {
             .wrap(Wrap { trim: true }),
         middle,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_cut_in_the_middle_keeping_more_of_their_end() {
+        assert_eq!(fit_middle("#8362730246246576", 17), "#8362730246246576");
+        assert_eq!(fit_middle("#8362730246246576", 11), "#83…6246576");
+        assert_eq!(fit_middle("#8362730246246576", 5), "#…576");
+        assert_eq!(fit_middle("#8362730246246576", 1), "…");
+        assert_eq!(fit_middle("#8362730246246576", 0), "");
+        // Display columns, not characters.
+        assert_eq!(fit_middle("#李李李李李李", 8), "#…李李");
+    }
+
+    #[test]
+    fn a_name_and_its_id_share_the_room() {
+        let id = Some("#8362730246246576");
+        assert_eq!(
+            name_and_id("alice", id, 30),
+            ("alice".into(), "  #8362730246246576".into())
+        );
+        assert_eq!(
+            name_and_id("alice", id, 23),
+            ("alice".into(), " #8362730246246576".into())
+        );
+        assert_eq!(
+            name_and_id("alice", id, 11),
+            ("alice".into(), " #…576".into())
+        );
+        // A long name leaves the id half the room.
+        let (name, id) = name_and_id(&"x".repeat(40), id, 21);
+        assert_eq!((cols(&name), id.as_str()), (10, " #83…246576"));
+        assert_eq!(name_and_id("bob", None, 2), ("b…".into(), String::new()));
+    }
 }
