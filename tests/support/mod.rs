@@ -30,10 +30,12 @@ impl Events {
         }
     }
 
-    /// The next non-heartbeat event.
+    /// The next non-heartbeat event, within [`WAIT`] (heartbeats do not
+    /// extend the wait: a joined session sends them forever).
     pub async fn next(&mut self) -> SessionEvent {
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let ev = tokio::time::timeout(WAIT, self.rx.recv())
+            let ev = tokio::time::timeout_at(deadline, self.rx.recv())
                 .await
                 .unwrap_or_else(|_| panic!("no event within {WAIT:?}; so far: {:?}", self.names()))
                 .expect("event channel closed");

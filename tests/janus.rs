@@ -1,0 +1,684 @@
+//! The engine against a real Janus 1.1.2 (Debian's `janus`) on 127.0.0.1:
+//! each test starts its own Janus from `assets/janus/`, drives the room with a
+//! test-side Janus client, and asserts the exact event sequence calltop
+//! reports; every event passes the contract checker on the way.
+//!
+//! Without a `janus` binary these tests fail in CI (`.ci/run` installs it)
+//! and skip with a message elsewhere.
+
+mod janus_support;
+mod support;
+
+use std::time::Duration;
+
+use calltop::event::{EventKind, LeftReason};
+use calltop::settings::{JanusOptions, Secret, SessionSettings, SessionSettingsBuilder};
+use calltop::{BackendKind, CallSession, ReconnectPolicy};
+use janus_support::{Janus, JanusOptions as ServerOptions, JanusPeer, require_janus};
+use serde_json::json;
+use support::Events;
+use support::proxy::{Mode, Proxy};
+
+const SECRET: &str = "room-secret";
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Quick timers, with slack for a loaded machine.
+fn fast(url: &str, room: u64, user: &str) -> SessionSettingsBuilder {
+    SessionSettings::builder(url, room.to_string(), user)
+        .backend(BackendKind::Janus)
+        .heartbeat_interval(Duration::from_millis(300))
+        .heartbeat_timeout(Duration::from_millis(1000))
+        .connect_timeout(Duration::from_millis(1000))
+        .reconnect(ReconnectPolicy {
+            initial_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            multiplier: 2.0,
+            max_attempts: 6,
+            jitter: 0.5,
+        })
+}
+
+/// Room for outages that last seconds: up to 30 attempts, at most 500 ms apart.
+fn patient(url: &str, room: u64, user: &str) -> SessionSettingsBuilder {
+    fast(url, room, user).reconnect(ReconnectPolicy {
+        initial_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(500),
+        multiplier: 2.0,
+        max_attempts: 30,
+        jitter: 0.5,
+    })
+}
+
+/// Event names with the reconnect attempts (how many varies) left out.
+fn without_attempts(names: Vec<String>) -> Vec<String> {
+    names
+        .into_iter()
+        .filter(|n| n != "reconnect_attempt")
+        .collect()
+}
+
+fn restored(ev: &Events) -> bool {
+    match ev.last("connection_restored") {
+        Some(EventKind::ConnectionRestored { resumed, .. }) => *resumed,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn proxy_to(janus: &Janus) -> Proxy {
+    Proxy::start(format!("127.0.0.1:{}", janus.ws_port()).parse().unwrap()).await
+}
+
+/// Cuts our connection and keeps it down (new connections refused).
+async fn cut(proxy: &Proxy, ev: &mut Events) {
+    proxy.set_mode(Mode::Refuse);
+    proxy.kill_all();
+    assert_eq!(ev.until("connection_lost").await, ["connection_lost"]);
+}
+
+/// A peer with a room of its own (announcing joins, with a secret to kick
+/// and destroy), joined as `display`.
+async fn host(janus: &Janus, room: u64, display: &str) -> (JanusPeer, u64) {
+    let mut p = janus.peer(None).await;
+    p.create_session().await;
+    p.attach_videoroom().await;
+    p.start_keepalive(Duration::from_secs(2));
+    p.create_room(
+        room,
+        json!({"secret": SECRET, "notify_joining": true, "description": "standup"}),
+    )
+    .await;
+    let id = p.join(room, Some(display)).await;
+    (p, id)
+}
+
+async fn joined(settings: SessionSettings) -> (CallSession, Events) {
+    let s = CallSession::new(settings);
+    let mut ev = Events::new(s.subscribe().await.unwrap());
+    s.join().await.unwrap();
+    ev.until("server_info").await;
+    (s, ev)
+}
+
+fn participant_joined(ev: &Events) -> (String, String) {
+    match ev.last("participant_joined") {
+        Some(EventKind::ParticipantJoined { id, user, .. }) => (id.clone(), user.clone()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn join_lists_the_room_without_us_and_reports_the_server() {
+    let Some(janus) = require_janus(ServerOptions::default()).await else {
+        return;
+    };
+    let (_host, host_id) = host(&janus, 4001, "bob").await;
+    let s = CallSession::new(fast(&janus.ws_url(), 4001, "alice").build().unwrap());
+    let mut ev = Events::new(s.subscribe().await.unwrap());
+    s.join().await.unwrap();
+    assert_eq!(
+        ev.take(4).await,
+        [
+            "connecting",
+            "session_joined",
+            "server_info",
+            "participant_joined"
+        ]
+    );
+    assert_eq!(participant_joined(&ev), (host_id.to_string(), "bob".into()));
+    match ev.last("server_info") {
+        Some(EventKind::ServerInfo(f)) => {
+            assert_eq!(f.server.as_deref(), Some("Janus WebRTC Server 1.1.2"));
+            assert_eq!(f.server_name.as_deref(), Some(janus.server_name()));
+            assert_eq!(f.room.as_deref(), Some("standup"));
+            assert_eq!(f.resume_window, Some(Duration::from_secs(5)));
+            assert!(f.own_id.is_some() && f.server_session.is_some(), "{f:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    s.leave().await.unwrap();
+    assert_eq!(ev.until("session_left").await, ["session_left"]);
+}
+
+/// A peer that joins `room` as `display` (the room must exist).
+async fn guest(janus: &Janus, room: u64, display: Option<&str>) -> (JanusPeer, u64) {
+    let mut p = janus.peer(None).await;
+    p.create_session().await;
+    p.attach_videoroom().await;
+    p.start_keepalive(Duration::from_secs(2));
+    let id = p.join(room, display).await;
+    (p, id)
+}
+
+fn own_id(ev: &Events) -> u64 {
+    match ev.last("server_info") {
+        Some(EventKind::ServerInfo(f)) => f
+            .own_id
+            .as_deref()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_else(|| panic!("no numeric own id in {f:?}")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn others_join_rename_and_leave_by_id_even_when_they_share_a_name() {
+    let Some(janus) = require_janus(ServerOptions::default()).await else {
+        return;
+    };
+    let (_host, _) = host(&janus, 4002, "bob").await;
+    let (_s, mut ev) = joined(fast(&janus.ws_url(), 4002, "alice").build().unwrap()).await;
+    assert_eq!(ev.until("participant_joined").await, ["participant_joined"]);
+
+    let (mut carol, carol_id) = guest(&janus, 4002, Some("alice")).await;
+    assert_eq!(ev.take(1).await, ["participant_joined"]);
+    assert_eq!(
+        participant_joined(&ev),
+        (carol_id.to_string(), "alice".into())
+    );
+    let (_nameless, nameless_id) = guest(&janus, 4002, None).await;
+    assert_eq!(ev.take(1).await, ["participant_joined"]);
+    assert_eq!(
+        participant_joined(&ev),
+        (nameless_id.to_string(), String::new())
+    );
+
+    carol.rename("carol").await;
+    assert_eq!(ev.take(1).await, ["participant_renamed"]);
+    assert_eq!(
+        ev.last("participant_renamed"),
+        Some(&EventKind::ParticipantRenamed {
+            id: carol_id.to_string(),
+            user: "carol".into(),
+            previous: "alice".into(),
+        })
+    );
+    carol.leave().await;
+    // Janus says `unpublished` twice before `leaving`: only the leave counts.
+    assert_eq!(ev.take(1).await, ["participant_left"]);
+    assert_eq!(
+        ev.last("participant_left"),
+        Some(&EventKind::ParticipantLeft {
+            id: carol_id.to_string(),
+            user: "carol".into(),
+        })
+    );
+    ev.quiet_for(Duration::from_millis(500)).await;
+}
+
+#[tokio::test]
+async fn our_leave_is_seen_by_the_others_and_ends_our_janus_session() {
+    let Some(janus) = require_janus(ServerOptions::default()).await else {
+        return;
+    };
+    let (mut host, _) = host(&janus, 4003, "bob").await;
+    let (s, mut ev) = joined(fast(&janus.ws_url(), 4003, "alice").build().unwrap()).await;
+    let me = own_id(&ev);
+    host.wait_plugin_event("joining", WAIT).await;
+    s.leave().await.unwrap();
+    assert_eq!(
+        ev.until("session_left").await,
+        ["participant_joined", "session_left"]
+    );
+    assert_eq!(
+        ev.last("session_left"),
+        Some(&EventKind::SessionLeft {
+            reason: LeftReason::User
+        })
+    );
+    let left = host.wait_plugin_event("leaving", WAIT).await;
+    assert_eq!(left["leaving"], me);
+    assert_eq!(host.list_participants(4003).await.len(), 1);
+    ev.quiet_for(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn a_kick_removes_us_and_a_destroyed_room_ends_the_session() {
+    let Some(janus) = require_janus(ServerOptions::default()).await else {
+        return;
+    };
+    let (host, _) = host(&janus, 4004, "bob").await;
+    let (_s, mut ev) = joined(fast(&janus.ws_url(), 4004, "alice").build().unwrap()).await;
+    let me = own_id(&ev);
+    host.kick(4004, me, SECRET).await;
+    assert_eq!(
+        ev.until("session_left").await,
+        ["participant_joined", "session_left"]
+    );
+    assert_eq!(
+        ev.last("session_left"),
+        Some(&EventKind::SessionLeft {
+            reason: LeftReason::Removed
+        })
+    );
+
+    let (_s2, mut ev2) = joined(fast(&janus.ws_url(), 4004, "alice").build().unwrap()).await;
+    host.destroy_room(4004, SECRET).await;
+    assert_eq!(
+        ev2.until("session_left").await,
+        ["participant_joined", "session_left"]
+    );
+    assert_eq!(
+        ev2.last("session_left"),
+        Some(&EventKind::SessionLeft {
+            reason: LeftReason::Ended
+        })
+    );
+    ev2.quiet_for(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn a_drop_is_claimed_back_and_someone_who_came_meanwhile_shows_up() {
+    let Some(janus) = require_janus(ServerOptions::default()).await else {
+        return;
+    };
+    let (mut host, _) = host(&janus, 4005, "bob").await;
+    let proxy = proxy_to(&janus).await;
+    let (_s, mut ev) = joined(patient(&proxy.ws_url(), 4005, "alice").build().unwrap()).await;
+    let me = own_id(&ev);
+    ev.until("participant_joined").await;
+    cut(&proxy, &mut ev).await;
+    let (_erin, erin_id) = guest(&janus, 4005, Some("erin")).await;
+    proxy.set_mode(Mode::Forward);
+    assert_eq!(
+        without_attempts(ev.until("participant_joined").await),
+        ["connection_restored", "participant_joined"]
+    );
+    assert!(restored(&ev), "the claim kept our seat");
+    assert_eq!(
+        participant_joined(&ev),
+        (erin_id.to_string(), "erin".into())
+    );
+    assert_eq!(own_id(&ev), me, "the same participant, no new server_info");
+    // Nobody saw us go.
+    let seen: Vec<u64> = host
+        .list_participants(4005)
+        .await
+        .iter()
+        .map(|p| p.0)
+        .collect();
+    assert!(seen.contains(&me), "{seen:?}");
+    assert!(
+        host.drain_events()
+            .iter()
+            .all(|e| janus_support::plugin_data(e).get("leaving").is_none())
+    );
+}
+
+#[tokio::test]
+async fn kicked_or_ended_while_away_is_found_out_on_return() {
+    let Some(janus) = require_janus(ServerOptions::default()).await else {
+        return;
+    };
+    let (host, _) = host(&janus, 4006, "bob").await;
+    let proxy = proxy_to(&janus).await;
+    let (_s, mut ev) = joined(patient(&proxy.ws_url(), 4006, "alice").build().unwrap()).await;
+    let me = own_id(&ev);
+    ev.until("participant_joined").await;
+    cut(&proxy, &mut ev).await;
+    host.kick(4006, me, SECRET).await;
+    proxy.set_mode(Mode::Forward);
+    assert_eq!(
+        without_attempts(ev.until("session_left").await),
+        ["session_left"]
+    );
+    assert_eq!(
+        ev.last("session_left"),
+        Some(&EventKind::SessionLeft {
+            reason: LeftReason::Removed
+        })
+    );
+
+    let (_s2, mut ev2) = joined(patient(&proxy.ws_url(), 4006, "alice").build().unwrap()).await;
+    ev2.until("participant_joined").await;
+    cut(&proxy, &mut ev2).await;
+    host.destroy_room(4006, SECRET).await;
+    proxy.set_mode(Mode::Forward);
+    assert_eq!(
+        without_attempts(ev2.until("session_left").await),
+        ["session_left"]
+    );
+    assert_eq!(
+        ev2.last("session_left"),
+        Some(&EventKind::SessionLeft {
+            reason: LeftReason::Ended
+        })
+    );
+    ev2.quiet_for(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn past_the_reclaim_window_we_rejoin_as_new_with_our_old_id() {
+    let Some(janus) = require_janus(ServerOptions {
+        reclaim_timeout_secs: 1,
+        ..ServerOptions::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let (mut host, _) = host(&janus, 4007, "bob").await;
+    let proxy = proxy_to(&janus).await;
+    let (_s, mut ev) = joined(patient(&proxy.ws_url(), 4007, "alice").build().unwrap()).await;
+    let me = own_id(&ev);
+    ev.until("participant_joined").await;
+    host.wait_plugin_event("joining", WAIT).await;
+    cut(&proxy, &mut ev).await;
+    // Janus gives our seat up once the reclaim window is over.
+    let left = host.wait_plugin_event("leaving", WAIT).await;
+    assert_eq!(left["leaving"], me);
+    proxy.set_mode(Mode::Forward);
+    assert_eq!(
+        without_attempts(ev.until("server_info").await),
+        ["connection_restored", "server_info"]
+    );
+    assert!(!restored(&ev), "a new Janus session is not a resume");
+    assert_eq!(own_id(&ev), me, "Janus let us have our old id back");
+    let back = host.wait_plugin_event("joining", WAIT).await;
+    assert_eq!(back["joining"]["id"], me);
+}
+
+#[tokio::test]
+async fn with_the_stock_reclaim_timeout_of_zero_a_drop_is_always_a_full_rejoin() {
+    let Some(janus) = require_janus(ServerOptions {
+        reclaim_timeout_secs: 0,
+        ..ServerOptions::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let (mut host, _) = host(&janus, 4008, "bob").await;
+    let proxy = proxy_to(&janus).await;
+    let (_s, mut ev) = joined(patient(&proxy.ws_url(), 4008, "alice").build().unwrap()).await;
+    match ev.last("server_info") {
+        Some(EventKind::ServerInfo(f)) => assert_eq!(f.resume_window, Some(Duration::ZERO)),
+        other => panic!("{other:?}"),
+    }
+    ev.until("participant_joined").await;
+    host.wait_plugin_event("joining", WAIT).await;
+    cut(&proxy, &mut ev).await;
+    host.wait_plugin_event("leaving", WAIT).await;
+    proxy.set_mode(Mode::Forward);
+    assert_eq!(
+        without_attempts(ev.until("server_info").await),
+        ["connection_restored", "server_info"]
+    );
+    assert!(!restored(&ev));
+}
+
+#[tokio::test]
+async fn a_frozen_janus_is_noticed_and_the_session_comes_back_when_it_thaws() {
+    let Some(mut janus) = require_janus(ServerOptions {
+        session_timeout_secs: 30,
+        reclaim_timeout_secs: 20,
+        ..ServerOptions::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let (_host, _) = host(&janus, 4009, "bob").await;
+    let (_s, mut ev) = joined(patient(&janus.ws_url(), 4009, "alice").build().unwrap()).await;
+    ev.until("participant_joined").await;
+    janus.freeze();
+    let lost = ev.until("connection_lost").await;
+    assert_eq!(lost, ["connection_lost"]);
+    match ev.last("connection_lost") {
+        Some(EventKind::ConnectionLost { reason }) => {
+            assert!(reason.contains("heartbeat unanswered"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    janus.thaw();
+    assert_eq!(
+        without_attempts(ev.until("connection_restored").await),
+        ["connection_restored"]
+    );
+    assert!(restored(&ev), "Janus kept our session while it was frozen");
+}
+
+#[tokio::test]
+async fn janus_gone_for_good_closes_the_connection() {
+    let Some(mut janus) = require_janus(ServerOptions::default()).await else {
+        return;
+    };
+    let (_s, mut ev) = joined(
+        fast(&janus.ws_url(), 4010, "alice")
+            .janus(create())
+            .build()
+            .unwrap(),
+    )
+    .await;
+    janus.kill();
+    assert_eq!(
+        without_attempts(ev.until("connection_closed").await),
+        [
+            "idle_countdown_started",
+            "connection_lost",
+            "connection_closed"
+        ]
+    );
+    match ev.last("connection_closed") {
+        Some(EventKind::ConnectionClosed { reason }) => {
+            assert!(
+                reason.contains("gave up reconnecting after 6 attempts"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn create() -> JanusOptions {
+    JanusOptions {
+        create_room: true,
+        ..JanusOptions::default()
+    }
+}
+
+/// The reason of the `connection_closed` that ends a join refused at once.
+async fn refused(settings: SessionSettings) -> String {
+    let s = CallSession::new(settings);
+    let mut ev = Events::new(s.subscribe().await.unwrap());
+    s.join().await.unwrap();
+    assert_eq!(
+        ev.until("connection_closed").await,
+        ["connecting", "connection_closed"]
+    );
+    match ev.last("connection_closed") {
+        Some(EventKind::ConnectionClosed { reason }) => reason.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_pin_and_a_missing_room_are_refused_by_name() {
+    let Some(janus) = require_janus(ServerOptions::default()).await else {
+        return;
+    };
+    let mut p = janus.peer(None).await;
+    p.create_session().await;
+    p.attach_videoroom().await;
+    p.create_room(4011, json!({"pin": "4242"})).await;
+    let pin = |pin: &str| JanusOptions {
+        pin: Some(Secret::new(pin)),
+        ..JanusOptions::default()
+    };
+    let url = janus.ws_url();
+    let r = refused(fast(&url, 4011, "alice").build().unwrap()).await;
+    assert!(r.contains("needs a pin") && r.contains("429"), "{r}");
+    let r = refused(
+        fast(&url, 4011, "alice")
+            .janus(pin("0000"))
+            .build()
+            .unwrap(),
+    )
+    .await;
+    assert!(r.contains("wrong pin") && r.contains("433"), "{r}");
+    let (_ok, _) = joined(
+        fast(&url, 4011, "alice")
+            .janus(pin("4242"))
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let r = refused(fast(&url, 4999, "alice").build().unwrap()).await;
+    assert!(
+        r.contains("no room 4999") && r.contains("janus.create_room"),
+        "{r}"
+    );
+    let r = refused(
+        SessionSettings::builder(&url, "standup", "alice")
+            .backend(BackendKind::Janus)
+            .build()
+            .unwrap(),
+    )
+    .await;
+    assert!(r.contains("numbers"), "{r}");
+}
+
+#[tokio::test]
+async fn create_room_makes_the_room_and_a_fixed_id_is_used() {
+    let Some(janus) = require_janus(ServerOptions::default()).await else {
+        return;
+    };
+    let j = JanusOptions {
+        participant_id: Some(4242),
+        ..create()
+    };
+    let (_s, ev) = joined(
+        fast(&janus.ws_url(), 4012, "alice")
+            .janus(j)
+            .build()
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(own_id(&ev), 4242);
+    let (_bob, _) = guest(&janus, 4012, Some("bob")).await;
+    let p = janus.peer(None).await;
+    let mut p = p;
+    p.create_session().await;
+    p.attach_videoroom().await;
+    let listed = p.list_participants(4012).await;
+    assert!(
+        listed
+            .iter()
+            .any(|(id, d)| *id == 4242 && d.as_deref() == Some("alice")),
+        "{listed:?}"
+    );
+}
+
+#[tokio::test]
+async fn api_secret_and_token_are_sent_and_their_absence_is_refused() {
+    // Separate servers: with both configured, Janus accepts either one.
+    let Some(janus) = require_janus(ServerOptions {
+        api_secret: Some("apisec".into()),
+        ..ServerOptions::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let url = janus.ws_url();
+    let secret = |s: Option<&str>| JanusOptions {
+        api_secret: s.map(Secret::new),
+        ..create()
+    };
+    let (_ok, _) = joined(
+        fast(&url, 4013, "alice")
+            .janus(secret(Some("apisec")))
+            .build()
+            .unwrap(),
+    )
+    .await;
+    for wrong in [None, Some("wrong")] {
+        let r = refused(
+            fast(&url, 4013, "bob")
+                .janus(secret(wrong))
+                .build()
+                .unwrap(),
+        )
+        .await;
+        assert!(r.contains("403") && r.contains("api_secret"), "{r}");
+    }
+
+    let Some(janus) = require_janus(ServerOptions {
+        token_auth: true,
+        ..ServerOptions::default()
+    })
+    .await
+    else {
+        return;
+    };
+    janus.admin_add_token("tok-alice").await;
+    let url = janus.ws_url();
+    let (_ok, _) = joined(
+        fast(&url, 4014, "alice")
+            .token("tok-alice")
+            .janus(create())
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let r = refused(fast(&url, 4014, "bob").janus(create()).build().unwrap()).await;
+    assert!(r.contains("403") && r.contains("token"), "{r}");
+    let r = refused(
+        fast(&url, 4014, "bob")
+            .token("tok-nope")
+            .janus(create())
+            .build()
+            .unwrap(),
+    )
+    .await;
+    assert!(r.contains("403"), "{r}");
+}
+
+#[tokio::test]
+async fn a_janus_session_timeout_is_a_loss_and_we_rejoin() {
+    let Some(janus) = require_janus(ServerOptions {
+        session_timeout_secs: 2,
+        ..ServerOptions::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let (_host, _) = host(&janus, 4014, "bob").await;
+    // Heartbeats too rare for this Janus: it times our session out.
+    let settings = patient(&janus.ws_url(), 4014, "alice")
+        .heartbeat_interval(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let s = CallSession::new(settings);
+    let mut ev = Events::new(s.subscribe().await.unwrap());
+    s.join().await.unwrap();
+    assert_eq!(
+        ev.until("connection_lost").await,
+        [
+            "connecting",
+            "error",
+            "session_joined",
+            "server_info",
+            "participant_joined",
+            "connection_lost"
+        ]
+    );
+    match (
+        ev.all
+            .iter()
+            .find(|e| e.kind.name() == "error")
+            .map(|e| &e.kind),
+        ev.last("connection_lost"),
+    ) {
+        (Some(EventKind::Error { message }), Some(EventKind::ConnectionLost { reason })) => {
+            assert!(message.contains("session timeout"), "{message}");
+            assert!(reason.contains("timed our session out"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        without_attempts(ev.until("connection_restored").await),
+        ["connection_restored"]
+    );
+    assert!(!restored(&ev));
+}
