@@ -314,6 +314,13 @@ impl Config {
     /// anything starts (with no server configured, the embedded one's URL is
     /// not known yet; a loopback stand-in takes its place for the check).
     pub fn check(&self) -> Result<(), SettingsError> {
+        if self.session.server.is_empty() && self.session.backend == BackendKind::Janus {
+            return Err(SettingsError::new(
+                "session.server",
+                "",
+                "the Janus server's URL, such as ws://127.0.0.1:8188 (the embedded demo server speaks calltop's protocol, not Janus's)",
+            ));
+        }
         let server = if self.session.server.is_empty() {
             "ws://127.0.0.1:1/ws"
         } else {
@@ -443,6 +450,35 @@ mod tests {
         .unwrap();
         assert_eq!(c.session.token, "0123");
         assert_eq!(c.session.session, "1e3");
+    }
+
+    #[test]
+    fn janus_without_a_server_is_refused_not_pointed_at_the_demo() {
+        let mut c = Config::default();
+        c.session.backend = BackendKind::Janus;
+        assert_eq!(c.check().unwrap_err().setting, "session.server");
+        c.session.server = "ws://127.0.0.1:8188".into();
+        c.session.session = "1234".into();
+        c.check().unwrap();
+    }
+
+    #[test]
+    fn janus_flags_and_env_reach_the_session_settings() {
+        let c = Config::load(Sources {
+            env: env(&[
+                ("CALLTOP_SESSION__BACKEND", "janus"),
+                ("CALLTOP_JANUS__PIN", "0042"),
+                ("CALLTOP_JANUS__CREATE_ROOM", "true"),
+            ]),
+            overrides: vec![("janus.participant_id", 77u64.into())],
+            ..Default::default()
+        })
+        .unwrap();
+        let s = c.session_settings("ws://127.0.0.1:8188").unwrap();
+        assert_eq!(s.backend, BackendKind::Janus);
+        assert_eq!(s.janus.pin.as_ref().map(|p| p.expose()), Some("0042"));
+        assert!(s.janus.create_room);
+        assert_eq!(s.janus.participant_id, Some(77));
     }
 
     #[test]
