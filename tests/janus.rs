@@ -682,3 +682,105 @@ async fn a_janus_session_timeout_is_a_loss_and_we_rejoin() {
     );
     assert!(!restored(&ev));
 }
+
+#[tokio::test]
+async fn headless_prints_janus_events_as_ndjson_and_a_kick_exits_with_status_4() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let Some(janus) = require_janus(ServerOptions::default()).await else {
+        return;
+    };
+    let mut host = janus.peer(None).await;
+    host.create_session().await;
+    host.attach_videoroom().await;
+    host.start_keepalive(Duration::from_secs(2));
+    host.create_room(
+        4020,
+        json!({"secret": SECRET, "pin": "p1n-4242", "notify_joining": true}),
+    )
+    .await;
+    let bob = host
+        .join_with(4020, Some("bob"), json!({"pin": "p1n-4242"}))
+        .await["id"]
+        .as_u64()
+        .unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_calltop"))
+        .args([
+            "--headless",
+            "--backend",
+            "janus",
+            "--server",
+            &janus.ws_url(),
+        ])
+        .args([
+            "--session",
+            "4020",
+            "--user",
+            "alice",
+            "--janus-pin",
+            "p1n-4242",
+        ])
+        .env_remove("RUST_LOG")
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut lines: Vec<serde_json::Value> = Vec::new();
+    let mut next = async || -> serde_json::Value {
+        let line = tokio::time::timeout(WAIT, out.next_line())
+            .await
+            .expect("a line in time")
+            .unwrap()
+            .expect("stdout open");
+        assert!(
+            !line.contains("p1n-4242"),
+            "the pin is never printed: {line}"
+        );
+        serde_json::from_str(&line).unwrap()
+    };
+    loop {
+        let v = next().await;
+        let done = v["event"] == "participant_joined";
+        lines.push(v);
+        if done {
+            break;
+        }
+    }
+    let names: Vec<&str> = lines.iter().map(|v| v["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "connecting",
+            "session_joined",
+            "server_info",
+            "participant_joined"
+        ]
+    );
+    assert_eq!(lines[1]["participants"], 1);
+    assert_eq!(lines[2]["server"], "Janus WebRTC Server 1.1.2");
+    assert_eq!(lines[2]["resume_window_s"], 5);
+    assert_eq!(lines[3]["user"], "bob");
+    assert_eq!(lines[3]["id"], bob.to_string());
+    let me: u64 = lines[2]["own_id"].as_str().unwrap().parse().unwrap();
+    host.kick(4020, me, SECRET).await;
+    let left = next().await;
+    assert_eq!(left["event"], "session_left");
+    assert_eq!(left["reason"], "removed");
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(4), "removed: exit status 4");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .await
+        .unwrap();
+    assert!(!err.contains("p1n-4242"), "{err}");
+}
