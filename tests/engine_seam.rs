@@ -4,7 +4,7 @@
 //! server drops, whatever wire protocol brings them. Virtual clock; nothing
 //! sleeps. (`engine_core.rs` drives the engine through calltop's own backend.)
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use calltop::Command;
 use calltop::backend::{
