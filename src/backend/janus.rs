@@ -120,6 +120,9 @@ pub struct JanusBackend {
     /// heartbeat also fetches the roster.
     announces_joins: bool,
     facts: ServerFacts,
+    /// The heartbeat-versus-session-timeout warning goes out once, not on
+    /// every reconnect.
+    warned_timeout: bool,
     stage: Stage,
     pending: HashMap<String, Request>,
     next_tx: u64,
@@ -158,6 +161,7 @@ impl JanusBackend {
             own_id: j.participant_id.map(Value::from),
             announces_joins: true,
             facts: ServerFacts::default(),
+            warned_timeout: false,
             stage: Stage::Idle,
             pending: HashMap::new(),
             next_tx: 0,
@@ -387,6 +391,7 @@ impl JanusBackend {
         self.facts.session_timeout = secs("session-timeout");
         self.facts.resume_window = secs("reclaim-session-timeout");
         if let Some(t) = self.facts.session_timeout
+            && !std::mem::replace(&mut self.warned_timeout, true)
             && !t.is_zero()
             && self.heartbeat_interval >= t
         {
@@ -480,7 +485,6 @@ impl JanusBackend {
         let mut body = obj(json!({
             "request": "create",
             "room": self.room,
-            "description": self.room_text(),
             // Others see joins at once, and we need not poll for them.
             "notify_joining": true,
         }));

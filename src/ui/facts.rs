@@ -83,7 +83,8 @@ pub fn rows(info: &CallInfo, facts: Option<&ServerFacts>) -> Vec<Row> {
     let none = ServerFacts::default();
     let f = facts.unwrap_or(&none);
     let mut session = vec![part(Meaning::Text, &info.session)];
-    if let Some(room) = &f.room {
+    // A description that only repeats the id says nothing.
+    if let Some(room) = f.room.as_ref().filter(|r| **r != info.session) {
         session.push(then(" · ", Meaning::Text, room));
     }
     let mut user = vec![part(Meaning::Text, &info.user)];
