@@ -784,3 +784,31 @@ async fn headless_prints_janus_events_as_ndjson_and_a_kick_exits_with_status_4()
         .unwrap();
     assert!(!err.contains("p1n-4242"), "{err}");
 }
+
+#[tokio::test]
+async fn in_a_room_that_does_not_announce_joins_the_heartbeat_finds_newcomers() {
+    let Some(janus) = require_janus(ServerOptions::default()).await else {
+        return;
+    };
+    let mut p = janus.peer(None).await;
+    p.create_session().await;
+    p.attach_videoroom().await;
+    p.start_keepalive(Duration::from_secs(2));
+    p.create_room(4021, json!({"secret": SECRET})).await;
+    let (_s, mut ev) = joined(fast(&janus.ws_url(), 4021, "alice").build().unwrap()).await;
+    assert_eq!(ev.take(1).await, ["idle_countdown_started"]);
+    let (mut quiet, quiet_id) = guest(&janus, 4021, Some("quiet")).await;
+    assert_eq!(
+        ev.take(2).await,
+        ["participant_joined", "idle_countdown_cancelled"]
+    );
+    assert_eq!(
+        participant_joined(&ev),
+        (quiet_id.to_string(), "quiet".into())
+    );
+    quiet.leave().await;
+    assert_eq!(
+        ev.take(2).await,
+        ["participant_left", "idle_countdown_started"]
+    );
+}
