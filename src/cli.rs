@@ -1,4 +1,4 @@
-//! Command-line flags (CONTRACT.md §3).
+//! Command-line flags (docs/EVENTS.md, "Headless mode").
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

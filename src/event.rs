@@ -1,4 +1,5 @@
-//! Session events: what the engine reports, with their NDJSON form (CONTRACT.md §1–2).
+//! Session events: what the engine reports, with their NDJSON form (docs/EVENTS.md,
+//! "Line shape", "Session-status events" and "Other events").
 
 use std::time::{Duration, Instant, SystemTime};
 

@@ -1,4 +1,5 @@
-//! Process exit statuses (CONTRACT.md §3), one per way a session can end.
+//! Process exit statuses (docs/EVENTS.md, "Exit statuses"), one per way a session
+//! can end.
 
 use crate::event::{EventKind, LeftReason};
 

@@ -1,7 +1,7 @@
 //! The session engine driven the way a driver and a fake calltop server would
 //! drive it, on a virtual clock (an `Instant` base plus durations; nothing
 //! sleeps): scenario tests with exact event sequences, bad input, and random
-//! schedules checked against the ordering invariants of CONTRACT.md §1.
+//! schedules checked against the ordering invariants (docs/EVENTS.md, "Ordering rules").
 //!
 //! Every action goes through [`Harness`], which plays the driver: it opens and
 //! closes a simulated transport as the engine asks, refuses to let the engine

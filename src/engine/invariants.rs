@@ -1,5 +1,5 @@
-//! The ordering invariants of CONTRACT.md §1 as a checker that any stream of
-//! events (engine outputs, channel, NDJSON) can be fed through.
+//! The ordering invariants (docs/EVENTS.md, "Ordering rules") as a checker that
+//! any stream of events (engine outputs, channel, NDJSON) can be fed through.
 
 /// A broken invariant: which event broke it and the sequence so far.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

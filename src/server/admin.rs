@@ -1,4 +1,5 @@
-//! The admin HTTP API (CONTRACT.md §4), on the same port as the WebSocket endpoint.
+//! The admin HTTP API (docs/EVENTS.md, "Admin API"), on the same port as the
+//! WebSocket endpoint.
 
 use axum::Json;
 use axum::extract::{Path, State};
