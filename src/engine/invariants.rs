@@ -27,6 +27,8 @@ const SESSION_SCOPED: &[&str] = &[
     "connection_restored",
     "participant_joined",
     "participant_left",
+    "participant_renamed",
+    "server_info",
     "idle_countdown_started",
     "idle_countdown_cancelled",
     "heartbeat",
@@ -170,6 +172,8 @@ mod tests {
         );
         assert!(run(&["connecting", "session_joined", "connection_restored"]).is_err());
         assert!(run(&["connecting", "session_left", "participant_joined"]).is_err());
+        assert!(run(&["connecting", "session_left", "participant_renamed"]).is_err());
+        assert!(run(&["connecting", "session_left", "server_info"]).is_err());
         assert!(run(&["connecting", "session_joined", "session_joined"]).is_err());
     }
 }
