@@ -368,6 +368,11 @@ impl JanusBackend {
             Request::Leave => {
                 if janus == "ack" {
                     self.pending.insert(tx_of(v), what);
+                } else if self.stage == Stage::Leaving {
+                    // Janus has taken us out of the room (or says it cannot):
+                    // only now end the session, so a quick rejoin does not
+                    // find our old self still listed.
+                    self.destroy(&mut out.replies);
                 }
             }
             Request::Destroy => {
@@ -643,10 +648,9 @@ impl Backend for JanusBackend {
             }
             ClientMsg::Leave => match self.stage {
                 Stage::Joined => {
+                    // `destroy` follows Janus's answer to the leave.
                     self.message(out, Request::Leave, json!({ "request": "leave" }));
                     self.stage = Stage::Leaving;
-                    self.request(out, "destroy", Request::Destroy, Map::new());
-                    self.ids = None;
                 }
                 _ => self.destroy(out),
             },
@@ -1277,21 +1281,38 @@ mod tests {
 
     #[test]
     fn our_leave_sends_leave_then_destroy_and_the_destroy_answer_is_left() {
-        let mut b = backend(JanusOptions::default());
-        joined(&mut b, true);
-        let mut out = Vec::new();
-        b.encode(ClientMsg::Leave, &mut out);
-        let frames = sent(&out);
-        assert_eq!(frames[0]["body"]["request"], "leave");
-        assert_eq!(frames[1]["janus"], "destroy");
-        let leave_ok = json!({"janus":"event","session_id":SID,"transaction":tx(&frames[0]),"sender":HID,
-            "plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"event","room":4001,"leaving":"ok"}}});
-        assert!(feed(&mut b, leave_ok).msgs.is_empty());
-        let d = feed(
-            &mut b,
-            json!({"janus":"success","session_id":SID,"transaction":tx(&frames[1])}),
-        );
-        assert_eq!(d.msgs, [ServerMsg::Left]);
+        for ack_first in [true, false] {
+            let mut b = backend(JanusOptions::default());
+            joined(&mut b, true);
+            let mut out = Vec::new();
+            b.encode(ClientMsg::Leave, &mut out);
+            let frames = sent(&out);
+            assert_eq!(frames.len(), 1, "destroy waits for the leave's answer");
+            assert_eq!(frames[0]["body"]["request"], "leave");
+            let ack = json!({"janus":"ack","session_id":SID,"transaction":tx(&frames[0])});
+            let leave_ok = json!({"janus":"event","session_id":SID,"transaction":tx(&frames[0]),"sender":HID,
+                "plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"event","room":4001,"leaving":"ok"}}});
+            let (first, second) = if ack_first {
+                (ack, leave_ok)
+            } else {
+                (leave_ok, ack)
+            };
+            let d1 = feed(&mut b, first);
+            let d2 = feed(&mut b, second);
+            assert!(d1.msgs.is_empty() && d2.msgs.is_empty());
+            let destroy: Vec<Value> = sent(&d1.replies)
+                .into_iter()
+                .chain(sent(&d2.replies))
+                .collect();
+            assert_eq!(destroy.len(), 1);
+            assert_eq!(destroy[0]["janus"], "destroy");
+            assert_eq!(destroy[0]["session_id"], SID);
+            let d = feed(
+                &mut b,
+                json!({"janus":"success","session_id":SID,"transaction":tx(&destroy[0])}),
+            );
+            assert_eq!(d.msgs, [ServerMsg::Left]);
+        }
     }
 
     #[test]
