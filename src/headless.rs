@@ -115,6 +115,14 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
                 }
                 if let Some(status) = Exit::for_terminal(&ev.kind) {
                     in_session = false;
+                    // Answers to commands typed before the end are already
+                    // queued (the runner answers in order): print them
+                    // before this run exits.
+                    while let Ok((cmd, result)) = done.try_recv() {
+                        if let Err(e) = result {
+                            refused(cmd, &e);
+                        }
+                    }
                     if quitting {
                         return Ok(Exit::Ok);
                     }
@@ -141,7 +149,7 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
                     eprintln!("calltop: join: {e}");
                     return Ok(Exit::Internal);
                 }
-                (cmd, Err(e)) => eprintln!("calltop: {}: {e}", format!("{cmd:?}").to_lowercase()),
+                (cmd, Err(e)) => refused(cmd, &e),
             },
             _ = sigint.recv() => quitting = quit(&run, in_session),
             _ = sigterm.recv() => quitting = quit(&run, in_session),
@@ -151,6 +159,14 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
             return Ok(Exit::Ok);
         }
     }
+}
+
+/// A command that made no sense now, on stderr.
+fn refused(cmd: Line, e: &CommandError) {
+    if (cmd, e) == (Line::Quit, &CommandError::NotInSession) {
+        return; // quitting as the session ended on its own
+    }
+    eprintln!("calltop: {}: {e}", format!("{cmd:?}").to_lowercase());
 }
 
 /// A signal: leave (the terminal event then ends the loop) or, if not in a session, stop.
