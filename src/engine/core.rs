@@ -518,8 +518,8 @@ impl Engine {
                 facts,
             } => self.on_joined(resumed, resume_token, own_id, participants, facts, now),
             ServerMsg::ParticipantJoined(m) => {
-                if self.phase != Phase::Joined {
-                    return self.unexpected(now, "participant_joined", &m.id);
+                if !self.roster_may_change(now, "participant_joined", &m.id) {
+                    return;
                 }
                 if self.own_id.as_deref() == Some(m.id.as_str()) {
                     return self.error(
@@ -540,8 +540,8 @@ impl Engine {
                 self.update_idle(now);
             }
             ServerMsg::ParticipantLeft { id } => {
-                if self.phase != Phase::Joined {
-                    return self.unexpected(now, "participant_left", &id);
+                if !self.roster_may_change(now, "participant_left", &id) {
+                    return;
                 }
                 if !self.participants.contains_key(&id) {
                     return self.error(
@@ -556,8 +556,8 @@ impl Engine {
                 self.update_idle(now);
             }
             ServerMsg::ParticipantRenamed { id, display } => {
-                if self.phase != Phase::Joined {
-                    return self.unexpected(now, "participant rename", &id);
+                if !self.roster_may_change(now, "participant rename", &id) {
+                    return;
                 }
                 if !self.participants.contains_key(&id) {
                     return self.error(
@@ -568,8 +568,8 @@ impl Engine {
                 self.rename_participant(id, display, now);
             }
             ServerMsg::Roster(members) => {
-                if self.phase != Phase::Joined {
-                    return self.unexpected(now, "participant list", "");
+                if !self.roster_may_change(now, "participant list", "") {
+                    return;
                 }
                 self.sync_roster(members, now);
                 self.update_idle(now);
@@ -633,6 +633,20 @@ impl Engine {
                 self.on_transport_failure(format!("server refused: {reason}"), now);
             }
             ServerMsg::Notice { message } => self.error(now, message),
+        }
+    }
+
+    /// Whether news about the others applies now. While our leave is under
+    /// way it is expected (a room often leaves together) and not worth an
+    /// error; before the join is acknowledged or after the session it is one.
+    fn roster_may_change(&mut self, now: Instant, what: &str, detail: &str) -> bool {
+        match self.phase {
+            Phase::Joined => true,
+            Phase::Leaving => false,
+            _ => {
+                self.unexpected(now, what, detail);
+                false
+            }
         }
     }
 
