@@ -251,6 +251,40 @@ struct Line<'a> {
     user: Option<&'a str>,
 }
 
+/// Characters a terminal may act on or that reorder what follows, which JSON
+/// allows raw inside strings: C1 controls (U+009B is a CSI on many
+/// terminals), bidi controls, and Unicode tag characters.
+fn needs_escape(c: char) -> bool {
+    matches!(c,
+        '\u{80}'..='\u{9f}'
+        | '\u{61c}'
+        | '\u{200e}' | '\u{200f}'
+        | '\u{202a}'..='\u{202e}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{e0000}'..='\u{e007f}')
+}
+
+/// Writes those characters as JSON `\u` escapes, so an NDJSON line read in a
+/// terminal (`tail -f`, a pipe to less) shows them instead of obeying them.
+/// They can only occur inside JSON strings, so the line stays the same JSON.
+fn escape_for_terminals(line: String) -> String {
+    if !line.chars().any(needs_escape) {
+        return line;
+    }
+    let mut out = String::with_capacity(line.len() + 16);
+    for c in line.chars() {
+        if needs_escape(c) {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// RFC 3339 UTC with milliseconds, as the NDJSON `ts`.
 pub fn rfc3339_ms(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
@@ -348,7 +382,7 @@ impl SessionEvent {
             session,
             user: own_user.then_some(user),
         };
-        serde_json::to_string(&line).expect("event lines always serialize")
+        escape_for_terminals(serde_json::to_string(&line).expect("event lines always serialize"))
     }
 }
 
@@ -388,6 +422,37 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["user"], "bob");
         assert_eq!(v["id"], "4711");
+    }
+
+    #[test]
+    fn terminal_controls_from_the_server_are_escaped_and_the_line_stays_json() {
+        let name = "eve\u{9b}2J\u{9d}0;x\u{7}\u{202e}gnp.exe\u{e0041}";
+        let line = at(EventKind::ParticipantJoined {
+            id: name.into(),
+            user: name.into(),
+            joined_at: None,
+        })
+        .to_ndjson("demo", "alice");
+        assert!(line.is_ascii(), "{line}");
+        assert!(
+            line.contains(r"\u009b") && line.contains(r"\u202e"),
+            "{line}"
+        );
+        assert!(
+            line.contains(r"\udb40\udc41"),
+            "a tag character as its surrogate pair: {line}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["user"], name, "the same name once parsed");
+        let plain = at(EventKind::ParticipantLeft {
+            id: "zoë".into(),
+            user: "zoë 日本".into(),
+        })
+        .to_ndjson("demo", "alice");
+        assert!(
+            plain.contains("zoë 日本"),
+            "other text stays as it is: {plain}"
+        );
     }
 
     #[test]

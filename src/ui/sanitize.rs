@@ -28,7 +28,7 @@ pub fn clean_max(s: &str, max: usize) -> String {
 /// C0 controls (ESC, BEL, CR, LF, TAB, …) become their Unicode control
 /// pictures (`␛`, `␇`, …), DEL becomes `␡`, and C1 controls (which some
 /// terminals read as CSI/OSC introducers), bidirectional overrides and
-/// zero-width characters (which can disguise text) become `�`.
+/// zero-width and tag characters (which can disguise text) become `�`.
 fn visible(c: char) -> char {
     match c {
         '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
@@ -37,8 +37,11 @@ fn visible(c: char) -> char {
         '\u{200b}'..='\u{200f}'
         | '\u{2028}'..='\u{202e}'
         | '\u{2060}'..='\u{206f}'
+        | '\u{61c}'
         | '\u{feff}'
-        | '\u{fff9}'..='\u{fffb}' => '\u{fffd}',
+        | '\u{fff9}'..='\u{fffb}'
+        // Tag characters: invisible, and able to hide text (or prompts) in a name.
+        | '\u{e0000}'..='\u{e007f}' => '\u{fffd}',
         c => c,
     }
 }
@@ -54,6 +57,7 @@ mod tests {
         assert_eq!(clean("a\r\nb\tc"), "a␍␊b␉c");
         assert_eq!(clean("x\u{9b}31m"), "x\u{fffd}31m");
         assert_eq!(clean("evil\u{202e}txt.exe"), "evil\u{fffd}txt.exe");
+        assert_eq!(clean("bob\u{e0041}\u{e007f}"), "bob\u{fffd}\u{fffd}");
         assert_eq!(clean("zoë 李"), "zoë 李");
     }
 
