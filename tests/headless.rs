@@ -265,6 +265,23 @@ async fn bad_usage_and_bad_config_exit_2_with_a_clear_message() {
             None,
             "-3",
         ),
+        // Janus needs its server's URL; Janus options need the Janus backend.
+        (
+            vec!["--headless", "--backend", "janus"],
+            None,
+            "session.server",
+        ),
+        (
+            vec![
+                "--headless",
+                "--server",
+                "ws://127.0.0.1:1/ws",
+                "--janus-pin",
+                "1",
+            ],
+            None,
+            "janus.pin",
+        ),
     ] {
         let mut c = command(&args);
         if let Some((k, v)) = env {
@@ -346,4 +363,18 @@ async fn a_signal_during_an_event_flood_still_leaves_and_exits() {
     h.until("session_left").await;
     assert_eq!(h.last()["reason"], "user");
     assert_eq!(h.exit_code().await, 0);
+}
+
+#[tokio::test]
+async fn diagnostics_on_a_pipe_carry_no_colour_codes() {
+    let out = command(&["--headless", "--server", "ws://127.0.0.1:1/ws"])
+        .env("RUST_LOG", "calltop=info")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("connecting"), "the log is there: {stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no ANSI escapes: {stderr:?}");
 }
