@@ -812,3 +812,47 @@ async fn in_a_room_that_does_not_announce_joins_the_heartbeat_finds_newcomers() 
         ["participant_left", "idle_countdown_started"]
     );
 }
+
+#[tokio::test]
+async fn with_reclaim_zero_a_room_destroyed_while_away_ends_the_session_and_is_not_recreated() {
+    let Some(janus) = require_janus(ServerOptions {
+        reclaim_timeout_secs: 0,
+        ..ServerOptions::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let (mut host, _) = host(&janus, 4022, "bob").await;
+    let proxy = proxy_to(&janus).await;
+    // Even with create_room: a room an administrator destroyed stays gone.
+    let (_s, mut ev) = joined(
+        patient(&proxy.ws_url(), 4022, "alice")
+            .janus(create())
+            .build()
+            .unwrap(),
+    )
+    .await;
+    ev.until("participant_joined").await;
+    host.wait_plugin_event("joining", WAIT).await;
+    cut(&proxy, &mut ev).await;
+    host.wait_plugin_event("leaving", WAIT).await;
+    host.destroy_room(4022, SECRET).await;
+    proxy.set_mode(Mode::Forward);
+    assert_eq!(
+        without_attempts(ev.until("session_left").await),
+        ["session_left"]
+    );
+    assert_eq!(
+        ev.last("session_left"),
+        Some(&EventKind::SessionLeft {
+            reason: LeftReason::Ended
+        })
+    );
+    let p = janus.peer(None).await;
+    let mut p = p;
+    p.create_session().await;
+    p.attach_videoroom().await;
+    let exists = p.message(json!({"request": "exists", "room": 4022})).await;
+    assert_eq!(exists["exists"], false, "not created again: {exists}");
+}

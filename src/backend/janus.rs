@@ -11,7 +11,7 @@
 //! Facts this follows were checked against Janus 1.1.2; see the README's
 //! Janus section for how each Janus message maps to an event.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -77,8 +77,12 @@ enum ListFor {
 enum Stage {
     /// No transport, or one on which we have not asked to join.
     Idle,
-    /// Joining; `resumed` once a `claim` got our old session back.
-    Handshake {
+    /// Creating, claiming, attaching, joining.
+    Handshake,
+    /// In the room (or back in our claimed session), the roster on its way;
+    /// `resumed` when a `claim` got our old session back. Room events wait
+    /// until the roster is in.
+    Listing {
         resumed: bool,
     },
     Joined,
@@ -100,8 +104,8 @@ struct RoomCreation {
 }
 
 pub struct JanusBackend {
-    /// The room id as Janus wants it: a number, unless it is not one (servers
-    /// with `string_ids`).
+    /// The room id as Janus wants it: a number, unless it is not one (or the
+    /// server said it wants strings: `string_ids`).
     room: Value,
     display: String,
     token: Option<Secret>,
@@ -111,11 +115,18 @@ pub struct JanusBackend {
     fixed_id: Option<u64>,
     heartbeat_interval: Duration,
 
-    /// Our Janus session and plugin handle while Janus may still hold them:
-    /// what a `claim` after a drop asks for.
+    /// The Janus session and handle of the attempt under way (or of the
+    /// session we are in).
     ids: Option<Ids>,
+    /// The session that last got us into the room: the only one a `claim`
+    /// after a drop asks for (a half-built one never held our seat).
+    joined: Option<Ids>,
     /// Our participant id, kept across a drop so a full rejoin can ask for it again.
     own_id: Option<Value>,
+    /// This attempt follows a join we had: the room is not created again
+    /// (an administrator may have destroyed it), and its absence means the
+    /// session was ended.
+    rejoining: bool,
     /// Whether the room announces joins (`notify_joining`); if not, each
     /// heartbeat also fetches the roster.
     announces_joins: bool,
@@ -124,6 +135,8 @@ pub struct JanusBackend {
     /// every reconnect.
     warned_timeout: bool,
     stage: Stage,
+    /// Room events that came while the roster was on its way.
+    early: Vec<Value>,
     pending: HashMap<String, Request>,
     next_tx: u64,
 }
@@ -134,19 +147,25 @@ impl std::fmt::Debug for JanusBackend {
             .field("room", &self.room)
             .field("stage", &self.stage)
             .field("ids", &self.ids)
+            .field("joined", &self.joined)
             .finish_non_exhaustive()
+    }
+}
+
+/// The room id as Janus wants it: a number when the session is one written
+/// the usual way (`4001`, not `007` or `+7`), else a string.
+fn room_id(session: &str) -> Value {
+    match session.parse::<u64>() {
+        Ok(n) if n.to_string() == session => Value::from(n),
+        _ => Value::from(session),
     }
 }
 
 impl JanusBackend {
     pub fn new(settings: &SessionSettings) -> JanusBackend {
         let j = &settings.janus;
-        let room = match settings.session.parse::<u64>() {
-            Ok(n) => Value::from(n),
-            Err(_) => Value::from(settings.session.clone()),
-        };
         JanusBackend {
-            room,
+            room: room_id(&settings.session),
             display: settings.user.clone(),
             token: settings.token.clone(),
             api_secret: j.api_secret.clone(),
@@ -158,11 +177,14 @@ impl JanusBackend {
             fixed_id: j.participant_id,
             heartbeat_interval: settings.heartbeat_interval,
             ids: None,
+            joined: None,
             own_id: j.participant_id.map(Value::from),
+            rejoining: false,
             announces_joins: true,
             facts: ServerFacts::default(),
             warned_timeout: false,
             stage: Stage::Idle,
+            early: Vec::new(),
             pending: HashMap::new(),
             next_tx: 0,
         }
@@ -207,6 +229,7 @@ impl JanusBackend {
 
     fn create_session(&mut self, out: &mut Vec<String>) {
         self.ids = None;
+        self.stage = Stage::Handshake;
         self.request(out, "create", Request::Create, Map::new());
     }
 
@@ -237,27 +260,33 @@ impl JanusBackend {
     fn destroy(&mut self, out: &mut Vec<String>) {
         if self.ids.is_some() {
             self.request(out, "destroy", Request::Destroy, Map::new());
-            self.ids = None;
         }
+        self.ids = None;
+        self.joined = None;
+    }
+
+    /// We are out of the room for good (removed, ended): end our Janus
+    /// session and say so.
+    fn out_of_room(&mut self, msg: ServerMsg, out: &mut Decoded) {
+        self.destroy(&mut out.replies);
+        self.stage = Stage::Idle;
+        self.early.clear();
+        out.msgs.push(msg);
+    }
+
+    /// Janus forgot our session (or our handle): a loss, and nothing left
+    /// to claim.
+    fn session_gone(&mut self, reason: &str, out: &mut Decoded) {
+        self.ids = None;
+        self.joined = None;
+        self.early.clear();
+        out.msgs.push(ServerMsg::SessionLost {
+            reason: reason.into(),
+        });
     }
 
     fn own_id_text(&self) -> Option<String> {
         self.own_id.as_ref().and_then(id_text)
-    }
-
-    fn joined(&mut self, resumed: bool, members: Vec<Member>) -> ServerMsg {
-        self.stage = Stage::Joined;
-        let own_id = self.own_id_text().unwrap_or_default();
-        let mut facts = self.facts.clone();
-        facts.server_session = self.ids.map(|i| i.session.to_string());
-        facts.own_id = Some(own_id.clone());
-        ServerMsg::Joined {
-            resumed,
-            resume_token: self.ids.map(|i| i.session.to_string()),
-            own_id,
-            participants: members,
-            facts,
-        }
     }
 
     fn on_response(
@@ -267,6 +296,15 @@ impl JanusBackend {
         v: &Value,
         out: &mut Decoded,
     ) -> Result<(), ProtocolError> {
+        if janus == "ack" {
+            if let Request::Keepalive(seq) = what {
+                out.msgs.push(ServerMsg::Pong { seq });
+            } else {
+                // The answer is the event with this transaction, before or after.
+                self.pending.insert(tx_of(v), what);
+            }
+            return Ok(());
+        }
         let failure = core_error(v);
         let data = plugin_data(v);
         let plugin_failure = data.and_then(plugin_error);
@@ -295,8 +333,9 @@ impl JanusBackend {
                         ids.handle = handle;
                     }
                     match self.create.clone() {
-                        Some(c) => self.create_room(&mut out.replies, &c),
-                        None => self.join(&mut out.replies),
+                        // A room that went while we were away stays gone.
+                        Some(c) if !self.rejoining => self.create_room(&mut out.replies, &c),
+                        _ => self.join(&mut out.replies),
                     }
                 }
             },
@@ -304,6 +343,10 @@ impl JanusBackend {
                 (Some(e), _) => out.msgs.push(refusal("creating the room", e)),
                 (None, None) => self.join(&mut out.replies),
                 (None, Some((vr::ROOM_EXISTS, _))) => self.join(&mut out.replies),
+                (None, Some(e)) if self.wants_string_room(&e) => {
+                    let c = self.create.clone().expect("only sent with create_room");
+                    self.create_room(&mut out.replies, &c);
+                }
                 (None, Some(e)) => out.msgs.push(ServerMsg::Refused {
                     reason: format!(
                         "Janus would not create room {}: {}",
@@ -313,62 +356,63 @@ impl JanusBackend {
                     fatal: true,
                 }),
             },
-            Request::Join { reused } => {
-                if janus == "ack" {
-                    // The answer is the event with this transaction, before or after.
-                    self.pending.insert(tx_of(v), what);
-                    return Ok(());
+            Request::Join { reused } => match (failure, plugin_failure) {
+                (Some(e), _) => out.msgs.push(refusal("joining the room", e)),
+                (None, Some((vr::ID_EXISTS, _))) if reused => {
+                    // Our old self is still in the room: join as a new participant.
+                    self.own_id = None;
+                    self.join(&mut out.replies);
                 }
-                match (failure, plugin_failure) {
-                    (Some(e), _) => out.msgs.push(refusal("joining the room", e)),
-                    (None, Some((vr::ID_EXISTS, _))) if reused => {
-                        // Our old self is still in the room: join as a new participant.
-                        self.own_id = None;
-                        self.join(&mut out.replies);
+                (None, Some(e)) if self.wants_string_room(&e) => self.join(&mut out.replies),
+                (None, Some((vr::NO_SUCH_ROOM, _))) if self.rejoining => {
+                    // The room went while we were away.
+                    self.out_of_room(ServerMsg::Ended, out);
+                }
+                (None, Some(e)) => out.msgs.push(self.join_refusal(e)),
+                (None, None) => {
+                    let d = data.ok_or_else(|| malformed(v, "join answer without data"))?;
+                    if d.get("videoroom").and_then(Value::as_str) != Some("joined") {
+                        return Err(malformed(v, "join answered without \"joined\""));
                     }
-                    (None, Some(e)) => out.msgs.push(self.join_refusal(e)),
-                    (None, None) => {
-                        let d = data.ok_or_else(|| malformed(v, "join answer without data"))?;
-                        if d.get("videoroom").and_then(Value::as_str) != Some("joined") {
-                            return Err(malformed(v, "join answered without \"joined\""));
-                        }
-                        self.own_id = d.get("id").cloned();
-                        self.facts.room = d
-                            .get("description")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned);
-                        // `attendees` is only there when the room announces joins.
-                        self.announces_joins = d.get("attendees").is_some();
-                        self.list(&mut out.replies, ListFor::Join);
-                    }
+                    let id = d
+                        .get("id")
+                        .filter(|id| id_text(id).is_some())
+                        .ok_or_else(|| malformed(v, "joined without a participant id"))?;
+                    self.own_id = Some(id.clone());
+                    self.facts.room = d
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    // `attendees` is only there when the room announces joins.
+                    self.announces_joins = d.get("attendees").is_some();
+                    self.stage = Stage::Listing { resumed: false };
+                    self.list(&mut out.replies, ListFor::Join);
                 }
-            }
-            Request::List(why) => self.on_list(why, failure, plugin_failure, data, v, out)?,
-            Request::Keepalive(seq) => match failure {
-                None => out.msgs.push(ServerMsg::Pong { seq }),
-                Some((code::SESSION_NOT_FOUND, _)) => {
-                    self.ids = None;
-                    out.msgs.push(ServerMsg::SessionLost {
-                        reason: "Janus no longer knows our session (it timed out or was destroyed)"
-                            .into(),
-                    });
-                }
+            },
+            Request::List(why) => self.on_list(why, failure, plugin_failure, data, v, out),
+            Request::Keepalive(_) => match failure {
+                None => {}
+                Some((code::SESSION_NOT_FOUND, _)) => self.session_gone(
+                    "Janus no longer knows our session (it timed out or was destroyed)",
+                    out,
+                ),
                 Some(e) => out.msgs.push(refusal("keeping the session alive", e)),
             },
             Request::Claim => match failure {
-                None => self.list(&mut out.replies, ListFor::Claim),
+                None => {
+                    self.stage = Stage::Listing { resumed: true };
+                    self.list(&mut out.replies, ListFor::Claim);
+                }
                 Some((code::SESSION_NOT_FOUND, _)) => {
                     // Past the reclaim window (or reclaiming is off): a full
                     // rejoin, with our old participant id if Janus lets us.
-                    self.stage = Stage::Handshake { resumed: false };
+                    self.joined = None;
                     self.create_session(&mut out.replies);
                 }
                 Some(e) => out.msgs.push(refusal("reclaiming our session", e)),
             },
             Request::Leave => {
-                if janus == "ack" {
-                    self.pending.insert(tx_of(v), what);
-                } else if self.stage == Stage::Leaving {
+                if self.stage == Stage::Leaving {
                     // Janus has taken us out of the room (or says it cannot):
                     // only now end the session, so a quick rejoin does not
                     // find our old self still listed.
@@ -385,6 +429,18 @@ impl JanusBackend {
         Ok(())
     }
 
+    /// A 430 saying rooms are strings here (`string_ids`) while we sent a
+    /// number: from now on the room goes as a string. The caller retries.
+    fn wants_string_room(&mut self, (code, words): &(i64, String)) -> bool {
+        if *code == vr::INVALID_ELEMENT && words.contains("(room should be a string") {
+            if let Value::Number(n) = &self.room {
+                self.room = Value::from(n.to_string());
+                return true;
+            }
+        }
+        false
+    }
+
     fn on_server_info(&mut self, v: &Value, out: &mut Decoded) {
         let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
         let secs = |k: &str| v.get(k).and_then(Value::as_u64).map(Duration::from_secs);
@@ -396,9 +452,9 @@ impl JanusBackend {
         self.facts.session_timeout = secs("session-timeout");
         self.facts.resume_window = secs("reclaim-session-timeout");
         if let Some(t) = self.facts.session_timeout
-            && !std::mem::replace(&mut self.warned_timeout, true)
             && !t.is_zero()
             && self.heartbeat_interval >= t
+            && !std::mem::replace(&mut self.warned_timeout, true)
         {
             out.msgs.push(ServerMsg::Notice {
                 message: format!(
@@ -418,72 +474,104 @@ impl JanusBackend {
         data: Option<&Value>,
         v: &Value,
         out: &mut Decoded,
-    ) -> Result<(), ProtocolError> {
+    ) {
+        let expected = match why {
+            ListFor::Join => self.stage == Stage::Listing { resumed: false },
+            ListFor::Claim => self.stage == Stage::Listing { resumed: true },
+            ListFor::Poll => self.stage == Stage::Joined,
+        };
+        if !expected {
+            return; // an answer for a stage we have left (our leave, a loss)
+        }
         if let Some(e) = failure {
-            if why == ListFor::Claim && e.0 == code::HANDLE_NOT_FOUND {
-                // The session came back without its handle: join afresh.
-                self.stage = Stage::Handshake { resumed: false };
-                self.create_session(&mut out.replies);
-                return Ok(());
+            if e.0 == code::HANDLE_NOT_FOUND {
+                // The session is there but our handle is not: join afresh.
+                self.session_gone("Janus no longer knows our plugin handle", out);
+                return;
             }
             out.msgs.push(refusal("listing the participants", e));
-            return Ok(());
+            return;
         }
         if let Some(e) = plugin_failure {
             match (why, e.0) {
                 // The room went while we were away (or under us).
                 (ListFor::Claim | ListFor::Poll, vr::NO_SUCH_ROOM) => {
-                    self.destroy(&mut out.replies);
-                    self.stage = Stage::Idle;
-                    out.msgs.push(ServerMsg::Ended);
+                    self.out_of_room(ServerMsg::Ended, out)
                 }
                 (ListFor::Join, _) => out.msgs.push(self.join_refusal(e)),
                 _ => out.msgs.push(ServerMsg::Notice {
                     message: format!("Janus could not list the room: {}", janus_words(e)),
                 }),
             }
-            return Ok(());
+            return;
         }
-        let list = data
+        let Some(list) = data
             .and_then(|d| d.get("participants"))
             .and_then(Value::as_array)
-            .ok_or_else(|| malformed(v, "participant list without \"participants\""))?;
+        else {
+            out.msgs.push(ServerMsg::Notice {
+                message: format!(
+                    "ignored a participant list without \"participants\": {}",
+                    excerpt(&v.to_string())
+                ),
+            });
+            return;
+        };
         let own = self.own_id_text();
         let mut here = false;
         let mut members = Vec::with_capacity(list.len());
+        let mut unnamed = 0;
         for p in list {
-            let Some(m) = member(p) else {
-                return Err(malformed(v, "a participant without an id"));
-            };
-            if Some(&m.id) == own.as_ref() {
-                here = true;
-            } else {
-                members.push(m);
+            // The room's dummy publisher (a Janus feature) is nobody.
+            if p.get("dummy").and_then(Value::as_bool) == Some(true) {
+                continue;
             }
+            match member(p) {
+                Some(m) if Some(&m.id) == own.as_ref() => here = true,
+                Some(m) => members.push(m),
+                None => unnamed += 1,
+            }
+        }
+        if unnamed > 0 {
+            out.msgs.push(ServerMsg::Notice {
+                message: format!("ignored {unnamed} listed participant(s) without an id"),
+            });
+        }
+        if !here {
+            // Kicked (while we were away, or since we joined): Janus kept
+            // the session, not our seat.
+            self.out_of_room(ServerMsg::Removed, out);
+            return;
         }
         match why {
-            ListFor::Join => {
-                let msg = self.joined(false, members);
-                out.msgs.push(msg);
-            }
-            ListFor::Claim if !here => {
-                // Kicked while we were away: Janus kept the session, not our seat.
-                self.destroy(&mut out.replies);
-                self.stage = Stage::Idle;
-                out.msgs.push(ServerMsg::Removed);
-            }
-            ListFor::Claim => {
-                let resumed = self.stage == Stage::Handshake { resumed: true };
-                let msg = self.joined(resumed, members);
-                out.msgs.push(msg);
-            }
-            ListFor::Poll => {
-                if self.stage == Stage::Joined {
-                    out.msgs.push(ServerMsg::Roster(members));
+            ListFor::Join | ListFor::Claim => {
+                let resumed = why == ListFor::Claim;
+                self.stage = Stage::Joined;
+                self.joined = self.ids;
+                let own_id = own.unwrap_or_default();
+                let mut facts = self.facts.clone();
+                facts.server_session = self.ids.map(|i| i.session.to_string());
+                facts.own_id = Some(own_id.clone());
+                let mut present: HashSet<String> = members.iter().map(|m| m.id.clone()).collect();
+                present.insert(own_id.clone());
+                out.msgs.push(ServerMsg::Joined {
+                    resumed,
+                    resume_token: self.ids.map(|i| i.session.to_string()),
+                    own_id,
+                    participants: members,
+                    facts,
+                });
+                // What happened while the list was on its way, as far as the
+                // list does not already say it.
+                for ev in std::mem::take(&mut self.early) {
+                    if self.stage != Stage::Joined {
+                        break;
+                    }
+                    self.apply_room_event(&ev, out, Some(&mut present));
                 }
             }
+            ListFor::Poll => out.msgs.push(ServerMsg::Roster(members)),
         }
-        Ok(())
     }
 
     fn create_room(&mut self, out: &mut Vec<String>, c: &RoomCreation) {
@@ -512,11 +600,15 @@ impl JanusBackend {
         }
     }
 
-    /// Why a join failed, in words that say what to change. Every plugin
-    /// refusal is final: retrying the same join gets the same answer (a full
-    /// room is the exception: someone may leave).
+    /// Why a join failed, in words that say what to change. Plugin refusals
+    /// are final (the same join gets the same answer), except a full room
+    /// (someone may leave) and our fixed id still taken by our old self.
     fn join_refusal(&self, (code, words): (i64, String)) -> ServerMsg {
         let room = self.room_text();
+        let retry = |reason: String| ServerMsg::Refused {
+            reason,
+            fatal: false,
+        };
         let what = match code {
             vr::NO_SUCH_ROOM if self.create.is_none() => {
                 format!("no room {room} on this Janus (create it, or set janus.create_room = true)")
@@ -527,21 +619,28 @@ impl JanusBackend {
             }
             vr::UNAUTHORIZED if self.pin.is_some() => format!("wrong pin for room {room}"),
             vr::UNAUTHORIZED => format!("room {room} needs a pin (janus.pin)"),
-            vr::INVALID_ELEMENT if words.contains("integer") => {
+            vr::INVALID_ELEMENT if words.contains("(id should be") => {
+                "participant ids on this Janus are of another kind than janus.participant_id"
+                    .to_owned()
+            }
+            vr::INVALID_ELEMENT if words.contains("(room should be") => {
                 format!("room ids on this Janus are numbers, and session {room:?} is not one")
             }
-            vr::INVALID_ELEMENT if words.contains("string") => format!(
-                "room ids on this Janus are strings (string_ids), and session {room} was sent as a number"
-            ),
+            vr::ID_EXISTS if self.rejoining => {
+                return retry(format!(
+                    "our participant id is still in room {room} ({})",
+                    janus_words((code, words))
+                ));
+            }
             vr::ID_EXISTS => format!(
                 "participant id {} is already in room {room} (janus.participant_id)",
                 self.own_id_text().unwrap_or_default()
             ),
             vr::PUBLISHERS_FULL => {
-                return ServerMsg::Refused {
-                    reason: format!("room {room} is full ({})", janus_words((code, words))),
-                    fatal: false,
-                };
+                return retry(format!(
+                    "room {room} is full ({})",
+                    janus_words((code, words))
+                ));
             }
             _ => format!("Janus refused to join room {room}"),
         };
@@ -554,46 +653,62 @@ impl JanusBackend {
     /// An event nobody asked for: someone came, went, was renamed, or the
     /// room or our session ended.
     fn on_room_event(&mut self, v: &Value, out: &mut Decoded) {
-        // Until the roster is in, it is the truth; events before it are in it.
-        if self.stage != Stage::Joined {
-            return;
+        match self.stage {
+            Stage::Joined => self.apply_room_event(v, out, None),
+            // The roster answers for the time before it; what comes after
+            // it is applied once it is in.
+            Stage::Listing { .. } => self.early.push(v.clone()),
+            _ => {}
         }
+    }
+
+    /// One room event. With `present` (replaying what came before the
+    /// roster), news the roster already holds is skipped.
+    fn apply_room_event(
+        &mut self,
+        v: &Value,
+        out: &mut Decoded,
+        mut present: Option<&mut HashSet<String>>,
+    ) {
         let Some(d) = plugin_data(v) else { return };
         let own = self.own_id_text();
-        match d.get("videoroom").and_then(Value::as_str) {
-            Some("destroyed") => {
-                self.destroy(&mut out.replies);
-                self.stage = Stage::Idle;
-                out.msgs.push(ServerMsg::Ended);
+        let ours = |id: &str| Some(id) == own.as_deref();
+        // Whether the roster does not know this yet; updates the replay set.
+        fn news(present: &mut Option<&mut HashSet<String>>, id: &str, now_here: bool) -> bool {
+            match present.as_deref_mut() {
+                None => true,
+                Some(p) if now_here => p.insert(id.to_owned()),
+                Some(p) => p.remove(id),
             }
+        }
+        match d.get("videoroom").and_then(Value::as_str) {
+            Some("destroyed") => self.out_of_room(ServerMsg::Ended, out),
             Some("event") => {
                 if let Some(j) = d.get("joining") {
                     if let Some(m) = member(j)
-                        && Some(&m.id) != own.as_ref()
+                        && !ours(&m.id)
+                        && news(&mut present, &m.id, true)
                     {
                         out.msgs.push(ServerMsg::ParticipantJoined(m));
                     }
-                } else if let Some(l) = d.get("leaving") {
-                    if l.as_str() == Some("ok") {
-                        if d.get("reason").and_then(Value::as_str) == Some("kicked") {
-                            self.destroy(&mut out.replies);
-                            self.stage = Stage::Idle;
-                            out.msgs.push(ServerMsg::Removed);
+                } else if let Some(l) = d.get("leaving").or_else(|| d.get("kicked")) {
+                    let kicked = d.get("reason").and_then(Value::as_str) == Some("kicked");
+                    match id_text(l) {
+                        _ if l.as_str() == Some("ok") && kicked => {
+                            self.out_of_room(ServerMsg::Removed, out)
                         }
-                    } else if let Some(id) = id_text(l)
-                        && Some(&id) != own.as_ref()
-                    {
-                        out.msgs.push(ServerMsg::ParticipantLeft { id });
-                    }
-                } else if let Some(k) = d.get("kicked") {
-                    if let Some(id) = id_text(k)
-                        && Some(&id) != own.as_ref()
-                    {
-                        out.msgs.push(ServerMsg::ParticipantLeft { id });
+                        // Our own leave's echo: the answer to our request says it.
+                        _ if l.as_str() == Some("ok") => {}
+                        Some(id) if ours(&id) => self.out_of_room(ServerMsg::Removed, out),
+                        Some(id) if news(&mut present, &id, false) => {
+                            out.msgs.push(ServerMsg::ParticipantLeft { id })
+                        }
+                        _ => {}
                     }
                 } else if let (Some(id), Some(display)) = (d.get("id"), d.get("display")) {
                     if let Some(id) = id_text(id)
-                        && Some(&id) != own.as_ref()
+                        && !ours(&id)
+                        && present.as_deref().is_none_or(|p| p.contains(&id))
                     {
                         let display = display.as_str().unwrap_or_default().to_owned();
                         out.msgs.push(ServerMsg::ParticipantRenamed { id, display });
@@ -623,25 +738,38 @@ impl Backend for JanusBackend {
     fn transport_up(&mut self) {
         // Answers to requests on the old socket never come.
         self.pending.clear();
+        self.early.clear();
         self.stage = Stage::Idle;
+    }
+
+    fn attempt_abandoned(&mut self, out: &mut Vec<String>) {
+        // A half-built session would keep a copy of us in the room for the
+        // reclaim window; the one we were joined with stays claimable.
+        if self.ids.is_some() && self.ids != self.joined {
+            self.request(out, "destroy", Request::Destroy, Map::new());
+            self.ids = None;
+        }
     }
 
     fn encode(&mut self, msg: ClientMsg, out: &mut Vec<String>) {
         match msg {
             ClientMsg::Join { resume } => {
                 self.request(out, "info", Request::Info, Map::new());
-                match (resume, self.ids) {
-                    (Some(_), Some(ids)) => {
-                        self.stage = Stage::Handshake { resumed: true };
-                        let fields = obj(json!({ "session_id": ids.session }));
+                self.early.clear();
+                self.rejoining = resume.is_some();
+                match (resume, self.joined) {
+                    (Some(_), Some(joined)) => {
+                        self.ids = Some(joined);
+                        self.stage = Stage::Handshake;
+                        let fields = obj(json!({ "session_id": joined.session }));
                         self.request(out, "claim", Request::Claim, fields);
                     }
                     (resume, _) => {
                         if resume.is_none() {
                             // A new join, not a rejoin: no old id to ask for.
                             self.own_id = self.fixed_id.map(Value::from);
+                            self.joined = None;
                         }
-                        self.stage = Stage::Handshake { resumed: false };
                         self.create_session(out);
                     }
                 }
@@ -651,13 +779,14 @@ impl Backend for JanusBackend {
                     // `destroy` follows Janus's answer to the leave.
                     self.message(out, Request::Leave, json!({ "request": "leave" }));
                     self.stage = Stage::Leaving;
+                    self.joined = None;
                 }
                 _ => self.destroy(out),
             },
             ClientMsg::Ping { seq } => {
-                if self.ids.is_some() {
+                if self.ids.is_some() && self.stage == Stage::Joined {
                     self.request(out, "keepalive", Request::Keepalive(seq), Map::new());
-                    if !self.announces_joins && self.stage == Stage::Joined {
+                    if !self.announces_joins {
                         self.list(out, ListFor::Poll);
                     }
                 }
@@ -692,12 +821,21 @@ impl Backend for JanusBackend {
             }
             ("event", None) => self.on_room_event(&v, out),
             ("timeout", None) => {
-                if matches!(self.stage, Stage::Joined | Stage::Handshake { .. }) {
-                    self.ids = None;
-                    out.msgs.push(ServerMsg::SessionLost {
-                        reason: "Janus timed our session out (no keepalive reached it in time)"
-                            .into(),
-                    });
+                if matches!(self.stage, Stage::Joined | Stage::Listing { .. }) {
+                    self.session_gone(
+                        "Janus timed our session out (no keepalive reached it in time)",
+                        out,
+                    );
+                }
+            }
+            ("detached", None) => {
+                // Our handle is gone (an administrator detached it): we are out
+                // of the room while the session stays; join afresh.
+                let ours = self.ids.map(|i| i.handle);
+                if matches!(self.stage, Stage::Joined | Stage::Listing { .. })
+                    && v.get("sender").and_then(Value::as_u64) == ours
+                {
+                    self.session_gone("Janus detached our plugin handle", out);
                 }
             }
             ("error", None) => {
@@ -707,8 +845,8 @@ impl Backend for JanusBackend {
                     });
                 }
             }
-            // Media-only messages (`webrtcup`, `media`, `slowlink`, `hangup`,
-            // `detached`...), answers to transactions we no longer wait for,
+            // Media-only messages (`webrtcup`, `media`, `slowlink`,
+            // `hangup`...), answers to transactions we no longer wait for,
             // and types newer than this code: nothing about who is here.
             _ => {}
         }
@@ -1024,20 +1162,28 @@ mod tests {
                 id: "2560301961698130".into()
             }]
         );
-        for ignored in [
-            "webrtcup",
-            "media",
-            "slowlink",
-            "hangup",
-            "detached",
-            "brand_new",
-        ] {
+        for ignored in ["webrtcup", "media", "slowlink", "hangup", "brand_new"] {
             let d = feed(
                 &mut b,
                 json!({"janus":ignored,"session_id":SID,"sender":HID}),
             );
             assert!(d.msgs.is_empty(), "{ignored}");
         }
+        // Another handle's detach is none of ours; our own means we are out.
+        let d = feed(
+            &mut b,
+            json!({"janus":"detached","session_id":SID,"sender":HID + 1}),
+        );
+        assert!(d.msgs.is_empty());
+        let d = feed(
+            &mut b,
+            json!({"janus":"detached","session_id":SID,"sender":HID}),
+        );
+        assert!(
+            matches!(&d.msgs[..], [ServerMsg::SessionLost { .. }]),
+            "{:?}",
+            d.msgs
+        );
     }
 
     #[test]
@@ -1323,5 +1469,289 @@ mod tests {
         assert!(b.decode("{\"no\":\"janus\"}", &mut d).is_err());
         assert!(b.decode("[1,2,3]", &mut d).is_err());
         assert!(d.msgs.is_empty());
+    }
+
+    /// Claims after a drop; returns the `listparticipants` it then sends.
+    fn claim_back(b: &mut JanusBackend) -> Value {
+        b.transport_up();
+        let mut out = Vec::new();
+        b.encode(
+            ClientMsg::Join {
+                resume: Some(SID.to_string()),
+            },
+            &mut out,
+        );
+        let c = find(&sent(&out), "claim").clone();
+        assert_eq!(c["session_id"], SID);
+        let d = feed(
+            b,
+            json!({"janus":"success","session_id":SID,"transaction":tx(&c)}),
+        );
+        sent(&d.replies)[0].clone()
+    }
+
+    #[test]
+    fn only_the_session_that_got_us_in_is_ever_claimed_and_a_half_built_one_is_destroyed() {
+        let mut b = backend(JanusOptions::default());
+        joined(&mut b, true);
+        // Drop; the claim comes too late (458): a new session S2 is built...
+        b.transport_up();
+        let mut out = Vec::new();
+        b.encode(
+            ClientMsg::Join {
+                resume: Some(SID.to_string()),
+            },
+            &mut out,
+        );
+        let c = find(&sent(&out), "claim").clone();
+        let d = feed(
+            &mut b,
+            json!({"janus":"error","session_id":SID,"transaction":tx(&c),
+            "error":{"code":458,"reason":"No such session"}}),
+        );
+        let create = sent(&d.replies)[0].clone();
+        feed(
+            &mut b,
+            json!({"janus":"success","transaction":tx(&create),"data":{"id":77}}),
+        );
+        // ...and the attempt is given up before the join is answered.
+        let mut out = Vec::new();
+        b.attempt_abandoned(&mut out);
+        let destroy = &sent(&out)[0];
+        assert_eq!(
+            (destroy["janus"].as_str(), destroy["session_id"].as_u64()),
+            (Some("destroy"), Some(77))
+        );
+        // The next attempt does not claim S2 (it never held our seat): it starts afresh.
+        b.transport_up();
+        let mut out = Vec::new();
+        b.encode(
+            ClientMsg::Join {
+                resume: Some(SID.to_string()),
+            },
+            &mut out,
+        );
+        let frames = sent(&out);
+        assert!(frames.iter().all(|f| f["janus"] != "claim"), "{frames:?}");
+        assert!(frames.iter().any(|f| f["janus"] == "create"));
+        // While a joined session is kept claimable when an attempt on it is given up.
+        let mut b = backend(JanusOptions::default());
+        joined(&mut b, true);
+        claim_back(&mut b);
+        let mut out = Vec::new();
+        b.attempt_abandoned(&mut out);
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn a_rejoin_never_recreates_a_room_that_went_and_its_absence_is_an_end() {
+        let mut b = backend(JanusOptions {
+            create_room: true,
+            ..JanusOptions::default()
+        });
+        // First join creates the room.
+        b.transport_up();
+        let mut out = Vec::new();
+        b.encode(ClientMsg::Join { resume: None }, &mut out);
+        let create = find(&sent(&out), "create").clone();
+        let d = feed(
+            &mut b,
+            json!({"janus":"success","transaction":tx(&create),"data":{"id":SID}}),
+        );
+        let attach = sent(&d.replies)[0].clone();
+        let d = feed(
+            &mut b,
+            json!({"janus":"success","session_id":SID,"transaction":tx(&attach),"data":{"id":HID}}),
+        );
+        assert_eq!(
+            sent(&d.replies)[0]["body"]["request"],
+            "create",
+            "a first join creates it"
+        );
+        // A rejoin (nothing to claim) goes straight to join, and 426 means ended.
+        let mut b = backend(JanusOptions {
+            create_room: true,
+            ..JanusOptions::default()
+        });
+        b.transport_up();
+        let mut out = Vec::new();
+        b.encode(
+            ClientMsg::Join {
+                resume: Some("1".into()),
+            },
+            &mut out,
+        );
+        let create = find(&sent(&out), "create").clone();
+        let d = feed(
+            &mut b,
+            json!({"janus":"success","transaction":tx(&create),"data":{"id":SID}}),
+        );
+        let attach = sent(&d.replies)[0].clone();
+        let d = feed(
+            &mut b,
+            json!({"janus":"success","session_id":SID,"transaction":tx(&attach),"data":{"id":HID}}),
+        );
+        let join = sent(&d.replies)[0].clone();
+        assert_eq!(join["body"]["request"], "join");
+        let d = feed(
+            &mut b,
+            json!({"janus":"event","session_id":SID,"transaction":tx(&join),"sender":HID,
+            "plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"event","error_code":426,"error":"No such room (4001)"}}}),
+        );
+        assert_eq!(d.msgs, [ServerMsg::Ended]);
+    }
+
+    #[test]
+    fn events_while_the_roster_is_on_its_way_are_applied_after_it_without_doubles() {
+        let mut b = backend(JanusOptions::default());
+        joined(&mut b, true);
+        let list = claim_back(&mut b);
+        for data in [
+            json!({"videoroom":"event","room":4001,"joining":{"id":42,"display":"erin"}}),
+            json!({"videoroom":"event","room":4001,"joining":{"id":43,"display":"finn"}}),
+            json!({"videoroom":"event","room":4001,"leaving":2560301961698130u64}),
+        ] {
+            assert!(
+                feed(&mut b, room_event(data)).msgs.is_empty(),
+                "held until the roster"
+            );
+        }
+        // The roster already has erin (and still bob); finn joined after it was made.
+        let d = feed(
+            &mut b,
+            participants(
+                &tx(&list),
+                json!([
+            {"id":ME,"display":"alice"},{"id":42,"display":"erin"},{"id":2560301961698130u64,"display":"bob"}]),
+            ),
+        );
+        let kinds: Vec<String> = d
+            .msgs
+            .iter()
+            .map(|m| match m {
+                ServerMsg::Joined {
+                    participants,
+                    resumed,
+                    ..
+                } => format!("joined {resumed} {}", participants.len()),
+                ServerMsg::ParticipantJoined(m) => format!("+{}", m.id),
+                ServerMsg::ParticipantLeft { id } => format!("-{id}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(kinds, ["joined true 2", "+43", "-2560301961698130"]);
+    }
+
+    #[test]
+    fn kicked_between_the_join_and_its_roster_is_removed_not_joined() {
+        let mut b = backend(JanusOptions::default());
+        joined(&mut b, true);
+        let list = claim_back(&mut b);
+        let d = feed(
+            &mut b,
+            room_event(json!({"videoroom":"event","room":4001,"leaving":"ok","reason":"kicked"})),
+        );
+        assert!(d.msgs.is_empty());
+        let d = feed(
+            &mut b,
+            participants(&tx(&list), json!([{"id":42,"display":"erin"}])),
+        );
+        assert_eq!(d.msgs, [ServerMsg::Removed]);
+        // Our own id leaving or kicked, once joined, means we are out too.
+        let mut b = backend(JanusOptions::default());
+        joined(&mut b, true);
+        let d = feed(
+            &mut b,
+            room_event(json!({"videoroom":"event","room":4001,"kicked":ME})),
+        );
+        assert_eq!(d.msgs, [ServerMsg::Removed]);
+    }
+
+    #[test]
+    fn string_room_ids_are_retried_as_strings_and_the_dummy_publisher_is_nobody() {
+        let mut b = backend(JanusOptions::default());
+        b.transport_up();
+        let mut out = Vec::new();
+        b.encode(ClientMsg::Join { resume: None }, &mut out);
+        let create = find(&sent(&out), "create").clone();
+        let d = feed(
+            &mut b,
+            json!({"janus":"success","transaction":tx(&create),"data":{"id":SID}}),
+        );
+        let attach = sent(&d.replies)[0].clone();
+        let d = feed(
+            &mut b,
+            json!({"janus":"success","session_id":SID,"transaction":tx(&attach),"data":{"id":HID}}),
+        );
+        let join = sent(&d.replies)[0].clone();
+        assert_eq!(join["body"]["room"], 4001);
+        let d = feed(
+            &mut b,
+            json!({"janus":"event","session_id":SID,"transaction":tx(&join),"sender":HID,
+            "plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"event","error_code":430,
+            "error":"Invalid element type (room should be a string)"}}}),
+        );
+        assert!(d.msgs.is_empty());
+        let again = sent(&d.replies)[0].clone();
+        assert_eq!(again["body"]["room"], "4001");
+        let d = feed(&mut b, joined_event(&tx(&again), true));
+        let list = sent(&d.replies)[0].clone();
+        let d = feed(
+            &mut b,
+            participants(
+                &tx(&list),
+                json!([
+            {"id":ME,"display":"alice"},{"id":5,"display":"Dummy publisher","dummy":true,"publisher":true},
+            {"display":"no id"}]),
+            ),
+        );
+        assert!(
+            matches!(&d.msgs[1], ServerMsg::Joined { participants, .. } if participants.is_empty()),
+            "{:?}",
+            d.msgs
+        );
+        assert!(
+            matches!(&d.msgs[0], ServerMsg::Notice { message } if message.contains("without an id"))
+        );
+        assert_eq!(
+            room_id("007"),
+            Value::from("007"),
+            "not a number written the usual way"
+        );
+        assert_eq!(room_id("4001"), Value::from(4001));
+    }
+
+    #[test]
+    fn a_poll_answer_after_our_leave_is_not_an_end() {
+        let mut b = backend(JanusOptions::default());
+        b.transport_up();
+        let mut out = Vec::new();
+        b.encode(ClientMsg::Join { resume: None }, &mut out);
+        let create = find(&sent(&out), "create").clone();
+        let d = feed(
+            &mut b,
+            json!({"janus":"success","transaction":tx(&create),"data":{"id":SID}}),
+        );
+        let attach = sent(&d.replies)[0].clone();
+        let d = feed(
+            &mut b,
+            json!({"janus":"success","session_id":SID,"transaction":tx(&attach),"data":{"id":HID}}),
+        );
+        let join = sent(&d.replies)[0].clone();
+        // A room without notify_joining: no attendees, so heartbeats poll.
+        let d = feed(&mut b, joined_event(&tx(&join), false));
+        let list = sent(&d.replies)[0].clone();
+        feed(
+            &mut b,
+            participants(&tx(&list), json!([{"id":ME,"display":"alice"}])),
+        );
+        let mut out = Vec::new();
+        b.encode(ClientMsg::Ping { seq: 1 }, &mut out);
+        let poll = find(&sent(&out), "listparticipants").clone();
+        let mut out = Vec::new();
+        b.encode(ClientMsg::Leave, &mut out);
+        let gone = json!({"janus":"success","session_id":SID,"transaction":tx(&poll),"sender":HID,
+            "plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"event","error_code":426,"error":"No such room"}}});
+        assert!(feed(&mut b, gone).msgs.is_empty());
     }
 }

@@ -56,7 +56,8 @@ pub fn build(settings: &SessionSettings) -> Box<dyn Backend> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     /// What the server keys them by: the user name on calltop's protocol,
-    /// Janus's participant id on Janus. Two members never share an id.
+    /// Janus's participant id on Janus. The engine keeps one member per id
+    /// (a server that lists an id twice gets an error event).
     pub id: String,
     /// The name they go by; empty when the server has none for them. Two
     /// members may share one.
@@ -161,6 +162,11 @@ pub trait Backend: Send + 'static {
 
     /// A fresh transport is up: forget per-connection state.
     fn transport_up(&mut self) {}
+
+    /// The engine is dropping a transport that is up before the attempt on
+    /// it got us joined (a connect timeout, a refusal worth retrying): the
+    /// frames to send first, so the server is not left holding half a join.
+    fn attempt_abandoned(&mut self, _out: &mut Vec<String>) {}
 
     fn encode(&mut self, msg: ClientMsg, out: &mut Vec<String>);
 

@@ -422,6 +422,11 @@ impl Engine {
     fn on_transport_failure(&mut self, reason: String, now: Instant) {
         match self.phase {
             Phase::Connecting | Phase::Reconnecting => {
+                if self.transport == Transport::Up {
+                    let mut frames = Vec::new();
+                    self.backend.attempt_abandoned(&mut frames);
+                    self.out.extend(frames.into_iter().map(Output::Send));
+                }
                 self.drop_transport();
                 self.timers.stop(Timer::Attempt);
                 self.last_error = Some(reason);
