@@ -432,11 +432,12 @@ impl JanusBackend {
     /// A 430 saying rooms are strings here (`string_ids`) while we sent a
     /// number: from now on the room goes as a string. The caller retries.
     fn wants_string_room(&mut self, (code, words): &(i64, String)) -> bool {
-        if *code == vr::INVALID_ELEMENT && words.contains("(room should be a string") {
-            if let Value::Number(n) = &self.room {
-                self.room = Value::from(n.to_string());
-                return true;
-            }
+        if *code == vr::INVALID_ELEMENT
+            && words.contains("(room should be a string")
+            && let Value::Number(n) = &self.room
+        {
+            self.room = Value::from(n.to_string());
+            return true;
         }
         false
     }
