@@ -218,9 +218,9 @@ enum Body<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         server_name: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        session_timeout_s: Option<u64>,
+        session_timeout_ms: Option<u128>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        resume_window_s: Option<u64>,
+        resume_window_ms: Option<u128>,
         #[serde(skip_serializing_if = "Option::is_none")]
         room: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -354,8 +354,8 @@ impl SessionEvent {
             EventKind::ServerInfo(f) => Body::ServerInfo {
                 server: f.server.as_deref(),
                 server_name: f.server_name.as_deref(),
-                session_timeout_s: f.session_timeout.map(|d| d.as_secs()),
-                resume_window_s: f.resume_window.map(|d| d.as_secs()),
+                session_timeout_ms: f.session_timeout.map(|d| d.as_millis()),
+                resume_window_ms: f.resume_window.map(|d| d.as_millis()),
                 room: f.room.as_deref(),
                 server_session: f.server_session.as_deref(),
                 own_id: f.own_id.as_deref(),

@@ -321,3 +321,18 @@ fn a_session_the_server_drops_is_a_loss_and_the_restore_resyncs() {
     let outs = h.frame("joined 2 4:bo");
     assert_eq!(names(&outs), ["connection_restored", "server_info"]);
 }
+
+#[test]
+fn a_roster_that_lists_someone_twice_counts_them_once_everywhere() {
+    let mut h = Harness::new();
+    h.engine.handle_command(Command::Join, h.now).unwrap();
+    h.drain();
+    h.input(Input::TransportUp);
+    let outs = h.frame("joined 1 3:ann 3:ann 1:me");
+    assert_eq!(names(&outs)[..2], ["error", "session_joined"]);
+    assert_eq!(
+        events(&outs)[1],
+        EventKind::SessionJoined { participants: 1 }
+    );
+    assert_eq!(h.engine.participants().len(), 1);
+}

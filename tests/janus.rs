@@ -761,7 +761,7 @@ async fn headless_prints_janus_events_as_ndjson_and_a_kick_exits_with_status_4()
     );
     assert_eq!(lines[1]["participants"], 1);
     assert_eq!(lines[2]["server"], "Janus WebRTC Server 1.1.2");
-    assert_eq!(lines[2]["resume_window_s"], 5);
+    assert_eq!(lines[2]["resume_window_ms"], 5000);
     assert_eq!(lines[3]["user"], "bob");
     assert_eq!(lines[3]["id"], bob.to_string());
     let me: u64 = lines[2]["own_id"].as_str().unwrap().parse().unwrap();

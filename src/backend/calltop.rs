@@ -5,14 +5,14 @@ use std::time::Duration;
 use super::{Backend, BackendKind, ClientMsg, Decoded, Member, ProtocolError, ServerMsg, excerpt};
 use crate::event::ServerFacts;
 use crate::protocol::{ClientFrame, ErrorCode, PROTOCOL_VERSION, ServerFrame, close};
-use crate::settings::SessionSettings;
+use crate::settings::{Secret, SessionSettings};
 
 /// Participants are keyed by user name on this protocol: the name is the id.
 #[derive(Debug)]
 pub struct CalltopBackend {
     session: String,
     user: String,
-    token: Option<String>,
+    token: Option<Secret>,
 }
 
 impl CalltopBackend {
@@ -20,7 +20,7 @@ impl CalltopBackend {
         CalltopBackend {
             session: settings.session.clone(),
             user: settings.user.clone(),
-            token: settings.token.as_ref().map(|t| t.expose().to_owned()),
+            token: settings.token.clone(),
         }
     }
 }
@@ -62,7 +62,7 @@ impl Backend for CalltopBackend {
                 v: PROTOCOL_VERSION,
                 session: self.session.clone(),
                 user: self.user.clone(),
-                token: self.token.clone(),
+                token: self.token.as_ref().map(|t| t.expose().to_owned()),
                 resume,
             },
             ClientMsg::Leave => ClientFrame::Leave,

@@ -576,7 +576,8 @@ impl Engine {
                 if !self.roster_may_change(now, "participant list", "") {
                     return;
                 }
-                self.sync_roster(members, now);
+                let fresh = self.distinct(members, now);
+                self.sync_roster(fresh, now);
                 self.update_idle(now);
             }
             ServerMsg::SessionLost { reason } => {
@@ -686,8 +687,8 @@ impl Engine {
         self.timers.stop(Timer::Attempt);
         self.phase = Phase::Joined;
         self.resume_token = token;
-        let others: Vec<Member> = members.into_iter().filter(|m| m.id != own_id).collect();
         self.own_id = Some(own_id);
+        let others = self.distinct(members, now);
         if was == Phase::Connecting {
             self.emit(
                 now,
@@ -727,7 +728,8 @@ impl Engine {
     }
 
     /// Makes our list the server's, reporting each difference.
-    fn sync_roster(&mut self, members: Vec<Member>, now: Instant) {
+    /// The others in a list from the server: us left out, each id once.
+    fn distinct(&mut self, members: Vec<Member>, now: Instant) -> BTreeMap<String, Member> {
         let mut fresh: BTreeMap<String, Member> = BTreeMap::new();
         for m in members {
             if self.own_id.as_deref() == Some(m.id.as_str()) {
@@ -742,6 +744,10 @@ impl Engine {
             }
             fresh.insert(m.id.clone(), m);
         }
+        fresh
+    }
+
+    fn sync_roster(&mut self, fresh: BTreeMap<String, Member>, now: Instant) {
         let gone: Vec<String> = self
             .participants
             .keys()
