@@ -350,3 +350,26 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+#[test]
+fn pasted_text_is_not_taken_for_keys() {
+    if !have_tmux("pasted_text_is_not_taken_for_keys") {
+        return;
+    }
+    let world = World::start("paste");
+    let tmux = Tmux::start("paste", 100, 30, &world.args("e2e-paste", "pat"));
+    tmux.wait_for(" JOINED ");
+    world.wait_listed("e2e-paste", "pat", Some(true));
+    // A paste holding the leave and quit keys: tmux sends it bracketed,
+    // as the dashboard asked (`-p`).
+    tmux.tmux(&["set-buffer", "-b", "p", "hello l q world"]);
+    tmux.tmux(&["paste-buffer", "-p", "-b", "p", "-t", "e2e"]);
+    // A real key after it proves the paste has been read.
+    tmux.keys("?");
+    tmux.wait_for("help");
+    let screen = tmux.screen();
+    assert!(screen.contains(" JOINED "), "still in the call:\n{screen}");
+    world.wait_listed("e2e-paste", "pat", Some(true));
+    tmux.keys("q");
+    assert_eq!(tmux.wait_exit(tmux.pid()), 0);
+}

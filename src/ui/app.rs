@@ -157,6 +157,7 @@ impl App {
                 input = next_input(&mut self.input) => match input {
                     Some(Ok(Event::Key(key))) => self.model.keymap.action(&key).map(Msg::Action),
                     Some(Ok(Event::Resize(w, h))) => Some(Msg::Resize(w, h)),
+                    // Pasted text (bracketed paste) is not keys; mouse and focus are unused.
                     Some(Ok(_)) => None,
                     Some(Err(_)) | None => self.input_closed(),
                 },

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::cursor::{Hide, Show};
+use ratatui::crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -35,12 +36,14 @@ pub struct Tui {
 }
 
 impl Tui {
-    /// Raw mode, alternate screen, hidden cursor, and a panic hook that undoes them.
+    /// Raw mode, alternate screen, hidden cursor, bracketed paste (pasted
+    /// text arrives as one paste, not as keys: a paste holding `l` or `q`
+    /// must not leave or quit), and a panic hook that undoes them.
     pub fn enter() -> io::Result<Tui> {
         install_panic_hook();
         enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
-        if let Err(e) = execute!(stdout(), EnterAlternateScreen, Hide) {
+        if let Err(e) = execute!(stdout(), EnterAlternateScreen, Hide, EnableBracketedPaste) {
             restore();
             return Err(e);
         }
@@ -79,7 +82,7 @@ pub fn alive() -> bool {
 pub fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let _ = disable_raw_mode();
-        let _ = execute!(stdout(), LeaveAlternateScreen, Show);
+        let _ = execute!(stdout(), DisableBracketedPaste, LeaveAlternateScreen, Show);
     }
 }
 
