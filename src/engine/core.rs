@@ -107,6 +107,8 @@ pub struct Engine {
     participants: BTreeMap<String, Member>,
     /// What the server said about itself at the last join or restore.
     facts: Option<ServerFacts>,
+    /// A join asked for while our leave was under way.
+    join_queued: bool,
     idle_running: bool,
     ping_seq: u64,
     last_ping_sent: Option<(u64, Instant)>,
@@ -153,6 +155,7 @@ impl Engine {
             own_id: None,
             participants: BTreeMap::new(),
             facts: None,
+            join_queued: false,
             idle_running: false,
             ping_seq: 0,
             last_ping_sent: None,
@@ -189,18 +192,21 @@ impl Engine {
     pub fn handle_command(&mut self, cmd: Command, now: Instant) -> Result<(), CommandError> {
         match (cmd, self.phase) {
             (Command::Join, Phase::Idle) => {
-                self.participants.clear();
-                self.resume_token = None;
-                self.own_id = None;
-                self.lost_at = None;
-                self.last_error = None;
-                self.attempt = 1;
-                self.phase = Phase::Connecting;
-                self.start_attempt(now);
+                self.start_join(now);
+                Ok(())
+            }
+            (Command::Join, Phase::Leaving) => {
+                // Leave, then join at once: carried out when the leave is done.
+                self.join_queued = true;
                 Ok(())
             }
             (Command::Join, _) => Err(CommandError::AlreadyActive),
             (Command::Leave, Phase::Idle) => Err(CommandError::NotInSession),
+            (Command::Leave, Phase::Leaving) if self.join_queued => {
+                // Changed their mind again: just the leave.
+                self.join_queued = false;
+                Ok(())
+            }
             (Command::Leave, Phase::Leaving) => Err(CommandError::AlreadyLeaving),
             (Command::Leave, Phase::Joined) => {
                 self.send(ClientMsg::Leave);
@@ -236,6 +242,17 @@ impl Engine {
             }
             (Command::ReconnectNow, _) => Err(CommandError::NotReconnecting),
         }
+    }
+
+    fn start_join(&mut self, now: Instant) {
+        self.participants.clear();
+        self.resume_token = None;
+        self.own_id = None;
+        self.lost_at = None;
+        self.last_error = None;
+        self.attempt = 1;
+        self.phase = Phase::Connecting;
+        self.start_attempt(now);
     }
 
     pub fn handle_input(&mut self, input: Input, now: Instant) {
@@ -510,7 +527,17 @@ impl Engine {
         self.facts = None;
         self.lost_at = None;
         self.last_ping_sent = None;
+        // A join asked for during our leave follows that leave, and only it
+        // (removed or ended meanwhile, the user should decide again).
+        let rejoin = std::mem::take(&mut self.join_queued)
+            && kind
+                == EventKind::SessionLeft {
+                    reason: LeftReason::User,
+                };
         self.emit(now, kind);
+        if rejoin {
+            self.start_join(now);
+        }
     }
 
     fn on_server_msg(&mut self, msg: ServerMsg, now: Instant) {

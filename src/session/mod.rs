@@ -71,6 +71,8 @@ impl CallSession {
     }
 
     /// Joins the session (connecting, and retrying per the reconnect policy).
+    /// Asked while our leave is under way, it follows that leave (a `leave`
+    /// before then takes it back).
     pub async fn join(&self) -> Result<(), CommandError> {
         self.command(Command::Join).await
     }

@@ -830,6 +830,13 @@ fn on_done(m: &mut Model, cmd: Command, result: Result<(), CommandError>, out: &
             out.push(Effect::Exit);
         }
         (Command::Leave, Err(CommandError::AlreadyLeaving)) if quitting => {}
+        (Command::Join, Ok(())) if m.status == Status::Leaving => {
+            m.note(
+                out,
+                Meaning::Accent,
+                "joining again once the leave is done".into(),
+            );
+        }
         (Command::Join, Ok(())) => {
             m.final_dismissed = true;
             if matches!(m.status, Status::Connecting { .. }) {
@@ -849,15 +856,6 @@ fn on_done(m: &mut Model, cmd: Command, result: Result<(), CommandError>, out: &
                 out,
                 Meaning::Accent,
                 "reconnecting now, without waiting".into(),
-            );
-        }
-        (Command::Join, Err(CommandError::AlreadyActive)) if m.status == Status::Leaving => {
-            // The engine's words ("already in the session") would contradict
-            // the LEAVING badge.
-            m.note(
-                out,
-                Meaning::Warn,
-                "can't join: still leaving the session (join once it is left)".into(),
             );
         }
         (cmd, Err(e)) => {
@@ -1060,20 +1058,18 @@ mod tests {
     }
 
     #[test]
-    fn a_join_refused_while_leaving_does_not_claim_we_are_in_the_session() {
+    fn a_join_while_leaving_says_it_follows_the_leave() {
         let (mut m, t0) = model();
         joined(&mut m, t0);
         update(&mut m, Msg::Done(Command::Leave, Ok(())));
         assert_eq!(m.status, Status::Leaving);
-        let u = update(
-            &mut m,
-            Msg::Done(Command::Join, Err(CommandError::AlreadyActive)),
-        );
+        let u = update(&mut m, Msg::Done(Command::Join, Ok(())));
         let lines = logged(&u);
         assert_eq!(
             lines,
-            vec!["› can't join: still leaving the session (join once it is left)".to_owned()]
+            vec!["› joining again once the leave is done".to_owned()]
         );
+        assert_eq!(m.status, Status::Leaving, "the events say when it happens");
     }
 
     #[test]
