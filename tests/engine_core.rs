@@ -226,6 +226,10 @@ struct Harness {
     model_idle: Option<Instant>,
     lost_at: Option<Instant>,
     attempts_since_lost: u32,
+    /// `reconnect_now` started the attempt in flight.
+    hurry_pending: bool,
+    /// Hurried attempts that failed since the loss (not counted as attempts).
+    hurried_again: u32,
     connects_at_lost: usize,
 }
 
@@ -251,6 +255,8 @@ impl Harness {
             model_idle: None,
             lost_at: None,
             attempts_since_lost: 0,
+            hurry_pending: false,
+            hurried_again: 0,
             connects_at_lost: 0,
         }
     }
@@ -287,6 +293,9 @@ impl Harness {
         let phase = self.engine.phase();
         let timeout = self.engine.poll_timeout();
         let result = self.engine.handle_command(cmd, self.now);
+        if cmd == Command::ReconnectNow && result.is_ok() {
+            self.hurry_pending = true;
+        }
         let outs = self.drain();
         if let Err(e) = result {
             assert!(
@@ -512,6 +521,8 @@ impl Harness {
             EventKind::ConnectionLost { reason } => {
                 self.lost_at = Some(self.now);
                 self.attempts_since_lost = 0;
+                self.hurried_again = 0;
+                self.hurry_pending = false;
                 self.connects_at_lost = self.connects;
                 if reason.contains("heartbeat") && !self.overslept_since_rx {
                     let since = self.now - self.last_rx.expect("joined means a frame arrived");
@@ -534,8 +545,15 @@ impl Harness {
                     *delay + ms(1) >= policy.nominal_delay(*attempt).mul_f64(1.0 - policy.jitter)
                 );
                 if self.lost_at.is_some() {
-                    self.attempts_since_lost += 1;
-                    assert_eq!(*attempt, self.attempts_since_lost);
+                    if std::mem::take(&mut self.hurry_pending)
+                        && *attempt == self.attempts_since_lost
+                    {
+                        // A hurried attempt failed: the same one is due again.
+                        self.hurried_again += 1;
+                    } else {
+                        self.attempts_since_lost += 1;
+                        assert_eq!(*attempt, self.attempts_since_lost);
+                    }
                 }
             }
             EventKind::ConnectionRestored {
@@ -553,8 +571,8 @@ impl Harness {
                 );
                 assert_eq!(
                     self.connects - self.connects_at_lost,
-                    *attempts as usize,
-                    "attempts counts the connections opened since the loss"
+                    (*attempts + self.hurried_again) as usize,
+                    "attempts counts the connections opened since the loss, but for hurried ones that failed"
                 );
             }
             EventKind::ConnectionClosed { reason } if reason.contains("attempts") => {
@@ -1355,6 +1373,38 @@ fn commands_that_make_no_sense_are_refused_and_change_nothing() {
     refused(&mut h, Command::Join, CommandError::AlreadyActive);
     h.up();
     refused(&mut h, Command::ReconnectNow, CommandError::AttemptInFlight);
+}
+
+#[test]
+fn hurrying_reconnects_does_not_spend_the_retry_budget() {
+    let mut h = Harness::reconnecting(&["bob"]);
+    h.advance(ms(5));
+    let outs = h.down(None); // attempt 1 fails; attempt 2 waits
+    let EventKind::ReconnectAttempt { attempt: 2, .. } = only_event(&outs) else {
+        panic!("{outs:?}")
+    };
+    for _ in 0..20 {
+        let outs = h.cmd(Command::ReconnectNow).unwrap();
+        assert_eq!(connects(&outs), 1);
+        // Pressing again while that attempt is in flight changes nothing.
+        assert_eq!(
+            h.cmd(Command::ReconnectNow).unwrap_err(),
+            CommandError::AttemptInFlight
+        );
+        let outs = h.down(None);
+        let EventKind::ReconnectAttempt { attempt, .. } = only_event(&outs) else {
+            panic!("{outs:?}")
+        };
+        assert_eq!(attempt, 2, "a hurried attempt that failed is not counted");
+    }
+    assert_eq!(h.engine.phase(), Phase::Reconnecting);
+    // On its own schedule, the attempts count as before.
+    let outs = h.fire();
+    assert_eq!(connects(&outs), 1);
+    let outs = h.down(None);
+    let EventKind::ReconnectAttempt { attempt: 3, .. } = only_event(&outs) else {
+        panic!("{outs:?}")
+    };
 }
 
 #[test]

@@ -109,6 +109,8 @@ pub struct Engine {
     facts: Option<ServerFacts>,
     /// A join asked for while our leave was under way.
     join_queued: bool,
+    /// The attempt in flight was started by `reconnect_now`, ahead of its schedule.
+    hurried: bool,
     idle_running: bool,
     ping_seq: u64,
     last_ping_sent: Option<(u64, Instant)>,
@@ -156,6 +158,7 @@ impl Engine {
             participants: BTreeMap::new(),
             facts: None,
             join_queued: false,
+            hurried: false,
             idle_running: false,
             ping_seq: 0,
             last_ping_sent: None,
@@ -234,6 +237,7 @@ impl Engine {
             (Command::ReconnectNow, Phase::Connecting | Phase::Reconnecting) => {
                 if self.timers.is_set(Timer::Retry) {
                     self.timers.stop(Timer::Retry);
+                    self.hurried = true;
                     self.start_attempt(now);
                     Ok(())
                 } else {
@@ -251,6 +255,7 @@ impl Engine {
         self.lost_at = None;
         self.last_error = None;
         self.attempt = 1;
+        self.hurried = false;
         self.phase = Phase::Connecting;
         self.start_attempt(now);
     }
@@ -470,6 +475,7 @@ impl Engine {
         self.phase = Phase::Reconnecting;
         self.lost_at = Some(now);
         self.attempt = 0;
+        self.hurried = false;
         self.last_error = Some(reason.clone());
         self.emit(now, EventKind::ConnectionLost { reason });
         self.schedule_next_attempt(now);
@@ -477,7 +483,11 @@ impl Engine {
 
     fn schedule_next_attempt(&mut self, now: Instant) {
         let policy = self.settings.reconnect;
-        if self.attempt >= policy.max_attempts {
+        // An attempt the user hurried does not count against the budget: if
+        // it fails, the attempt it stood in for is due again on its schedule
+        // (pressing `r` ten times must not spend ten attempts in a second).
+        let hurried = std::mem::take(&mut self.hurried);
+        if !hurried && self.attempt >= policy.max_attempts {
             let last = self
                 .last_error
                 .clone()
@@ -496,7 +506,9 @@ impl Engine {
             self.terminate(now, EventKind::ConnectionClosed { reason });
             return;
         }
-        self.attempt += 1;
+        if !hurried {
+            self.attempt += 1;
+        }
         let delay = policy.delay(self.attempt, self.rng.random::<f64>());
         self.emit(
             now,
@@ -747,6 +759,7 @@ impl Engine {
         // renames, so a consumer that follows the events has the server's list.
         self.sync_roster(others, now);
         self.attempt = 0;
+        self.hurried = false;
         self.last_error = None;
         self.last_ping_sent = None;
         self.timers
