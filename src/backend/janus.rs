@@ -1025,27 +1025,34 @@ mod tests {
                "plugindata":{"plugin":"janus.plugin.videoroom","data":data}})
     }
 
-    /// Through the whole handshake to `Joined`; `ack_first` picks the order
-    /// of the join's ack and event, which Janus sends either way round.
-    fn joined(b: &mut JanusBackend, ack_first: bool) -> ServerMsg {
+    /// A fresh transport, our join, and `create` and `attach` answered: what
+    /// the attach answer made us send (the join, or a room `create`).
+    fn attached(b: &mut JanusBackend, resume: Option<String>) -> Decoded {
         b.transport_up();
         let mut out = Vec::new();
-        b.encode(ClientMsg::Join { resume: None }, &mut out);
+        b.encode(ClientMsg::Join { resume }, &mut out);
         let first = sent(&out);
         assert_eq!(first.len(), 2, "info and create go out together");
         let d = feed(b, server_info(&tx(find(&first, "info"))));
         assert!(d.msgs.is_empty() && d.replies.is_empty());
+        let create = find(&first, "create").clone();
         let d = feed(
             b,
-            json!({"janus":"success","transaction":tx(find(&first, "create")),"data":{"id":SID}}),
+            json!({"janus":"success","transaction":tx(&create),"data":{"id":SID}}),
         );
-        let attach = &sent(&d.replies)[0];
+        let attach = sent(&d.replies)[0].clone();
         assert_eq!(attach["plugin"], PLUGIN);
         assert_eq!(attach["session_id"], SID);
-        let d = feed(
+        feed(
             b,
-            json!({"janus":"success","session_id":SID,"transaction":tx(attach),"data":{"id":HID}}),
-        );
+            json!({"janus":"success","session_id":SID,"transaction":tx(&attach),"data":{"id":HID}}),
+        )
+    }
+
+    /// Through the whole handshake to `Joined`; `ack_first` picks the order
+    /// of the join's ack and event, which Janus sends either way round.
+    fn joined(b: &mut JanusBackend, ack_first: bool) -> ServerMsg {
+        let d = attached(b, None);
         let join = sent(&d.replies)[0].clone();
         assert_eq!(join["body"]["request"], "join");
         assert_eq!(join["body"]["display"], "alice");
@@ -1338,19 +1345,7 @@ mod tests {
     fn refusals_retrying_cannot_fix_are_fatal_and_say_what_to_change() {
         let join_error = |j: JanusOptions, code: i64, error: &str| {
             let mut b = backend(j);
-            b.transport_up();
-            let mut out = Vec::new();
-            b.encode(ClientMsg::Join { resume: None }, &mut out);
-            let create = find(&sent(&out), "create").clone();
-            let d = feed(
-                &mut b,
-                json!({"janus":"success","transaction":tx(&create),"data":{"id":SID}}),
-            );
-            let attach = &sent(&d.replies)[0];
-            let d = feed(
-                &mut b,
-                json!({"janus":"success","session_id":SID,"transaction":tx(attach),"data":{"id":HID}}),
-            );
+            let d = attached(&mut b, None);
             let join = &sent(&d.replies)[0];
             let d = feed(
                 &mut b,
@@ -1551,19 +1546,7 @@ mod tests {
             ..JanusOptions::default()
         });
         // First join creates the room.
-        b.transport_up();
-        let mut out = Vec::new();
-        b.encode(ClientMsg::Join { resume: None }, &mut out);
-        let create = find(&sent(&out), "create").clone();
-        let d = feed(
-            &mut b,
-            json!({"janus":"success","transaction":tx(&create),"data":{"id":SID}}),
-        );
-        let attach = sent(&d.replies)[0].clone();
-        let d = feed(
-            &mut b,
-            json!({"janus":"success","session_id":SID,"transaction":tx(&attach),"data":{"id":HID}}),
-        );
+        let d = attached(&mut b, None);
         assert_eq!(
             sent(&d.replies)[0]["body"]["request"],
             "create",
@@ -1671,19 +1654,7 @@ mod tests {
     #[test]
     fn string_room_ids_are_retried_as_strings_and_the_dummy_publisher_is_nobody() {
         let mut b = backend(JanusOptions::default());
-        b.transport_up();
-        let mut out = Vec::new();
-        b.encode(ClientMsg::Join { resume: None }, &mut out);
-        let create = find(&sent(&out), "create").clone();
-        let d = feed(
-            &mut b,
-            json!({"janus":"success","transaction":tx(&create),"data":{"id":SID}}),
-        );
-        let attach = sent(&d.replies)[0].clone();
-        let d = feed(
-            &mut b,
-            json!({"janus":"success","session_id":SID,"transaction":tx(&attach),"data":{"id":HID}}),
-        );
+        let d = attached(&mut b, None);
         let join = sent(&d.replies)[0].clone();
         assert_eq!(join["body"]["room"], 4001);
         let d = feed(
@@ -1725,19 +1696,7 @@ mod tests {
     #[test]
     fn a_poll_answer_after_our_leave_is_not_an_end() {
         let mut b = backend(JanusOptions::default());
-        b.transport_up();
-        let mut out = Vec::new();
-        b.encode(ClientMsg::Join { resume: None }, &mut out);
-        let create = find(&sent(&out), "create").clone();
-        let d = feed(
-            &mut b,
-            json!({"janus":"success","transaction":tx(&create),"data":{"id":SID}}),
-        );
-        let attach = sent(&d.replies)[0].clone();
-        let d = feed(
-            &mut b,
-            json!({"janus":"success","session_id":SID,"transaction":tx(&attach),"data":{"id":HID}}),
-        );
+        let d = attached(&mut b, None);
         let join = sent(&d.replies)[0].clone();
         // A room without notify_joining: no attendees, so heartbeats poll.
         let d = feed(&mut b, joined_event(&tx(&join), false));
