@@ -68,6 +68,27 @@ async fn proxy_to(janus: &Janus) -> Proxy {
     Proxy::start(format!("127.0.0.1:{}", janus.ws_port()).parse().unwrap()).await
 }
 
+/// A call through the proxy, with a host ("bob") in the room who has seen us
+/// join: the set-up of the outage tests.
+async fn call_via_proxy(
+    janus: &Janus,
+    room: u64,
+    j: JanusOptions,
+) -> (JanusPeer, Proxy, CallSession, Events) {
+    let (mut host, _) = host(janus, room, "bob").await;
+    let proxy = proxy_to(janus).await;
+    let (s, mut ev) = joined(
+        patient(&proxy.ws_url(), room, "alice")
+            .janus(j)
+            .build()
+            .unwrap(),
+    )
+    .await;
+    ev.until("participant_joined").await;
+    host.wait_plugin_event("joining", WAIT).await;
+    (host, proxy, s, ev)
+}
+
 /// Cuts our connection and keeps it down (new connections refused).
 async fn cut(proxy: &Proxy, ev: &mut Events) {
     proxy.set_mode(Mode::Refuse);
@@ -356,12 +377,8 @@ async fn past_the_reclaim_window_we_rejoin_as_new_with_our_old_id() {
     else {
         return;
     };
-    let (mut host, _) = host(&janus, 4007, "bob").await;
-    let proxy = proxy_to(&janus).await;
-    let (_s, mut ev) = joined(patient(&proxy.ws_url(), 4007, "alice").build().unwrap()).await;
+    let (mut host, proxy, _s, mut ev) = call_via_proxy(&janus, 4007, JanusOptions::default()).await;
     let me = own_id(&ev);
-    ev.until("participant_joined").await;
-    host.wait_plugin_event("joining", WAIT).await;
     cut(&proxy, &mut ev).await;
     // Janus gives our seat up once the reclaim window is over.
     let left = host.wait_plugin_event("leaving", WAIT).await;
@@ -387,15 +404,11 @@ async fn with_the_stock_reclaim_timeout_of_zero_a_drop_is_always_a_full_rejoin()
     else {
         return;
     };
-    let (mut host, _) = host(&janus, 4008, "bob").await;
-    let proxy = proxy_to(&janus).await;
-    let (_s, mut ev) = joined(patient(&proxy.ws_url(), 4008, "alice").build().unwrap()).await;
+    let (mut host, proxy, _s, mut ev) = call_via_proxy(&janus, 4008, JanusOptions::default()).await;
     match ev.last("server_info") {
         Some(EventKind::ServerInfo(f)) => assert_eq!(f.resume_window, Some(Duration::ZERO)),
         other => panic!("{other:?}"),
     }
-    ev.until("participant_joined").await;
-    host.wait_plugin_event("joining", WAIT).await;
     cut(&proxy, &mut ev).await;
     host.wait_plugin_event("leaving", WAIT).await;
     proxy.set_mode(Mode::Forward);
@@ -823,18 +836,8 @@ async fn with_reclaim_zero_a_room_destroyed_while_away_ends_the_session_and_is_n
     else {
         return;
     };
-    let (mut host, _) = host(&janus, 4022, "bob").await;
-    let proxy = proxy_to(&janus).await;
     // Even with create_room: a room an administrator destroyed stays gone.
-    let (_s, mut ev) = joined(
-        patient(&proxy.ws_url(), 4022, "alice")
-            .janus(create())
-            .build()
-            .unwrap(),
-    )
-    .await;
-    ev.until("participant_joined").await;
-    host.wait_plugin_event("joining", WAIT).await;
+    let (mut host, proxy, _s, mut ev) = call_via_proxy(&janus, 4022, create()).await;
     cut(&proxy, &mut ev).await;
     host.wait_plugin_event("leaving", WAIT).await;
     host.destroy_room(4022, SECRET).await;
