@@ -24,6 +24,31 @@ pub struct Cli {
 pub enum Cmd {
     /// Run the reference call server.
     Serve(ServeArgs),
+    /// Print a shell completion script (e.g. `calltop completions bash > /etc/bash_completion.d/calltop`).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `calltop man > calltop.1`.
+    Man,
+}
+
+impl Cli {
+    /// The completion script for `shell`, for every flag and subcommand.
+    pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let mut out = Vec::new();
+        clap_complete::generate(shell, &mut cmd, "calltop", &mut out);
+        out
+    }
+
+    /// The man page, in roff.
+    pub fn man_page() -> std::io::Result<Vec<u8>> {
+        let cmd = <Cli as clap::CommandFactory>::command();
+        let mut out = Vec::new();
+        clap_mangen::Man::new(cmd).render(&mut out)?;
+        Ok(out)
+    }
 }
 
 #[derive(Debug, Args, Default)]

@@ -14,6 +14,20 @@ use calltop::{CallSession, headless};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Neither needs a configuration (nor should a broken one stop them).
+    match &cli.command {
+        Some(Cmd::Completions { shell }) => return print(&Cli::completions(*shell)),
+        Some(Cmd::Man) => {
+            return match Cli::man_page() {
+                Ok(page) => print(&page),
+                Err(e) => {
+                    eprintln!("calltop: cannot render the man page: {e}");
+                    Exit::Internal.into()
+                }
+            };
+        }
+        _ => {}
+    }
     let config = match Config::load(Sources {
         file: cli.session.config.as_deref(),
         optional_file: if cli.session.config.is_none() {
@@ -44,6 +58,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Some(Cmd::Serve(_)) => serve(&config).await,
+            Some(Cmd::Completions { .. } | Cmd::Man) => unreachable!("handled before the runtime"),
             None if cli.session.headless => run_headless(&config, &cli).await,
             None => calltop::ui::run(config).await,
         }
@@ -54,6 +69,18 @@ fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(e) => {
             eprintln!("calltop: {e:#}");
+            Exit::Internal.into()
+        }
+    }
+}
+
+fn print(bytes: &[u8]) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Exit::Ok.into(),
+        Err(e) => {
+            eprintln!("calltop: cannot write to stdout: {e}");
             Exit::Internal.into()
         }
     }

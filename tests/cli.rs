@@ -1,0 +1,69 @@
+//! The binary's conventions: shell completions and the man page.
+
+use std::process::Command;
+
+fn calltop(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_calltop"))
+        .args(args)
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        // A broken configuration must not stop either of them.
+        .env("CALLTOP_RECONNECT__MAX_ATTEMPTS", "many")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn completions_cover_every_subcommand_and_flag_for_each_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = calltop(&["completions", shell]);
+        assert!(
+            out.status.success(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let script = String::from_utf8(out.stdout).unwrap();
+        // Flag names without their dashes: fish writes `-l janus-pin`.
+        for word in [
+            "serve",
+            "server",
+            "headless",
+            "janus-pin",
+            "backend",
+            "completions",
+        ] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    let bash = String::from_utf8(calltop(&["completions", "bash"]).stdout).unwrap();
+    assert!(
+        bash.contains("complete -F _calltop"),
+        "a bash completion function"
+    );
+    let out = calltop(&["completions", "tcsh"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bash"));
+}
+
+#[test]
+fn the_man_page_is_roff_with_every_option() {
+    let out = calltop(&["man"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH calltop 1"), "{page}");
+    for option in [
+        r"\-\-server",
+        r"\-\-janus\-api\-secret",
+        r"\-\-idle\-timeout",
+    ] {
+        assert!(page.contains(option), "the man page lacks {option}");
+    }
+    assert!(page.contains("completions"), "subcommands are listed");
+}
