@@ -34,6 +34,15 @@ pub enum Cmd {
 }
 
 impl Cli {
+    /// The command line, parsed; `--help` ends with the environment
+    /// variables, the config file this machine would read, examples and the
+    /// exit statuses.
+    pub fn parse_args() -> Cli {
+        let cmd = <Cli as clap::CommandFactory>::command().after_long_help(help_footer());
+        let matches = cmd.get_matches();
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+
     /// The completion script for `shell`, for every flag and subcommand.
     pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
         let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -162,4 +171,36 @@ impl Cli {
         }
         o
     }
+}
+
+fn help_footer() -> String {
+    let config = match crate::config::default_path() {
+        Some(p) if p.is_file() => format!("{} (found)", p.display()),
+        Some(p) => format!("{} (not there: defaults apply)", p.display()),
+        None => "none (no home directory)".to_owned(),
+    };
+    let statuses: String = crate::exit::Exit::ALL
+        .iter()
+        .map(|e| format!("  {}  {}\n", e.code(), e.meaning()))
+        .collect();
+    format!(
+        "Environment:
+  CALLTOP_<SECTION>__<KEY>  any config key, e.g. CALLTOP_SESSION__SERVER=ws://host:7878/ws,
+                            CALLTOP_JANUS__API_SECRET=... (keeps secrets out of `ps`)
+  NO_COLOR                  no colour in the dashboard
+  RUST_LOG                  diagnostics filter, e.g. calltop=debug
+
+Config file: {config}; --config FILE reads another.
+Precedence: defaults < config file < CALLTOP_* < flags.
+
+Examples:
+  calltop                                         the dashboard on an embedded demo
+  calltop --server ws://127.0.0.1:7878/ws --session standup --user alice
+  calltop --backend janus --server ws://127.0.0.1:8188 --session 1234 --user alice
+  calltop --headless --server ws://127.0.0.1:7878/ws --session standup --user bot
+  calltop serve --listen 127.0.0.1:7878
+
+Exit statuses:
+{statuses}"
+    )
 }

@@ -21,6 +21,30 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// Every status, in order.
+    pub const ALL: [Exit; 6] = [
+        Exit::Ok,
+        Exit::Internal,
+        Exit::Usage,
+        Exit::TimedOut,
+        Exit::RemovedOrEnded,
+        Exit::ConnectionClosed,
+    ];
+
+    /// What the status means, in the words `--help` uses.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Exit::Ok => "we left or quit",
+            Exit::Internal => "internal error",
+            Exit::Usage => "bad usage or configuration",
+            Exit::TimedOut => "timed out (alone for the idle timeout)",
+            Exit::RemovedOrEnded => "removed by an administrator, or the session was ended",
+            Exit::ConnectionClosed => {
+                "connection closed for good (retries spent, or a refusal retrying cannot fix)"
+            }
+        }
+    }
+
     /// The status for a terminal event.
     pub fn for_terminal(kind: &EventKind) -> Option<Exit> {
         Some(match kind {

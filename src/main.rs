@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
 use tokio::signal::unix::{SignalKind, signal};
 
 use calltop::cli::{Cli, Cmd};
@@ -13,7 +12,7 @@ use calltop::server;
 use calltop::{CallSession, headless};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     // Neither needs a configuration (nor should a broken one stop them).
     match &cli.command {
         Some(Cmd::Completions { shell }) => return print(&Cli::completions(*shell)),

@@ -67,3 +67,21 @@ fn the_man_page_is_roff_with_every_option() {
     }
     assert!(page.contains("completions"), "subcommands are listed");
 }
+
+#[test]
+fn help_names_the_environment_the_config_file_and_the_exit_statuses() {
+    let out = calltop(&["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "CALLTOP_<SECTION>__<KEY>",
+        "NO_COLOR",
+        "RUST_LOG",
+        "Config file: /nonexistent/calltop/config.toml (not there",
+        "--backend janus",
+        "Exit statuses:",
+        "  5  connection closed for good",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
+    }
+}
