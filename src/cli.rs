@@ -11,7 +11,9 @@ use crate::backend::BackendKind;
 #[command(
     name = "calltop",
     version,
-    about = "top for a call: watch and drive a call session from the terminal"
+    about = "top for a call: watch and drive a call session from the terminal",
+    // `calltop --server X serve` would silently ignore --server.
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -92,7 +94,7 @@ pub struct SessionArgs {
     #[arg(long, requires = "headless")]
     pub stay: bool,
     /// Headless: also print heartbeat events.
-    #[arg(long)]
+    #[arg(long, requires = "headless")]
     pub verbose: bool,
 }
 

@@ -1,5 +1,9 @@
 //! The `calltop` binary: flags and config in, then the dashboard, headless mode or the server.
 
+// Signals (SIGHUP, SIGTERM) and the terminal's hang-up detection are Unix's.
+#[cfg(not(unix))]
+compile_error!("calltop runs on Unix-like systems only (Linux, macOS, the BSDs)");
+
 use std::process::ExitCode;
 
 use anyhow::Context;

@@ -85,3 +85,19 @@ fn help_names_the_environment_the_config_file_and_the_exit_statuses() {
         assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
     }
 }
+
+#[test]
+fn flags_that_make_no_sense_together_are_refused() {
+    for (args, says) in [
+        (vec!["--verbose"], "--headless"),
+        (
+            vec!["--server", "ws://127.0.0.1:1/ws", "serve"],
+            "cannot be used with",
+        ),
+    ] {
+        let out = calltop(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
