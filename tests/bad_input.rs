@@ -218,7 +218,7 @@ async fn the_server_closes_a_misbehaving_client_and_everyone_else_carries_on() {
 
     // The well-behaved member saw none of it and is still in.
     g.quiet_for(Duration::from_millis(300)).await;
-    assert_eq!(support::listed_users(srv.addr, "room").await, ["good"]);
+    assert_eq!(support::listed_users(&srv, "room").await, ["good"]);
     good.leave().await.unwrap();
     assert_eq!(g.take(1).await, ["session_left"]);
 }

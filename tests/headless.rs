@@ -166,7 +166,7 @@ async fn stdin_leave_ends_with_status_0_and_events_follow_the_contract() {
     stderr.read_to_string(&mut text).await.unwrap();
     assert!(text.contains(r#"unknown command "dance""#), "{text}");
     assert!(text.contains("reconnect: not reconnecting"), "{text}");
-    assert!(listed_users(srv.addr, "room").await.is_empty());
+    assert!(listed_users(&srv, "room").await.is_empty());
 }
 
 #[tokio::test]
@@ -175,13 +175,13 @@ async fn sigint_and_sigterm_leave_the_session_before_exiting() {
     for (sig, user) in [("-INT", "int"), ("-TERM", "term")] {
         let mut h = Headless::start(&srv.ws_url(), user, &[], true);
         h.until("session_joined").await;
-        assert_eq!(listed_users(srv.addr, "room").await, [user]);
+        assert_eq!(listed_users(&srv, "room").await, [user]);
         h.signal(sig);
         h.until("session_left").await;
         assert_eq!(h.last()["reason"], "user");
         assert_eq!(h.exit_code().await, 0, "{sig}");
         // Gone at once, not after the resume window: the leave reached the server.
-        assert!(listed_users(srv.addr, "room").await.is_empty(), "{sig}");
+        assert!(listed_users(&srv, "room").await.is_empty(), "{sig}");
     }
 }
 
@@ -193,7 +193,7 @@ async fn closed_stdin_is_not_a_command_and_the_call_goes_on() {
     // Heartbeats keep coming (only with --verbose) well after stdin hit EOF.
     h.until("heartbeat").await;
     h.until("heartbeat").await;
-    assert_eq!(listed_users(srv.addr, "room").await, ["alice"]);
+    assert_eq!(listed_users(&srv, "room").await, ["alice"]);
     h.signal("-TERM");
     h.until("session_left").await;
     assert_eq!(h.exit_code().await, 0);
@@ -308,7 +308,7 @@ async fn with_stay_it_waits_for_join_or_quit_after_the_session_ends() {
         ["connecting", "session_joined"]
     );
     eventually("erin back in the session", || async {
-        listed_users(srv.addr, "room").await == ["erin"]
+        listed_users(&srv, "room").await == ["erin"]
     })
     .await;
     h.send("quit").await;

@@ -85,7 +85,7 @@ async fn join_see_others_come_and_go_then_leave() {
             }
         })
     );
-    assert_eq!(listed_users(srv.addr, "room").await, ["alice", "bob"]);
+    assert_eq!(listed_users(&srv, "room").await, ["alice", "bob"]);
 
     bob.leave().await.unwrap();
     assert_eq!(b.take(1).await, ["session_left"]);
@@ -102,7 +102,7 @@ async fn join_see_others_come_and_go_then_leave() {
             reason: LeftReason::User
         })
     );
-    assert_eq!(listed_users(srv.addr, "room").await, Vec::<String>::new());
+    assert_eq!(listed_users(&srv, "room").await, Vec::<String>::new());
     a.quiet_for(Duration::from_millis(300)).await;
 }
 
@@ -117,7 +117,7 @@ async fn commands_that_make_no_sense_are_refused_and_change_nothing() {
     ev.until("session_joined").await;
     assert_eq!(s.join().await, Err(CommandError::AlreadyActive));
     assert_eq!(s.reconnect_now().await, Err(CommandError::NotReconnecting));
-    assert_eq!(listed_users(srv.addr, "room").await, ["carol"]);
+    assert_eq!(listed_users(&srv, "room").await, ["carol"]);
     s.leave().await.unwrap();
     ev.until("session_left").await;
     // And after the end, a rejoin is a new join attempt.
@@ -137,6 +137,11 @@ async fn kick_through_the_admin_api_removes_us() {
 
     let (status, _) = http(srv.addr, "POST", "/api/sessions/room/kick/bob", None).await;
     assert_eq!(status, 401, "kick needs the admin token");
+    for token in [None, Some("admin-but-wrong"), Some("")] {
+        let (status, body) = http(srv.addr, "GET", "/api/sessions", token).await;
+        assert_eq!(status, 401, "the listing needs the admin token too: {body}");
+        assert!(!body.contains("alice"), "{body}");
+    }
     let (status, _) = http(
         srv.addr,
         "POST",
@@ -169,7 +174,7 @@ async fn kick_through_the_admin_api_removes_us() {
         ["participant_left", "idle_countdown_started"]
     );
     b.quiet_for(Duration::from_millis(500)).await;
-    assert_eq!(listed_users(srv.addr, "room").await, ["alice"]);
+    assert_eq!(listed_users(&srv, "room").await, ["alice"]);
 }
 
 #[tokio::test]
@@ -217,7 +222,7 @@ async fn alone_for_the_idle_timeout_times_out_and_leaves() {
     ev.quiet_for(Duration::from_millis(300)).await;
     // We left ourselves: the server does not keep a slot for us.
     eventually("the server to drop alice", || async {
-        listed_users(srv.addr, "room").await.is_empty()
+        listed_users(&srv, "room").await.is_empty()
     })
     .await;
 }
@@ -320,7 +325,7 @@ async fn a_server_restart_that_lost_all_state_rejoins_without_resume() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(listed_users(second.addr, "room").await, ["alice"]);
+    assert_eq!(listed_users(&second, "room").await, ["alice"]);
 }
 
 #[tokio::test]

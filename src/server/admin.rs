@@ -6,15 +6,16 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use subtle::ConstantTimeEq;
 
 use super::AppState;
 
 fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
     let expected = format!("Bearer {}", state.admin_token);
+    // Constant time: how long the comparison takes says nothing about the token.
     headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == expected)
+        .is_some_and(|v| bool::from(v.as_bytes().ct_eq(expected.as_bytes())))
 }
 
 fn error(status: StatusCode, message: String) -> Response {
@@ -28,7 +29,11 @@ fn unauthorized() -> Response {
     )
 }
 
-pub async fn list(State(state): State<AppState>) -> Response {
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    // Who is in which session is nobody else's business either.
+    if !authorized(&state, &headers) {
+        return unauthorized();
+    }
     Json(json!({ "sessions": state.hub.sessions() })).into_response()
 }
 

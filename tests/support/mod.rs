@@ -132,8 +132,8 @@ pub async fn http(
 }
 
 /// Users listed in `session` by `GET /api/sessions`.
-pub async fn listed_users(addr: std::net::SocketAddr, session: &str) -> Vec<String> {
-    let (status, body) = http(addr, "GET", "/api/sessions", None).await;
+pub async fn listed_users(srv: &calltop::server::ServerHandle, session: &str) -> Vec<String> {
+    let (status, body) = http(srv.addr, "GET", "/api/sessions", Some(&srv.admin_token)).await;
     assert_eq!(status, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("JSON body");
     v["sessions"]
