@@ -79,12 +79,10 @@ enum Stage {
     Idle,
     /// Creating, claiming, attaching, joining.
     Handshake,
-    /// In the room (or back in our claimed session), the roster on its way;
-    /// `resumed` when a `claim` got our old session back. Room events wait
-    /// until the roster is in.
-    Listing {
-        resumed: bool,
-    },
+    /// In the room (or back in our claimed session), the roster on its way
+    /// (which list it is, `ListFor`, says whether we were claimed back).
+    /// Room events wait until the roster is in.
+    Listing,
     Joined,
     Leaving,
 }
@@ -385,7 +383,7 @@ impl JanusBackend {
                         .map(str::to_owned);
                     // `attendees` is only there when the room announces joins.
                     self.announces_joins = d.get("attendees").is_some();
-                    self.stage = Stage::Listing { resumed: false };
+                    self.stage = Stage::Listing;
                     self.list(&mut out.replies, ListFor::Join);
                 }
             },
@@ -400,7 +398,7 @@ impl JanusBackend {
             },
             Request::Claim => match failure {
                 None => {
-                    self.stage = Stage::Listing { resumed: true };
+                    self.stage = Stage::Listing;
                     self.list(&mut out.replies, ListFor::Claim);
                 }
                 Some((code::SESSION_NOT_FOUND, _)) => {
@@ -477,8 +475,7 @@ impl JanusBackend {
         out: &mut Decoded,
     ) {
         let expected = match why {
-            ListFor::Join => self.stage == Stage::Listing { resumed: false },
-            ListFor::Claim => self.stage == Stage::Listing { resumed: true },
+            ListFor::Join | ListFor::Claim => self.stage == Stage::Listing,
             ListFor::Poll => self.stage == Stage::Joined,
         };
         if !expected {
@@ -658,7 +655,7 @@ impl JanusBackend {
             Stage::Joined => self.apply_room_event(v, out, None),
             // The roster answers for the time before it; what comes after
             // it is applied once it is in.
-            Stage::Listing { .. } => self.early.push(v.clone()),
+            Stage::Listing => self.early.push(v.clone()),
             _ => {}
         }
     }
@@ -822,7 +819,7 @@ impl Backend for JanusBackend {
             }
             ("event", None) => self.on_room_event(&v, out),
             ("timeout", None) => {
-                if matches!(self.stage, Stage::Joined | Stage::Listing { .. }) {
+                if matches!(self.stage, Stage::Joined | Stage::Listing) {
                     self.session_gone(
                         "Janus timed our session out (no keepalive reached it in time)",
                         out,
@@ -833,7 +830,7 @@ impl Backend for JanusBackend {
                 // Our handle is gone (an administrator detached it): we are out
                 // of the room while the session stays; join afresh.
                 let ours = self.ids.map(|i| i.handle);
-                if matches!(self.stage, Stage::Joined | Stage::Listing { .. })
+                if matches!(self.stage, Stage::Joined | Stage::Listing)
                     && v.get("sender").and_then(Value::as_u64) == ours
                 {
                     self.session_gone("Janus detached our plugin handle", out);
