@@ -251,17 +251,10 @@ struct Line<'a> {
     user: Option<&'a str>,
 }
 
-/// Characters a terminal may act on or that reorder what follows, which JSON
-/// allows raw inside strings: C1 controls (U+009B is a CSI on many
-/// terminals), bidi controls, and Unicode tag characters.
+/// What JSON allows raw inside strings but a terminal must not get raw:
+/// [`crate::text::is_disguising`], and DEL.
 fn needs_escape(c: char) -> bool {
-    matches!(c,
-        '\u{80}'..='\u{9f}'
-        | '\u{61c}'
-        | '\u{200e}' | '\u{200f}'
-        | '\u{202a}'..='\u{202e}'
-        | '\u{2066}'..='\u{2069}'
-        | '\u{e0000}'..='\u{e007f}')
+    c == '\u{7f}' || crate::text::is_disguising(c)
 }
 
 /// Writes those characters as JSON `\u` escapes, so an NDJSON line read in a

@@ -7,6 +7,7 @@ pub mod engine;
 pub mod event;
 pub mod protocol;
 pub mod settings;
+pub mod text;
 
 pub use backend::BackendKind;
 pub use backoff::ReconnectPolicy;

@@ -33,15 +33,7 @@ fn visible(c: char) -> char {
     match c {
         '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
         '\u{7f}' => '\u{2421}',
-        '\u{80}'..='\u{9f}' => '\u{fffd}',
-        '\u{200b}'..='\u{200f}'
-        | '\u{2028}'..='\u{202e}'
-        | '\u{2060}'..='\u{206f}'
-        | '\u{61c}'
-        | '\u{feff}'
-        | '\u{fff9}'..='\u{fffb}'
-        // Tag characters: invisible, and able to hide text (or prompts) in a name.
-        | '\u{e0000}'..='\u{e007f}' => '\u{fffd}',
+        c if crate::text::is_disguising(c) => '\u{fffd}',
         c => c,
     }
 }
