@@ -16,8 +16,8 @@ use calltop::settings::{JanusOptions, Secret, SessionSettings, SessionSettingsBu
 use calltop::{BackendKind, CallSession, ReconnectPolicy};
 use janus_support::{Janus, JanusOptions as ServerOptions, JanusPeer, require_janus};
 use serde_json::json;
-use support::Events;
 use support::proxy::{Mode, Proxy};
+use support::{Events, joined};
 
 const SECRET: &str = "room-secret";
 const WAIT: Duration = Duration::from_secs(10);
@@ -112,12 +112,12 @@ async fn host(janus: &Janus, room: u64, display: &str) -> (JanusPeer, u64) {
     (p, id)
 }
 
-async fn joined(settings: SessionSettings) -> (CallSession, Events) {
-    let s = CallSession::new(settings);
-    let mut ev = Events::new(s.subscribe().await.unwrap());
-    s.join().await.unwrap();
-    ev.until("server_info").await;
-    (s, ev)
+/// Why the session ended, by its `session_left`.
+fn left_because(ev: &Events) -> LeftReason {
+    match ev.last("session_left") {
+        Some(EventKind::SessionLeft { reason }) => *reason,
+        other => panic!("no session_left: {other:?}"),
+    }
 }
 
 fn participant_joined(ev: &Events) -> (String, String) {
@@ -240,12 +240,7 @@ async fn our_leave_is_seen_by_the_others_and_ends_our_janus_session() {
         ev.until("session_left").await,
         ["participant_joined", "session_left"]
     );
-    assert_eq!(
-        ev.last("session_left"),
-        Some(&EventKind::SessionLeft {
-            reason: LeftReason::User
-        })
-    );
+    assert_eq!(left_because(&ev), LeftReason::User);
     let left = host.wait_plugin_event("leaving", WAIT).await;
     assert_eq!(left["leaving"], me);
     assert_eq!(host.list_participants(4003).await.len(), 1);
@@ -265,12 +260,7 @@ async fn a_kick_removes_us_and_a_destroyed_room_ends_the_session() {
         ev.until("session_left").await,
         ["participant_joined", "session_left"]
     );
-    assert_eq!(
-        ev.last("session_left"),
-        Some(&EventKind::SessionLeft {
-            reason: LeftReason::Removed
-        })
-    );
+    assert_eq!(left_because(&ev), LeftReason::Removed);
 
     let (_s2, mut ev2) = joined(fast(&janus.ws_url(), 4004, "alice").build().unwrap()).await;
     host.destroy_room(4004, SECRET).await;
@@ -278,12 +268,7 @@ async fn a_kick_removes_us_and_a_destroyed_room_ends_the_session() {
         ev2.until("session_left").await,
         ["participant_joined", "session_left"]
     );
-    assert_eq!(
-        ev2.last("session_left"),
-        Some(&EventKind::SessionLeft {
-            reason: LeftReason::Ended
-        })
-    );
+    assert_eq!(left_because(&ev2), LeftReason::Ended);
     ev2.quiet_for(Duration::from_millis(300)).await;
 }
 
@@ -342,12 +327,7 @@ async fn kicked_or_ended_while_away_is_found_out_on_return() {
         without_attempts(ev.until("session_left").await),
         ["session_left"]
     );
-    assert_eq!(
-        ev.last("session_left"),
-        Some(&EventKind::SessionLeft {
-            reason: LeftReason::Removed
-        })
-    );
+    assert_eq!(left_because(&ev), LeftReason::Removed);
 
     let (_s2, mut ev2) = joined(patient(&proxy.ws_url(), 4006, "alice").build().unwrap()).await;
     ev2.until("participant_joined").await;
@@ -358,12 +338,7 @@ async fn kicked_or_ended_while_away_is_found_out_on_return() {
         without_attempts(ev2.until("session_left").await),
         ["session_left"]
     );
-    assert_eq!(
-        ev2.last("session_left"),
-        Some(&EventKind::SessionLeft {
-            reason: LeftReason::Ended
-        })
-    );
+    assert_eq!(left_because(&ev2), LeftReason::Ended);
     ev2.quiet_for(Duration::from_millis(300)).await;
 }
 
@@ -846,12 +821,7 @@ async fn with_reclaim_zero_a_room_destroyed_while_away_ends_the_session_and_is_n
         without_attempts(ev.until("session_left").await),
         ["session_left"]
     );
-    assert_eq!(
-        ev.last("session_left"),
-        Some(&EventKind::SessionLeft {
-            reason: LeftReason::Ended
-        })
-    );
+    assert_eq!(left_because(&ev), LeftReason::Ended);
     let p = janus.peer(None).await;
     let mut p = p;
     p.create_session().await;

@@ -11,7 +11,7 @@ use calltop::server::{self, ServerConfig, ServerHandle};
 use calltop::settings::SessionSettings;
 use calltop::{CallSession, CommandError, ReconnectPolicy};
 use support::proxy::{Mode, Proxy};
-use support::{Events, eventually, http, listed_users};
+use support::{Events, eventually, http, joined, listed_users};
 
 async fn server_with(f: impl FnOnce(&mut ServerConfig)) -> ServerHandle {
     let mut c = ServerConfig {
@@ -41,15 +41,6 @@ fn fast(url: &str, session: &str, user: &str) -> calltop::settings::SessionSetti
             max_attempts: 4,
             jitter: 0.5,
         })
-}
-
-async fn joined(settings: SessionSettings) -> (CallSession, Events) {
-    let s = CallSession::new(settings);
-    let mut ev = Events::new(s.subscribe().await.unwrap());
-    s.join().await.unwrap();
-    // What the server said about itself follows the join.
-    ev.until("server_info").await;
-    (s, ev)
 }
 
 #[tokio::test]

@@ -99,6 +99,16 @@ impl Events {
     }
 }
 
+/// A session joined with `settings`, its events read up to the
+/// `server_info` that follows the join.
+pub async fn joined(settings: calltop::SessionSettings) -> (calltop::CallSession, Events) {
+    let s = calltop::CallSession::new(settings);
+    let mut ev = Events::new(s.subscribe().await.unwrap());
+    s.join().await.unwrap();
+    ev.until("server_info").await;
+    (s, ev)
+}
+
 /// One HTTP/1.1 request to the admin API; returns (status, body).
 pub async fn http(
     addr: std::net::SocketAddr,
