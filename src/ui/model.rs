@@ -127,6 +127,15 @@ pub struct Shown<'a> {
     pub joined_at: Option<SystemTime>,
 }
 
+/// A participant's name as shown: cleaned, or [`NO_NAME`] if they have none.
+pub fn name_shown(user: &str) -> String {
+    if user.is_empty() {
+        NO_NAME.to_owned()
+    } else {
+        clean(user)
+    }
+}
+
 /// How the event log names a participant: the name, cleaned, and the id
 /// beside it whenever the id is not the name itself: `alice (#8362730246246576)`,
 /// `(no name) (#8362730246246576)`, plain `bob` on calltop's protocol (where
@@ -138,11 +147,7 @@ pub struct Shown<'a> {
 /// panel shows the present, so it shows ids only where the names on it are
 /// alike now (see [`Model::people`]).
 pub fn who(id: &str, user: &str) -> String {
-    let name = if user.is_empty() {
-        NO_NAME.to_owned()
-    } else {
-        clean(user)
-    };
+    let name = name_shown(user);
     if id == user || id.is_empty() {
         name
     } else {
@@ -644,12 +649,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
         }
         EventKind::ParticipantRenamed { id, user, previous } => {
             // The id once, with the name it is known by so far.
-            let now = if user.is_empty() {
-                NO_NAME.to_owned()
-            } else {
-                clean(&user)
-            };
-            let text = format!("{} is now {now}", who(&id, &previous));
+            let text = format!("{} is now {}", who(&id, &previous), name_shown(&user));
             if let Some(p) = m.participants.get_mut(&id) {
                 p.user = user;
             }
