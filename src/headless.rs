@@ -142,9 +142,6 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
             }
             Some((cmd, result)) = done.recv() => match (cmd, result) {
                 (_, Ok(())) => {}
-                // Quitting when the session has just ended on its own: its
-                // terminal event is on its way and ends the loop.
-                (Line::Quit, Err(CommandError::NotInSession)) => {}
                 (Line::Join, Err(e)) if !in_session && !quitting => {
                     eprintln!("calltop: join: {e}");
                     return Ok(Exit::Internal);
@@ -163,8 +160,10 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
 
 /// A command that made no sense now, on stderr.
 fn refused(cmd: Line, e: &CommandError) {
+    // Quitting when the session has just ended on its own: its terminal
+    // event is on its way (or here) and ends the run.
     if (cmd, e) == (Line::Quit, &CommandError::NotInSession) {
-        return; // quitting as the session ended on its own
+        return;
     }
     eprintln!("calltop: {}: {e}", format!("{cmd:?}").to_lowercase());
 }
