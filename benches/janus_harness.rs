@@ -363,16 +363,11 @@ impl Events {
                 self.last_answered_ping = Some(ev.at - rtt);
             }
             seen(&ev, got);
-            match &ev.kind {
-                EventKind::SessionLeft { .. }
-                | EventKind::SessionTimedOut { .. }
-                | EventKind::ConnectionClosed { .. }
-                    if ev.kind.name() != name =>
-                {
-                    return Err(format!("waiting for {name}, got {:?}", ev.kind));
-                }
-                _ if ev.kind.name() == name => return Ok((ev, got)),
-                _ => {}
+            if ev.kind.name() == name {
+                return Ok((ev, got));
+            }
+            if ev.kind.is_terminal() {
+                return Err(format!("waiting for {name}, got {:?}", ev.kind));
             }
         }
     }

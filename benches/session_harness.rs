@@ -232,16 +232,11 @@ impl Events {
             self.checker
                 .observe(ev.kind.name())
                 .map_err(|v| v.to_string())?;
-            match &ev.kind {
-                EventKind::SessionLeft { .. }
-                | EventKind::SessionTimedOut { .. }
-                | EventKind::ConnectionClosed { .. }
-                    if ev.kind.name() != name =>
-                {
-                    return Err(format!("waiting for {name}, got {:?}", ev.kind));
-                }
-                _ if ev.kind.name() == name => return Ok((ev, got)),
-                _ => {}
+            if ev.kind.name() == name {
+                return Ok((ev, got));
+            }
+            if ev.kind.is_terminal() {
+                return Err(format!("waiting for {name}, got {:?}", ev.kind));
             }
         }
     }
