@@ -33,6 +33,19 @@ pub enum Cmd {
     },
     /// Print the man page (roff), e.g. `calltop man > calltop.1`.
     Man,
+    /// Replay a recording (`--record FILE`, or headless output) in the dashboard.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The recording: NDJSON events, one per line.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print a summary (joins, losses and their downtimes, terminal events,
+    /// contract violations) instead of opening the dashboard.
+    #[arg(long)]
+    pub headless: bool,
 }
 
 impl Cli {
@@ -96,6 +109,12 @@ pub struct SessionArgs {
     /// Headless: also print heartbeat events.
     #[arg(long, requires = "headless")]
     pub verbose: bool,
+    /// Write every event to FILE as it happens (NDJSON; `calltop replay FILE` shows it again).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// With --record: replace FILE if it exists.
+    #[arg(long, requires = "record")]
+    pub force: bool,
 }
 
 /// Options of `--backend janus` (the `[janus]` config section).
@@ -200,6 +219,9 @@ Examples:
   calltop --server ws://127.0.0.1:7878/ws --session standup --user alice
   calltop --backend janus --server ws://127.0.0.1:8188 --session 1234 --user alice
   calltop --headless --server ws://127.0.0.1:7878/ws --session standup --user bot
+  calltop --record call.ndjson --server ws://127.0.0.1:7878/ws --session standup --user alice
+  calltop replay call.ndjson                     the recorded call in the dashboard
+  calltop replay --headless call.ndjson          its joins, losses and verdict
   calltop serve --listen 127.0.0.1:7878
 
 Exit statuses:

@@ -1,12 +1,19 @@
-//! Session events: what the engine reports, with their NDJSON form (docs/EVENTS.md,
-//! "Line shape", "Session-status events" and "Other events").
+//! Session events as plain data: what the engine reports, when (wall clock
+//! and an offset from the start of the run), and their NDJSON form
+//! (docs/EVENTS.md, "Line shape", "Session-status events" and "Other events").
+//!
+//! An NDJSON line is the serialisation of the [`SessionEvent`] itself
+//! (serde both ways), with the run's session and user beside it; a recording
+//! is a file of such lines (see [`crate::record`]).
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Command, CommandError};
 
 /// Why we are out of the session after `session_left`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LeftReason {
     /// We called `leave` (keyboard, stdin, a signal).
@@ -20,29 +27,53 @@ pub enum LeftReason {
 /// What a server told us about itself and the session, as far as its
 /// protocol says: shown in the dashboard, printed as a `server_info` line, so
 /// a drop can be matched against the server's own logs and limits.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerFacts {
     /// Server software and version ("Janus WebRTC Server 1.1.2").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
     /// The server's name for itself (Janus `server-name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
     /// How long the server keeps a silent session (Janus `session-timeout`).
+    #[serde(
+        default,
+        rename = "session_timeout_ms",
+        with = "opt_ms",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub session_timeout: Option<Duration>,
     /// How long the server keeps our slot after the socket drops: calltop's
     /// resume window, Janus's `reclaim-session-timeout` (zero: a drop always
     /// means a full rejoin).
+    #[serde(
+        default,
+        rename = "resume_window_ms",
+        with = "opt_ms",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub resume_window: Option<Duration>,
     /// The room's description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room: Option<String>,
     /// Our session on the server (Janus session id), to find us in its logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_session: Option<String>,
     /// Our own participant id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub own_id: Option<String>,
 }
 
 /// What happened. The six session-status events are the ones
 /// [`EventKind::is_status`] names; the rest feed dashboards and logs.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// The serde form is the NDJSON line's `event` and fields; durations are
+/// whole milliseconds (`*_ms`) or seconds (`*_s`) as the contract says, so an
+/// event read back from its line is equal to the one written once it has
+/// been through [`EventKind::quantized`] (the driver does that before
+/// anyone sees an event).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     /// A connection attempt starts (first join, or a retry of it).
     Connecting {
@@ -55,6 +86,7 @@ pub enum EventKind {
         reason: LeftReason,
     },
     SessionTimedOut {
+        #[serde(rename = "idle_timeout_s", with = "secs")]
         idle_timeout: Duration,
     },
     ConnectionLost {
@@ -62,52 +94,104 @@ pub enum EventKind {
     },
     ConnectionRestored {
         resumed: bool,
+        #[serde(rename = "downtime_ms", with = "ms")]
         downtime: Duration,
         attempts: u32,
     },
     ConnectionClosed {
         reason: String,
     },
-    /// The next attempt is scheduled `delay` from now.
+    /// The next attempt is scheduled `delay` after this event.
     ReconnectAttempt {
         attempt: u32,
         max: u32,
+        #[serde(rename = "delay_ms", with = "ms")]
         delay: Duration,
     },
     /// `id` is what the server keys them by (the user name on calltop's
     /// protocol, a number on Janus); `user` is the name they go by, empty
     /// when the server has none.
     ParticipantJoined {
-        id: String,
         user: String,
+        id: String,
+        #[serde(default, with = "opt_rfc3339", skip_serializing_if = "Option::is_none")]
         joined_at: Option<SystemTime>,
     },
     ParticipantLeft {
-        id: String,
         user: String,
+        id: String,
     },
     /// A participant now goes by another name: the same person, not a leave
     /// and a join.
     ParticipantRenamed {
-        id: String,
         user: String,
+        id: String,
         previous: String,
     },
     /// What the server said about itself, after each join or restore.
     ServerInfo(ServerFacts),
-    /// We are alone; we leave at `deadline` unless someone joins.
+    /// We are alone; we leave `timeout` after this event unless someone
+    /// joins. The line also carries the deadline on the wall clock
+    /// (`deadline_ms`, milliseconds since the Unix epoch).
     IdleCountdownStarted {
-        deadline: Instant,
-        seconds: u64,
+        #[serde(rename = "seconds", with = "secs")]
+        timeout: Duration,
     },
     IdleCountdownCancelled,
+    /// A heartbeat answered after `rtt`. The line has `rtt_ms` (the
+    /// contract's field, whole milliseconds) and `rtt_us` (microseconds: on
+    /// loopback a round trip takes well under a millisecond).
     Heartbeat {
+        #[serde(rename = "rtt_us", with = "us", default)]
         rtt: Duration,
     },
     /// Something went wrong that did not end the session (a bad frame, a server notice).
     Error {
         message: String,
     },
+    /// Our leave is under way: the server has been told and we wait for its
+    /// answer. `rejoin`: a join was asked for meanwhile and follows the leave
+    /// (sent again, with `false`, when a second leave takes that back).
+    Leaving {
+        rejoin: bool,
+    },
+    /// A command made no sense when it arrived; nothing changed.
+    CommandRefused {
+        command: Command,
+        reason: CommandError,
+    },
+    /// What this stream is of: the first line of headless output and of a
+    /// recording. Not from the engine; see [`crate::CallSession::run_started`].
+    RunStarted {
+        run: RunInfo,
+    },
+}
+
+/// Which run a stream of events is of, with the settings in force (see
+/// [`crate::SessionSettings::describe`]: secrets are named, never shown).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The calltop version that wrote it.
+    pub calltop: String,
+    pub backend: crate::BackendKind,
+    pub server: String,
+    pub session: String,
+    pub user: String,
+    #[serde(default)]
+    pub settings: serde_json::Value,
+}
+
+impl RunInfo {
+    pub fn of(settings: &crate::SessionSettings) -> RunInfo {
+        RunInfo {
+            calltop: env!("CARGO_PKG_VERSION").to_owned(),
+            backend: settings.backend,
+            server: settings.server.to_string(),
+            session: settings.session.clone(),
+            user: settings.user.clone(),
+            settings: settings.describe(),
+        }
+    }
 }
 
 impl EventKind {
@@ -130,6 +214,9 @@ impl EventKind {
             EventKind::IdleCountdownCancelled => "idle_countdown_cancelled",
             EventKind::Heartbeat { .. } => "heartbeat",
             EventKind::Error { .. } => "error",
+            EventKind::Leaving { .. } => "leaving",
+            EventKind::CommandRefused { .. } => "command_refused",
+            EventKind::RunStarted { .. } => "run_started",
         }
     }
 
@@ -155,100 +242,234 @@ impl EventKind {
                 | EventKind::ConnectionClosed { .. }
         )
     }
+
+    /// About another participant: on its line, `user` is theirs, not ours.
+    pub fn is_participant(&self) -> bool {
+        matches!(
+            self,
+            EventKind::ParticipantJoined { .. }
+                | EventKind::ParticipantLeft { .. }
+                | EventKind::ParticipantRenamed { .. }
+        )
+    }
+
+    /// The event with its durations cut to what its NDJSON line holds, so
+    /// that what a live dashboard shows and what a replay of the recording
+    /// shows are the same.
+    pub fn quantized(self) -> EventKind {
+        let ms = |d: Duration| Duration::from_millis(d.as_millis() as u64);
+        let us = |d: Duration| Duration::from_micros(d.as_micros() as u64);
+        let secs = |d: Duration| Duration::from_secs(d.as_secs());
+        match self {
+            EventKind::SessionTimedOut { idle_timeout } => EventKind::SessionTimedOut {
+                idle_timeout: secs(idle_timeout),
+            },
+            EventKind::ConnectionRestored {
+                resumed,
+                downtime,
+                attempts,
+            } => EventKind::ConnectionRestored {
+                resumed,
+                downtime: ms(downtime),
+                attempts,
+            },
+            EventKind::ReconnectAttempt {
+                attempt,
+                max,
+                delay,
+            } => EventKind::ReconnectAttempt {
+                attempt,
+                max,
+                delay: ms(delay),
+            },
+            EventKind::ParticipantJoined {
+                user,
+                id,
+                joined_at,
+            } => EventKind::ParticipantJoined {
+                user,
+                id,
+                joined_at: joined_at.map(wall_ms),
+            },
+            EventKind::ServerInfo(f) => EventKind::ServerInfo(ServerFacts {
+                session_timeout: f.session_timeout.map(ms),
+                resume_window: f.resume_window.map(ms),
+                ..f
+            }),
+            EventKind::IdleCountdownStarted { timeout } => EventKind::IdleCountdownStarted {
+                timeout: secs(timeout),
+            },
+            EventKind::Heartbeat { rtt } => EventKind::Heartbeat { rtt: us(rtt) },
+            other => other,
+        }
+    }
 }
 
-/// An event with when it happened: `at` on the monotonic clock (for countdowns),
-/// `ts` on the wall clock (for people and logs).
+/// An event with when it happened: `ts` on the wall clock (for people and
+/// logs, whole milliseconds), `offset` on the run's monotonic clock (for
+/// countdowns and replays, whole microseconds; see [`crate::clock::Clock`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionEvent {
-    pub at: Instant,
     pub ts: SystemTime,
+    pub offset: Duration,
     pub kind: EventKind,
 }
 
-#[derive(Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-enum Body<'a> {
-    Connecting {
-        attempt: u32,
-    },
-    SessionJoined {
-        participants: usize,
-    },
-    SessionLeft {
-        reason: LeftReason,
-    },
-    SessionTimedOut {
-        idle_timeout_s: u64,
-    },
-    ConnectionLost {
-        reason: &'a str,
-    },
-    ConnectionRestored {
-        resumed: bool,
-        downtime_ms: u128,
-        attempts: u32,
-    },
-    ConnectionClosed {
-        reason: &'a str,
-    },
-    ReconnectAttempt {
-        attempt: u32,
-        max: u32,
-        delay_ms: u128,
-    },
-    ParticipantJoined {
-        user: &'a str,
-        id: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        joined_at: Option<String>,
-    },
-    ParticipantLeft {
-        user: &'a str,
-        id: &'a str,
-    },
-    ParticipantRenamed {
-        user: &'a str,
-        id: &'a str,
-        previous: &'a str,
-    },
-    ServerInfo {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        server: Option<&'a str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        server_name: Option<&'a str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        session_timeout_ms: Option<u128>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        resume_window_ms: Option<u128>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        room: Option<&'a str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        server_session: Option<&'a str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        own_id: Option<&'a str>,
-    },
-    IdleCountdownStarted {
-        deadline_ms: u128,
-        seconds: u64,
-    },
-    IdleCountdownCancelled,
-    Heartbeat {
-        rtt_ms: u128,
-    },
-    Error {
-        message: &'a str,
-    },
+/// A wall-clock time cut to whole milliseconds since the epoch.
+pub fn wall_ms(t: SystemTime) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(epoch_ms(t))
+}
+
+/// A monotonic offset cut to whole microseconds.
+pub fn offset_us(d: Duration) -> Duration {
+    Duration::from_micros(d.as_micros() as u64)
+}
+
+impl SessionEvent {
+    /// An event as the driver reports it: times and durations cut to what its
+    /// NDJSON line holds (see [`EventKind::quantized`]).
+    pub fn new(ts: SystemTime, offset: Duration, kind: EventKind) -> SessionEvent {
+        SessionEvent {
+            ts: wall_ms(ts),
+            offset: offset_us(offset),
+            kind: kind.quantized(),
+        }
+    }
+
+    /// Where a countdown this event started ends, as an offset.
+    pub fn idle_deadline(&self) -> Option<Duration> {
+        match self.kind {
+            EventKind::IdleCountdownStarted { timeout } => Some(self.offset + timeout),
+            _ => None,
+        }
+    }
+
+    /// One NDJSON line (without the newline). `session` and `user` are ours,
+    /// except on `participant_*` lines, where `user` is the participant.
+    pub fn to_ndjson(&self, session: &str, user: &str) -> String {
+        let line = LineOut::new(self, Some(session), Some(user));
+        escape_for_terminals(serde_json::to_string(&line).expect("event lines always serialize"))
+    }
+
+    /// Reads one NDJSON line back. A line without `t_ms` (NDJSON from
+    /// before offsets, or written by hand) gets the offset `None` says.
+    pub fn from_ndjson(line: &str) -> Result<Parsed, serde_json::Error> {
+        let l: LineIn = serde_json::from_str(line)?;
+        l.into_event()
+    }
+}
+
+/// A line read back: the event, and the session it names, if it does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub event: SessionEvent,
+    /// The line had no `t_ms`: `event.offset` is zero, to be worked out from `ts`.
+    pub no_offset: bool,
+    pub session: Option<String>,
+}
+
+impl Serialize for SessionEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        LineOut::new(self, None, None).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        LineIn::deserialize(d)?
+            .into_event()
+            .map(|p| p.event)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Serialize)]
-struct Line<'a> {
-    ts: String,
+struct LineOut<'a> {
+    #[serde(with = "rfc3339")]
+    ts: SystemTime,
+    #[serde(with = "offset_ms")]
+    t_ms: Duration,
     #[serde(flatten)]
-    body: Body<'a>,
-    session: &'a str,
+    kind: &'a EventKind,
+    /// Derived, for the contract: see [`EventKind::IdleCountdownStarted`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deadline_ms: Option<u64>,
+    /// Derived, for the contract: see [`EventKind::Heartbeat`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rtt_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<&'a str>,
+}
+
+impl<'a> LineOut<'a> {
+    fn new(ev: &'a SessionEvent, session: Option<&'a str>, user: Option<&'a str>) -> Self {
+        LineOut {
+            ts: ev.ts,
+            t_ms: ev.offset,
+            kind: &ev.kind,
+            deadline_ms: match ev.kind {
+                EventKind::IdleCountdownStarted { timeout } => Some(epoch_ms(ev.ts + timeout)),
+                _ => None,
+            },
+            rtt_ms: match ev.kind {
+                EventKind::Heartbeat { rtt } => Some(rtt.as_millis() as u64),
+                _ => None,
+            },
+            session,
+            user: user.filter(|_| !ev.kind.is_participant()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LineIn {
+    #[serde(with = "rfc3339")]
+    ts: SystemTime,
+    #[serde(default, with = "opt_offset_ms")]
+    t_ms: Option<Duration>,
+    #[serde(default)]
+    deadline_ms: Option<u64>,
+    #[serde(default)]
+    rtt_ms: Option<u64>,
+    #[serde(default)]
+    session: Option<String>,
+    #[serde(flatten)]
+    kind: EventKind,
+}
+
+impl LineIn {
+    fn into_event(self) -> Result<Parsed, serde_json::Error> {
+        let mut kind = self.kind;
+        match &mut kind {
+            // The deadline is the precise form of `seconds`.
+            EventKind::IdleCountdownStarted { timeout } => {
+                if let Some(d) = self.deadline_ms {
+                    let start = epoch_ms(self.ts);
+                    *timeout = Duration::from_millis(d.checked_sub(start).ok_or_else(|| {
+                        serde::de::Error::custom("idle_countdown_started: deadline_ms before ts")
+                    })?);
+                }
+            }
+            // A line from a tool that writes the contract's field only.
+            EventKind::Heartbeat { rtt } if rtt.is_zero() => {
+                if let Some(ms) = self.rtt_ms {
+                    *rtt = Duration::from_millis(ms);
+                }
+            }
+            _ => {}
+        }
+        Ok(Parsed {
+            event: SessionEvent {
+                ts: self.ts,
+                offset: self.t_ms.unwrap_or_default(),
+                kind,
+            },
+            no_offset: self.t_ms.is_none(),
+            session: self.session,
+        })
+    }
 }
 
 /// What JSON allows raw inside strings but a terminal must not get raw:
@@ -260,7 +481,7 @@ fn needs_escape(c: char) -> bool {
 /// Writes those characters as JSON `\u` escapes, so an NDJSON line read in a
 /// terminal (`tail -f`, a pipe to less) shows them instead of obeying them.
 /// They can only occur inside JSON strings, so the line stays the same JSON.
-fn escape_for_terminals(line: String) -> String {
+pub fn escape_for_terminals(line: String) -> String {
     if !line.chars().any(needs_escape) {
         return line;
     }
@@ -280,102 +501,157 @@ fn escape_for_terminals(line: String) -> String {
 
 /// RFC 3339 UTC with milliseconds, as the NDJSON `ts`.
 pub fn rfc3339_ms(t: SystemTime) -> String {
-    humantime::format_rfc3339_millis(t).to_string()
+    match jiff::Timestamp::try_from(t) {
+        Ok(ts) => format!("{ts:.3}"),
+        // Beyond jiff's range (year 9999): not a time any clock here gives.
+        Err(_) => "9999-12-31T23:59:59.999Z".to_owned(),
+    }
 }
 
-fn epoch_ms(t: SystemTime) -> u128 {
+/// Reads an RFC 3339 time (any offset; a missing one is an error).
+pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    s.parse::<jiff::Timestamp>().ok().map(SystemTime::from)
+}
+
+fn epoch_ms(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis())
+        .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
 
-impl SessionEvent {
-    /// Maps a monotonic instant to the wall clock through this event's own pair.
-    pub fn wall_time(&self, instant: Instant) -> SystemTime {
-        if instant >= self.at {
-            self.ts + (instant - self.at)
-        } else {
-            self.ts - (self.at - instant)
+mod rfc3339 {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::rfc3339_ms(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        super::parse_rfc3339(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not an RFC 3339 time")))
+    }
+}
+
+mod opt_rfc3339 {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => super::rfc3339::serialize(t, s),
+            None => s.serialize_none(),
         }
     }
 
-    /// One NDJSON line (without the newline). `session` and `user` are ours,
-    /// except on `participant_*` lines, where `user` is the participant.
-    pub fn to_ndjson(&self, session: &str, user: &str) -> String {
-        let body = match &self.kind {
-            EventKind::Connecting { attempt } => Body::Connecting { attempt: *attempt },
-            EventKind::SessionJoined { participants } => Body::SessionJoined {
-                participants: *participants,
-            },
-            EventKind::SessionLeft { reason } => Body::SessionLeft { reason: *reason },
-            EventKind::SessionTimedOut { idle_timeout } => Body::SessionTimedOut {
-                idle_timeout_s: idle_timeout.as_secs(),
-            },
-            EventKind::ConnectionLost { reason } => Body::ConnectionLost { reason },
-            EventKind::ConnectionRestored {
-                resumed,
-                downtime,
-                attempts,
-            } => Body::ConnectionRestored {
-                resumed: *resumed,
-                downtime_ms: downtime.as_millis(),
-                attempts: *attempts,
-            },
-            EventKind::ConnectionClosed { reason } => Body::ConnectionClosed { reason },
-            EventKind::ReconnectAttempt {
-                attempt,
-                max,
-                delay,
-            } => Body::ReconnectAttempt {
-                attempt: *attempt,
-                max: *max,
-                delay_ms: delay.as_millis(),
-            },
-            EventKind::ParticipantJoined {
-                id,
-                user,
-                joined_at,
-            } => Body::ParticipantJoined {
-                user,
-                id,
-                joined_at: joined_at.map(rfc3339_ms),
-            },
-            EventKind::ParticipantLeft { id, user } => Body::ParticipantLeft { user, id },
-            EventKind::ParticipantRenamed { id, user, previous } => {
-                Body::ParticipantRenamed { user, id, previous }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+        let s = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
+        match s {
+            None => Ok(None),
+            Some(s) => super::parse_rfc3339(&s)
+                .map(Some)
+                .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not an RFC 3339 time"))),
+        }
+    }
+}
+
+mod ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+mod opt_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_u64(d.as_millis() as u64),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(<Option<u64>>::deserialize(d)?.map(Duration::from_millis))
+    }
+}
+
+mod us {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_micros() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_micros)
+    }
+}
+
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+/// `t_ms`: milliseconds with up to three decimals (the offset is kept to
+/// the microsecond), so people read milliseconds and nothing is lost.
+mod offset_ms {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        let us = d.as_micros() as u64;
+        if us.is_multiple_of(1000) {
+            s.serialize_u64(us / 1000)
+        } else {
+            s.serialize_f64(us as f64 / 1000.0)
+        }
+    }
+}
+
+mod opt_offset_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    /// Offsets beyond this are not from a run (about 285 years).
+    const MAX_MS: f64 = 9.0e12;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        match <Option<f64>>::deserialize(d)? {
+            None => Ok(None),
+            Some(ms) if ms.is_finite() && (0.0..MAX_MS).contains(&ms) => {
+                Ok(Some(Duration::from_micros((ms * 1000.0).round() as u64)))
             }
-            EventKind::ServerInfo(f) => Body::ServerInfo {
-                server: f.server.as_deref(),
-                server_name: f.server_name.as_deref(),
-                session_timeout_ms: f.session_timeout.map(|d| d.as_millis()),
-                resume_window_ms: f.resume_window.map(|d| d.as_millis()),
-                room: f.room.as_deref(),
-                server_session: f.server_session.as_deref(),
-                own_id: f.own_id.as_deref(),
-            },
-            EventKind::IdleCountdownStarted { deadline, seconds } => Body::IdleCountdownStarted {
-                deadline_ms: epoch_ms(self.wall_time(*deadline)),
-                seconds: *seconds,
-            },
-            EventKind::IdleCountdownCancelled => Body::IdleCountdownCancelled,
-            EventKind::Heartbeat { rtt } => Body::Heartbeat {
-                rtt_ms: rtt.as_millis(),
-            },
-            EventKind::Error { message } => Body::Error { message },
-        };
-        let own_user = !matches!(
-            self.kind,
-            EventKind::ParticipantJoined { .. }
-                | EventKind::ParticipantLeft { .. }
-                | EventKind::ParticipantRenamed { .. }
-        );
-        let line = Line {
-            ts: rfc3339_ms(self.ts),
-            body,
-            session,
-            user: own_user.then_some(user),
-        };
-        escape_for_terminals(serde_json::to_string(&line).expect("event lines always serialize"))
+            Some(ms) => Err(serde::de::Error::custom(format!(
+                "t_ms {ms} is not an offset in a run"
+            ))),
+        }
     }
 }
 
@@ -384,35 +660,36 @@ mod tests {
     use super::*;
 
     fn at(kind: EventKind) -> SessionEvent {
-        SessionEvent {
-            at: Instant::now(),
-            ts: SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_123),
+        SessionEvent::new(
+            SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_123),
+            Duration::from_micros(61_250_500),
             kind,
-        }
+        )
+    }
+
+    fn json(ev: &SessionEvent) -> serde_json::Value {
+        serde_json::from_str(&ev.to_ndjson("demo", "alice")).unwrap()
     }
 
     #[test]
     fn ndjson_line_has_the_contract_shape() {
-        let line = at(EventKind::SessionLeft {
+        let v = json(&at(EventKind::SessionLeft {
             reason: LeftReason::Removed,
-        })
-        .to_ndjson("demo", "alice");
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        }));
         assert_eq!(v["event"], "session_left");
         assert_eq!(v["reason"], "removed");
         assert_eq!(v["session"], "demo");
         assert_eq!(v["user"], "alice");
         assert_eq!(v["ts"], "2026-11-18T11:06:40.123Z");
+        assert_eq!(v["t_ms"], 61250.5, "the offset, to the microsecond");
     }
 
     #[test]
     fn participant_lines_name_the_participant() {
-        let line = at(EventKind::ParticipantLeft {
+        let v = json(&at(EventKind::ParticipantLeft {
             id: "4711".into(),
             user: "bob".into(),
-        })
-        .to_ndjson("demo", "alice");
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        }));
         assert_eq!(v["user"], "bob");
         assert_eq!(v["id"], "4711");
     }
@@ -450,13 +727,11 @@ mod tests {
 
     #[test]
     fn restored_carries_resumed_downtime_and_attempts() {
-        let line = at(EventKind::ConnectionRestored {
+        let v = json(&at(EventKind::ConnectionRestored {
             resumed: true,
             downtime: Duration::from_millis(1234),
             attempts: 3,
-        })
-        .to_ndjson("s", "u");
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        }));
         assert_eq!(v["resumed"], true);
         assert_eq!(v["downtime_ms"], 1234);
         assert_eq!(v["attempts"], 3);
@@ -464,16 +739,151 @@ mod tests {
 
     #[test]
     fn idle_deadline_is_wall_clock_milliseconds() {
-        let e = at(EventKind::IdleCountdownCancelled);
-        let ev = SessionEvent {
-            kind: EventKind::IdleCountdownStarted {
-                deadline: e.at + Duration::from_secs(300),
-                seconds: 300,
-            },
-            ..e
-        };
-        let v: serde_json::Value = serde_json::from_str(&ev.to_ndjson("s", "u")).unwrap();
+        let v = json(&at(EventKind::IdleCountdownStarted {
+            timeout: Duration::from_secs(300),
+        }));
         assert_eq!(v["deadline_ms"], 1_795_000_300_123u64);
         assert_eq!(v["seconds"], 300);
+    }
+
+    #[test]
+    fn heartbeats_carry_the_contract_milliseconds_and_the_microseconds() {
+        let v = json(&at(EventKind::Heartbeat {
+            rtt: Duration::from_micros(2_420),
+        }));
+        assert_eq!(v["rtt_ms"], 2);
+        assert_eq!(v["rtt_us"], 2_420);
+    }
+
+    #[test]
+    fn refused_commands_say_which_and_why() {
+        let v = json(&at(EventKind::CommandRefused {
+            command: Command::ReconnectNow,
+            reason: CommandError::NotReconnecting,
+        }));
+        assert_eq!(v["event"], "command_refused");
+        assert_eq!(v["command"], "reconnect_now");
+        assert_eq!(v["reason"], "not_reconnecting");
+        assert_eq!(v["user"], "alice");
+    }
+
+    fn every_kind() -> Vec<EventKind> {
+        let d = Duration::from_millis(1500);
+        vec![
+            EventKind::Connecting { attempt: 2 },
+            EventKind::SessionJoined { participants: 3 },
+            EventKind::SessionLeft {
+                reason: LeftReason::Ended,
+            },
+            EventKind::SessionTimedOut {
+                idle_timeout: Duration::from_secs(300),
+            },
+            EventKind::ConnectionLost {
+                reason: "heartbeat \"unanswered\"".into(),
+            },
+            EventKind::ConnectionRestored {
+                resumed: false,
+                downtime: d,
+                attempts: 4,
+            },
+            EventKind::ConnectionClosed {
+                reason: "gave up".into(),
+            },
+            EventKind::ReconnectAttempt {
+                attempt: 1,
+                max: 10,
+                delay: d,
+            },
+            EventKind::ParticipantJoined {
+                user: "bob".into(),
+                id: "77".into(),
+                joined_at: Some(SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_456)),
+            },
+            EventKind::ParticipantJoined {
+                user: String::new(),
+                id: "78".into(),
+                joined_at: None,
+            },
+            EventKind::ParticipantLeft {
+                user: "bob".into(),
+                id: "77".into(),
+            },
+            EventKind::ParticipantRenamed {
+                user: "rob".into(),
+                id: "77".into(),
+                previous: "bob".into(),
+            },
+            EventKind::ServerInfo(ServerFacts {
+                server: Some("Janus WebRTC Server 1.1.2".into()),
+                session_timeout: Some(Duration::from_secs(60)),
+                resume_window: Some(Duration::ZERO),
+                own_id: Some("9".into()),
+                ..ServerFacts::default()
+            }),
+            EventKind::ServerInfo(ServerFacts::default()),
+            EventKind::IdleCountdownStarted {
+                timeout: Duration::from_secs(300),
+            },
+            EventKind::IdleCountdownCancelled,
+            EventKind::Heartbeat {
+                rtt: Duration::from_micros(420),
+            },
+            EventKind::Error {
+                message: "bad frame".into(),
+            },
+            EventKind::Leaving { rejoin: true },
+            EventKind::CommandRefused {
+                command: Command::Join,
+                reason: CommandError::AlreadyActive,
+            },
+            EventKind::RunStarted {
+                run: RunInfo::of(
+                    &crate::SessionSettings::builder("ws://127.0.0.1:1/ws", "demo", "alice")
+                        .token("t0ps3cret")
+                        .build()
+                        .unwrap(),
+                ),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_event_reads_back_equal_from_its_line() {
+        for kind in every_kind() {
+            let ev = at(kind);
+            let line = ev.to_ndjson("demo", "alice");
+            let back = SessionEvent::from_ndjson(&line).unwrap();
+            assert_eq!(back.event, ev, "{line}");
+            assert_eq!(back.session.as_deref(), Some("demo"));
+            assert!(!back.no_offset);
+            // And through serde alone, without the run's session and user.
+            let plain = serde_json::to_string(&ev).unwrap();
+            assert_eq!(serde_json::from_str::<SessionEvent>(&plain).unwrap(), ev);
+            assert!(!line.contains("t0ps3cret"), "secrets stay out: {line}");
+        }
+    }
+
+    #[test]
+    fn lines_in_the_contract_shape_without_offsets_are_read() {
+        let p = SessionEvent::from_ndjson(
+            r#"{"ts":"2026-11-25T04:30:00.123Z","event":"heartbeat","rtt_ms":12,"session":"demo","user":"alice"}"#,
+        )
+        .unwrap();
+        assert!(p.no_offset);
+        assert_eq!(
+            p.event.kind,
+            EventKind::Heartbeat {
+                rtt: Duration::from_millis(12)
+            }
+        );
+        for bad in [
+            r#"{"ts":"yesterday","event":"heartbeat","rtt_ms":1}"#,
+            r#"{"ts":"2026-11-25T04:30:00.123Z","event":"teleported"}"#,
+            r#"{"ts":"2026-11-25T04:30:00.123Z","event":"connecting"}"#,
+            r#"{"ts":"2026-11-25T04:30:00.123Z","t_ms":-5,"event":"idle_countdown_cancelled"}"#,
+            r#"{"ts":"2026-11-25T04:30:00.123Z","event":"idle_countdown_started","seconds":3,"deadline_ms":5}"#,
+        ] {
+            assert!(SessionEvent::from_ndjson(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -18,17 +18,23 @@ pub enum Exit {
     RemovedOrEnded = 4,
     /// The connection is gone for good.
     ConnectionClosed = 5,
+    /// `replay --headless`: the events break the contract's ordering rules.
+    Violations = 6,
+    /// `replay --headless`: the recording is damaged; read up to the damage.
+    Damaged = 7,
 }
 
 impl Exit {
     /// Every status, in order.
-    pub const ALL: [Exit; 6] = [
+    pub const ALL: [Exit; 8] = [
         Exit::Ok,
         Exit::Internal,
         Exit::Usage,
         Exit::TimedOut,
         Exit::RemovedOrEnded,
         Exit::ConnectionClosed,
+        Exit::Violations,
+        Exit::Damaged,
     ];
 
     /// What the status means, in the words `--help` uses.
@@ -42,6 +48,8 @@ impl Exit {
             Exit::ConnectionClosed => {
                 "connection closed for good (retries spent, or a refusal retrying cannot fix)"
             }
+            Exit::Violations => "replay: the recorded events break the contract's ordering rules",
+            Exit::Damaged => "replay: the recording is damaged (read up to the damage)",
         }
     }
 

@@ -6,10 +6,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-use crate::CommandError;
 use crate::event::EventKind;
 use crate::exit::Exit;
 use crate::session::CallSession;
+use crate::{Command, CommandError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Line {
@@ -39,6 +39,11 @@ pub struct Options {
 }
 
 /// Runs until the session ends (or, with `stay`, until `quit`). Returns the exit status.
+///
+/// Commands go to the engine without waiting ([`CallSession::send`]); what
+/// comes of each, a refusal included, is in the event stream, in order, so
+/// an answer to a command typed just before the session ends is printed
+/// before the line that ends it.
 pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
     let (name, user) = (
         session.settings().session.clone(),
@@ -70,40 +75,28 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
 
-    // Commands run one after another on their own task: the loop below must
-    // keep draining events meanwhile, or a full event channel would stall the
-    // engine that is to answer the command.
-    let (run_tx, mut run_rx) = mpsc::unbounded_channel::<Line>();
-    let (done_tx, mut done) = mpsc::unbounded_channel::<(Line, Result<(), CommandError>)>();
-    let runner = session.clone();
-    tokio::spawn(async move {
-        while let Some(cmd) = run_rx.recv().await {
-            let result = match cmd {
-                Line::Leave | Line::Quit => runner.leave().await,
-                Line::Join => runner.join().await,
-                Line::Reconnect => runner.reconnect_now().await,
-            };
-            if done_tx.send((cmd, result)).is_err() {
-                return;
-            }
-        }
-    });
-    let run = |cmd: Line| {
-        // The runner lives as long as this loop; a send error cannot happen.
-        let _ = run_tx.send(cmd);
-    };
-
-    run(Line::Join);
+    let stdout = std::io::stdout();
+    {
+        // What this output is of: it makes the output a recording, too.
+        let mut out = stdout.lock();
+        writeln!(out, "{}", session.run_started().to_ndjson(&name, &user))?;
+        out.flush()?;
+    }
+    let send = |cmd: Command| session.send(cmd).is_ok();
+    if !send(Command::Join) {
+        return Ok(Exit::Internal);
+    }
     // Whether a join attempt is open, as the events tell it.
     let mut in_session = false;
     let mut quitting = false;
-    let stdout = std::io::stdout();
     loop {
         tokio::select! {
             ev = events.recv() => {
                 let Some(ev) = ev else { return Ok(Exit::Internal) };
-                if matches!(ev.kind, EventKind::Connecting { .. }) {
-                    in_session = true;
+                match &ev.kind {
+                    EventKind::Connecting { .. } => in_session = true,
+                    EventKind::CommandRefused { command, reason } => refused(*command, reason, quitting),
+                    _ => {}
                 }
                 if matches!(ev.kind, EventKind::Heartbeat { .. }) && !opts.verbose {
                     continue;
@@ -115,14 +108,6 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
                 }
                 if let Some(status) = Exit::for_terminal(&ev.kind) {
                     in_session = false;
-                    // Answers to commands typed before the end are already
-                    // queued (the runner answers in order): print them
-                    // before this run exits.
-                    while let Ok((cmd, result)) = done.try_recv() {
-                        if let Err(e) = result {
-                            refused(cmd, &e);
-                        }
-                    }
                     if quitting {
                         return Ok(Exit::Ok);
                     }
@@ -131,26 +116,26 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
                     }
                 }
             }
-            Some(cmd) = commands.recv() => {
-                if cmd == Line::Quit {
-                    if !in_session {
-                        return Ok(Exit::Ok);
+            Some(line) = commands.recv() => {
+                let cmd = match line {
+                    Line::Quit => {
+                        if !in_session {
+                            return Ok(Exit::Ok);
+                        }
+                        quitting = true;
+                        Command::Leave
                     }
-                    quitting = true;
-                }
-                run(cmd);
-            }
-            Some((cmd, result)) = done.recv() => match (cmd, result) {
-                (_, Ok(())) => {}
-                (Line::Join, Err(e)) if !in_session && !quitting => {
-                    eprintln!("calltop: join: {e}");
+                    Line::Leave => Command::Leave,
+                    Line::Join => Command::Join,
+                    Line::Reconnect => Command::ReconnectNow,
+                };
+                if !send(cmd) {
                     return Ok(Exit::Internal);
                 }
-                (cmd, Err(e)) => refused(cmd, &e),
-            },
-            _ = sigint.recv() => quitting = quit(&run, in_session),
-            _ = sigterm.recv() => quitting = quit(&run, in_session),
-            _ = sighup.recv() => quitting = quit(&run, in_session),
+            }
+            _ = sigint.recv() => quitting = quit(&send, in_session),
+            _ = sigterm.recv() => quitting = quit(&send, in_session),
+            _ = sighup.recv() => quitting = quit(&send, in_session),
         }
         if quitting && !in_session {
             return Ok(Exit::Ok);
@@ -158,20 +143,21 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
     }
 }
 
-/// A command that made no sense now, on stderr.
-fn refused(cmd: Line, e: &CommandError) {
-    // Quitting when the session has just ended on its own: its terminal
-    // event is on its way (or here) and ends the run.
-    if (cmd, e) == (Line::Quit, &CommandError::NotInSession) {
+/// A command that made no sense now, on stderr (its `command_refused` line
+/// is on stdout).
+fn refused(cmd: Command, e: &CommandError, quitting: bool) {
+    // Quitting when the session has just ended on its own, or a second
+    // signal: the terminal event is on its way (or here) and ends the run.
+    if quitting && cmd == Command::Leave {
         return;
     }
-    eprintln!("calltop: {}: {e}", format!("{cmd:?}").to_lowercase());
+    eprintln!("calltop: {cmd}: {e}");
 }
 
 /// A signal: leave (the terminal event then ends the loop) or, if not in a session, stop.
-fn quit(run: &impl Fn(Line), in_session: bool) -> bool {
+fn quit(send: &impl Fn(Command) -> bool, in_session: bool) -> bool {
     if in_session {
-        run(Line::Quit);
+        send(Command::Leave);
     }
     true
 }

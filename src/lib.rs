@@ -3,9 +3,11 @@
 
 pub mod backend;
 pub mod backoff;
+pub mod clock;
 pub mod engine;
 pub mod event;
 pub mod protocol;
+pub mod record;
 pub mod settings;
 pub mod text;
 

@@ -20,6 +20,9 @@ fn main() -> ExitCode {
     // Neither needs a configuration (nor should a broken one stop them).
     match &cli.command {
         Some(Cmd::Completions { shell }) => return print(&Cli::completions(*shell)),
+        Some(Cmd::Replay(args)) if args.headless => {
+            return calltop::record::summary::run_headless(&args.file).into();
+        }
         Some(Cmd::Man) => {
             return match Cli::man_page() {
                 Ok(page) => print(&page),
@@ -62,8 +65,9 @@ fn main() -> ExitCode {
         match &cli.command {
             Some(Cmd::Serve(_)) => serve(&config).await,
             Some(Cmd::Completions { .. } | Cmd::Man) => unreachable!("handled before the runtime"),
+            Some(Cmd::Replay(args)) => calltop::ui::replay::run(config, &args.file).await,
             None if cli.session.headless => run_headless(&config, &cli).await,
-            None => calltop::ui::run(config).await,
+            None => calltop::ui::run(config, record_to(&cli)).await,
         }
     });
     // A blocking stdin read (headless) would hold a plain runtime drop forever.
@@ -150,6 +154,19 @@ async fn run_headless(config: &Config, cli: &Cli) -> anyhow::Result<Exit> {
         );
     }
     let session = CallSession::new(settings);
+    let recording = match record_to(cli) {
+        Some(to) => match to.start(&session).await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("calltop: {e}");
+                if let Some(server) = embedded {
+                    server.shutdown().await;
+                }
+                return Ok(Exit::Usage);
+            }
+        },
+        None => None,
+    };
     let exit = headless::run(
         session.clone(),
         headless::Options {
@@ -159,8 +176,21 @@ async fn run_headless(config: &Config, cli: &Cli) -> anyhow::Result<Exit> {
     )
     .await?;
     session.shutdown().await;
+    if let Some(r) = recording {
+        r.finish();
+    }
     if let Some(server) = embedded {
         server.shutdown().await;
     }
     Ok(exit)
+}
+
+fn record_to(cli: &Cli) -> Option<calltop::record::RecordTo> {
+    cli.session
+        .record
+        .clone()
+        .map(|path| calltop::record::RecordTo {
+            path,
+            force: cli.session.force,
+        })
 }

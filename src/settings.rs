@@ -102,6 +102,51 @@ pub struct SessionSettings {
 }
 
 impl SessionSettings {
+    /// The settings in force, as JSON for a recording's first line and the
+    /// settings panel: durations in milliseconds, the reconnect schedule
+    /// spelled out, and which secrets were given but never their values.
+    pub fn describe(&self) -> serde_json::Value {
+        let ms = |d: Duration| d.as_millis() as u64;
+        let r = &self.reconnect;
+        let j = &self.janus;
+        let mut secrets = Vec::new();
+        for (name, given) in [
+            ("token", self.token.is_some()),
+            ("janus.pin", j.pin.is_some()),
+            ("janus.api_secret", j.api_secret.is_some()),
+            ("janus.room_secret", j.room_secret.is_some()),
+            ("janus.admin_key", j.admin_key.is_some()),
+        ] {
+            if given {
+                secrets.push(name);
+            }
+        }
+        serde_json::json!({
+            "idle_timeout_ms": ms(self.idle_timeout),
+            "heartbeat_interval_ms": ms(self.heartbeat_interval),
+            "heartbeat_timeout_ms": ms(self.heartbeat_timeout),
+            "connect_timeout_ms": ms(self.connect_timeout),
+            "leave_timeout_ms": ms(self.leave_timeout),
+            "max_frame_bytes": self.max_frame_bytes,
+            "reconnect": {
+                "initial_delay_ms": ms(r.initial_delay),
+                "max_delay_ms": ms(r.max_delay),
+                "multiplier": r.multiplier,
+                "max_attempts": r.max_attempts,
+                "jitter": r.jitter,
+                "nominal_delays_ms": (1..=r.max_attempts.min(64))
+                    .map(|a| ms(r.nominal_delay(a)))
+                    .collect::<Vec<_>>(),
+                "worst_case_budget_ms": ms(r.worst_case_budget()),
+            },
+            "janus": {
+                "create_room": j.create_room,
+                "participant_id": j.participant_id,
+            },
+            "secrets_given": secrets,
+        })
+    }
+
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
     pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
     pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(2500);

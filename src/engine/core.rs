@@ -31,15 +31,31 @@ pub enum Phase {
 }
 
 /// What the user asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Command {
     Join,
     Leave,
     ReconnectNow,
 }
 
-/// A command that makes no sense now. Nothing changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// What a command is called in messages ("can't join: …").
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Command::Join => "join",
+            Command::Leave => "leave",
+            Command::ReconnectNow => "reconnect now",
+        })
+    }
+}
+
+/// A command that makes no sense now. Nothing changed. In a
+/// `command_refused` line it is the snake_case variant name.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum CommandError {
     #[error("already in the session or joining it (leave first)")]
     AlreadyActive,
@@ -192,7 +208,23 @@ impl Engine {
         self.timers.next_deadline()
     }
 
+    /// Carries out a command. A refusal is also reported as a
+    /// `command_refused` event, so whoever reads only the events knows.
     pub fn handle_command(&mut self, cmd: Command, now: Instant) -> Result<(), CommandError> {
+        let result = self.command(cmd, now);
+        if let Err(reason) = result {
+            self.emit(
+                now,
+                EventKind::CommandRefused {
+                    command: cmd,
+                    reason,
+                },
+            );
+        }
+        result
+    }
+
+    fn command(&mut self, cmd: Command, now: Instant) -> Result<(), CommandError> {
         match (cmd, self.phase) {
             (Command::Join, Phase::Idle) => {
                 self.start_join(now);
@@ -200,7 +232,10 @@ impl Engine {
             }
             (Command::Join, Phase::Leaving) => {
                 // Leave, then join at once: carried out when the leave is done.
-                self.join_queued = true;
+                if !self.join_queued {
+                    self.join_queued = true;
+                    self.emit(now, EventKind::Leaving { rejoin: true });
+                }
                 Ok(())
             }
             (Command::Join, _) => Err(CommandError::AlreadyActive),
@@ -208,6 +243,7 @@ impl Engine {
             (Command::Leave, Phase::Leaving) if self.join_queued => {
                 // Changed their mind again: just the leave.
                 self.join_queued = false;
+                self.emit(now, EventKind::Leaving { rejoin: false });
                 Ok(())
             }
             (Command::Leave, Phase::Leaving) => Err(CommandError::AlreadyLeaving),
@@ -219,6 +255,7 @@ impl Engine {
                 }
                 self.timers
                     .set(Timer::LeaveAck, now + self.settings.leave_timeout);
+                self.emit(now, EventKind::Leaving { rejoin: false });
                 Ok(())
             }
             (Command::Leave, Phase::Connecting | Phase::Reconnecting) => {
@@ -238,6 +275,15 @@ impl Engine {
                 if self.timers.is_set(Timer::Retry) {
                     self.timers.stop(Timer::Retry);
                     self.hurried = true;
+                    // The schedule said later; the events must say now.
+                    self.emit(
+                        now,
+                        EventKind::ReconnectAttempt {
+                            attempt: self.attempt,
+                            max: self.settings.reconnect.max_attempts,
+                            delay: std::time::Duration::ZERO,
+                        },
+                    );
                     self.start_attempt(now);
                     Ok(())
                 } else {
@@ -860,13 +906,7 @@ impl Engine {
             let deadline = now + timeout;
             self.idle_running = true;
             self.timers.set(Timer::Idle, deadline);
-            self.emit(
-                now,
-                EventKind::IdleCountdownStarted {
-                    deadline,
-                    seconds: timeout.as_secs(),
-                },
-            );
+            self.emit(now, EventKind::IdleCountdownStarted { timeout });
         } else if !should_run && self.idle_running {
             self.idle_running = false;
             self.timers.stop(Timer::Idle);

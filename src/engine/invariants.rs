@@ -1,5 +1,7 @@
 //! The ordering invariants (docs/EVENTS.md, "Ordering rules") as a checker that
-//! any stream of events (engine outputs, channel, NDJSON) can be fed through.
+//! any stream of events (engine outputs, channel, NDJSON read back) can be fed through.
+
+use crate::event::EventKind;
 
 /// A broken invariant: which event broke it and the sequence so far.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +35,7 @@ const SESSION_SCOPED: &[&str] = &[
     "idle_countdown_cancelled",
     "heartbeat",
     "reconnect_attempt",
+    "leaving",
 ];
 
 impl ContractChecker {
@@ -40,8 +43,13 @@ impl ContractChecker {
         Self::default()
     }
 
-    /// Feeds one event by its NDJSON name.
-    pub fn observe(&mut self, event: &str) -> Result<(), Violation> {
+    /// Feeds one event.
+    pub fn observe(&mut self, event: &EventKind) -> Result<(), Violation> {
+        self.observe_name(event.name())
+    }
+
+    /// Feeds one event by its NDJSON name (the rules so far need no more).
+    fn observe_name(&mut self, event: &str) -> Result<(), Violation> {
         self.seen.push(event.to_owned());
         let fail = |s: &Self, rule| {
             Err(Violation {
@@ -140,7 +148,7 @@ mod tests {
 
     fn run(events: &[&str]) -> Result<(), Violation> {
         let mut c = ContractChecker::new();
-        events.iter().try_for_each(|e| c.observe(e))
+        events.iter().try_for_each(|e| c.observe_name(e))
     }
 
     #[test]

@@ -4,56 +4,35 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::fanout::{Fanout, Subscription};
 use super::listener::Listeners;
 use super::transport::{self, Ws};
+use crate::clock::Clock;
 use crate::engine::{Command, CommandError, Engine, Input, Output, Phase};
 use crate::event::{EventKind, SessionEvent};
 
 pub(crate) enum Request {
-    Command(Command, oneshot::Sender<Result<(), CommandError>>),
-    Subscribe(mpsc::Sender<SessionEvent>),
+    /// A command; its answer goes to the reply channel if there is one (it
+    /// is an event as well: `command_refused`, or what the command causes).
+    Command(Command, Option<oneshot::Sender<Result<(), CommandError>>>),
+    Subscribe(oneshot::Sender<Subscription>),
     /// Leave if in a session, then stop.
     Shutdown(oneshot::Sender<()>),
 }
 
 type Connecting = Pin<Box<dyn Future<Output = Result<Ws, String>> + Send>>;
 
-/// Sends events to every subscriber, waiting for room (backpressure) rather
-/// than dropping any: a status event is never lost to a slow consumer.
-#[derive(Default)]
-pub struct Fanout {
-    subscribers: Vec<mpsc::Sender<SessionEvent>>,
-}
-
-impl Fanout {
-    pub fn add(&mut self, tx: mpsc::Sender<SessionEvent>) {
-        self.subscribers.push(tx);
-    }
-
-    pub async fn send(&mut self, event: SessionEvent) {
-        let mut closed = false;
-        if let Some((last, rest)) = self.subscribers.split_last() {
-            for tx in rest {
-                closed |= tx.send(event.clone()).await.is_err();
-            }
-            closed |= last.send(event).await.is_err();
-        }
-        if closed {
-            self.subscribers.retain(|tx| !tx.is_closed());
-        }
-    }
-}
-
 pub(crate) struct Driver {
     engine: Engine,
-    requests: mpsc::Receiver<Request>,
+    clock: Clock,
+    requests: mpsc::UnboundedReceiver<Request>,
     listeners: Arc<Listeners>,
     fanout: Fanout,
     ws: Option<Ws>,
@@ -65,11 +44,13 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new(
         engine: Engine,
-        requests: mpsc::Receiver<Request>,
+        clock: Clock,
+        requests: mpsc::UnboundedReceiver<Request>,
         listeners: Arc<Listeners>,
     ) -> Self {
         Driver {
             engine,
+            clock,
             requests,
             listeners,
             fanout: Fanout::default(),
@@ -96,9 +77,14 @@ impl Driver {
             tokio::select! {
                 req = self.requests.recv(), if self.shutdown.is_none() => match req {
                     Some(Request::Command(cmd, reply)) => {
-                        let _ = reply.send(self.engine.handle_command(cmd, Instant::now()));
+                        let result = self.engine.handle_command(cmd, self.clock.now());
+                        if let Some(reply) = reply {
+                            let _ = reply.send(result);
+                        }
                     }
-                    Some(Request::Subscribe(tx)) => self.fanout.add(tx),
+                    Some(Request::Subscribe(tx)) => {
+                        let _ = tx.send(self.fanout.subscribe());
+                    }
                     Some(Request::Shutdown(done)) => self.begin_shutdown(done),
                     None => {
                         // Every handle is gone: leave cleanly and stop.
@@ -116,27 +102,32 @@ impl Driver {
                         }
                         Err(reason) => Input::TransportDown { code: None, reason },
                     };
-                    self.engine.handle_input(input, Instant::now());
+                    self.engine.handle_input(input, self.clock.now());
                 }
                 msg = async { self.ws.as_mut().expect("guarded by the branch condition").next().await },
                     if self.ws.is_some() => {
                     self.on_message(msg);
                 }
                 _ = sleep_until(deadline), if deadline.is_some() => {
-                    self.engine.handle_timeout(Instant::now());
+                    self.engine.handle_timeout(self.clock.now());
                 }
             }
         }
     }
 
     fn begin_shutdown(&mut self, done: oneshot::Sender<()>) {
-        // An Err just means we were not in a session: nothing to leave.
-        let _ = self.engine.handle_command(Command::Leave, Instant::now());
+        // Only a session to leave: a refusal would be an event nobody asked for.
+        if matches!(
+            self.engine.phase(),
+            Phase::Connecting | Phase::Joined | Phase::Reconnecting
+        ) {
+            let _ = self.engine.handle_command(Command::Leave, self.clock.now());
+        }
         self.shutdown = Some(done);
     }
 
     fn on_message(&mut self, msg: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>) {
-        let now = Instant::now();
+        let now = self.clock.now();
         let input = match msg {
             Some(Ok(Message::Text(t))) => Input::Frame(t.as_str().to_owned()),
             Some(Ok(Message::Binary(b))) => Input::BinaryFrame(b.len()),
@@ -202,13 +193,14 @@ impl Driver {
                         send_failed = None;
                         self.close_current();
                     }
-                    Output::Event(at, kind) => self.dispatch(at, kind).await,
+                    Output::Event(at, kind) => self.dispatch(at, kind),
                 }
             }
             match send_failed {
-                Some(reason) => self
-                    .engine
-                    .handle_input(Input::TransportDown { code: None, reason }, Instant::now()),
+                Some(reason) => self.engine.handle_input(
+                    Input::TransportDown { code: None, reason },
+                    self.clock.now(),
+                ),
                 None => return,
             }
         }
@@ -227,9 +219,10 @@ impl Driver {
         }
     }
 
-    async fn dispatch(&mut self, at: Instant, kind: EventKind) {
-        let ts = SystemTime::now() - Instant::now().saturating_duration_since(at);
-        match &kind {
+    fn dispatch(&mut self, at: Instant, kind: EventKind) {
+        let offset = self.clock.offset(at);
+        let event = SessionEvent::new(self.clock.wall(offset), offset, kind);
+        match &event.kind {
             // Consumers report these; a warning here would say it all twice.
             EventKind::Error { message } => {
                 tracing::debug!(target: "calltop::session", "{message}")
@@ -237,8 +230,8 @@ impl Driver {
             EventKind::Heartbeat { .. } => {}
             other => tracing::info!(target: "calltop::session", event = other.name()),
         }
-        self.listeners.notify(&kind);
-        self.fanout.send(SessionEvent { at, ts, kind }).await;
+        self.listeners.notify(&event.kind);
+        self.fanout.send(&event);
     }
 }
 

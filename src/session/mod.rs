@@ -1,6 +1,7 @@
 //! [`CallSession`]: the engine on a tokio task, with the listener API and an event stream.
 
 mod driver;
+mod fanout;
 mod listener;
 mod transport;
 
@@ -9,27 +10,26 @@ use std::sync::Arc;
 use rand::RngCore;
 use tokio::sync::{mpsc, oneshot};
 
-pub use driver::Fanout;
+pub use fanout::{Fanout, SUBSCRIBER_CAPACITY, Subscription, TryRecvError};
 pub use listener::{ListenerGuard, Restored, SessionStatusListener};
 pub use transport::install_crypto_provider;
 
+use crate::clock::Clock;
 use crate::engine::{Command, CommandError, Engine};
-use crate::event::SessionEvent;
+use crate::event::{EventKind, RunInfo, SessionEvent};
 use crate::settings::SessionSettings;
 use driver::{Driver, Request};
 use listener::Listeners;
-
-/// Events a subscriber may fall behind by before the engine waits for it.
-pub const SUBSCRIBER_CAPACITY: usize = 1024;
 
 /// A call session. Create it inside a tokio runtime; it runs on its own task
 /// until [`CallSession::shutdown`] or until every clone of it is dropped (which
 /// leaves the session first).
 #[derive(Clone)]
 pub struct CallSession {
-    requests: mpsc::Sender<Request>,
+    requests: mpsc::UnboundedSender<Request>,
     listeners: Arc<Listeners>,
     settings: Arc<SessionSettings>,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for CallSession {
@@ -45,15 +45,22 @@ impl std::fmt::Debug for CallSession {
 impl CallSession {
     /// Starts the engine task. Nothing connects until [`CallSession::join`].
     pub fn new(settings: SessionSettings) -> CallSession {
+        CallSession::with_clock(settings, Clock::start())
+    }
+
+    /// Starts the engine task on a given clock: event offsets count from its
+    /// start, and its time is tokio's (a test may pause it).
+    pub fn with_clock(settings: SessionSettings, clock: Clock) -> CallSession {
         install_crypto_provider();
         let engine = Engine::new(settings.clone(), rand::rng().next_u64());
-        let (tx, rx) = mpsc::channel(64);
+        let (tx, rx) = mpsc::unbounded_channel();
         let listeners = Arc::new(Listeners::default());
-        tokio::spawn(Driver::new(engine, rx, listeners.clone()).run());
+        tokio::spawn(Driver::new(engine, clock, rx, listeners.clone()).run());
         CallSession {
             requests: tx,
             listeners,
             settings: Arc::new(settings),
+            clock,
         }
     }
 
@@ -61,11 +68,40 @@ impl CallSession {
         &self.settings
     }
 
+    /// A `run_started` event for now: what a stream of this session's events
+    /// is of. Headless output and recordings begin with it.
+    pub fn run_started(&self) -> SessionEvent {
+        let offset = self.clock.elapsed();
+        SessionEvent::new(
+            self.clock.wall(offset),
+            offset,
+            EventKind::RunStarted {
+                run: RunInfo::of(&self.settings),
+            },
+        )
+    }
+
+    /// The clock the session's events are timed by.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Hands a command to the engine and returns at once. Commands are
+    /// carried out in the order they were sent; what comes of one is in the
+    /// event stream (`leaving`, `connecting`, `command_refused` with the
+    /// reason...). The only error: the engine has stopped.
+    pub fn send(&self, cmd: Command) -> Result<(), CommandError> {
+        self.requests
+            .send(Request::Command(cmd, None))
+            .map_err(|_| CommandError::EngineStopped)
+    }
+
+    /// Sends a command and waits for the engine's answer (it is in the
+    /// event stream as well).
     async fn command(&self, cmd: Command) -> Result<(), CommandError> {
         let (tx, rx) = oneshot::channel();
         self.requests
-            .send(Request::Command(cmd, tx))
-            .await
+            .send(Request::Command(cmd, Some(tx)))
             .map_err(|_| CommandError::EngineStopped)?;
         rx.await.map_err(|_| CommandError::EngineStopped)?
     }
@@ -92,15 +128,15 @@ impl CallSession {
         self.command(Command::ReconnectNow).await
     }
 
-    /// A new stream of every event from now on. Nothing is dropped: if the
-    /// receiver falls [`SUBSCRIBER_CAPACITY`] events behind, the engine waits.
-    pub async fn subscribe(&self) -> Result<mpsc::Receiver<SessionEvent>, CommandError> {
-        let (tx, rx) = mpsc::channel(SUBSCRIBER_CAPACITY);
+    /// A new stream of every event from now on. The engine never waits for
+    /// a subscriber: one that falls [`SUBSCRIBER_CAPACITY`] events behind
+    /// misses heartbeats until it catches up, and nothing else.
+    pub async fn subscribe(&self) -> Result<Subscription, CommandError> {
+        let (tx, rx) = oneshot::channel();
         self.requests
             .send(Request::Subscribe(tx))
-            .await
             .map_err(|_| CommandError::EngineStopped)?;
-        Ok(rx)
+        rx.await.map_err(|_| CommandError::EngineStopped)
     }
 
     /// Registers the six session-status callbacks until the guard is dropped.
@@ -114,7 +150,7 @@ impl CallSession {
     /// Leaves the session if in one (waiting for the terminal event), then stops the task.
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.requests.send(Request::Shutdown(tx)).await.is_ok() {
+        if self.requests.send(Request::Shutdown(tx)).is_ok() {
             let _ = rx.await;
         }
     }

@@ -1,16 +1,16 @@
 //! The render loop. It waits on the terminal's input, the engine's events,
 //! finished commands, signals and (only while something on screen counts
 //! down) a timer; drains whatever else is already waiting; then draws at most
-//! one frame. Nothing here blocks on the network: engine commands run, one
-//! after another in the order the keys came, on a task of their own and
-//! report back as messages.
+//! one frame. Nothing here blocks on the network: commands go to the engine
+//! with [`CallSession::send`], and what comes of them arrives as events.
+//! Time is the session's clock, so a test that pauses tokio's clock moves
+//! the dashboard's with it.
 
 use std::io::{self, IsTerminal};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, EventStream};
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
 
 use super::keys::Keymap;
 use super::log;
@@ -19,12 +19,13 @@ use super::sanitize::clean;
 use super::terminal::{self, Signals, Tui};
 use super::theme::Theme;
 use super::view;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::demo;
 use crate::engine::Command;
-use crate::event::SessionEvent;
 use crate::exit::Exit;
-use crate::session::CallSession;
+use crate::record::RecordTo;
+use crate::session::{CallSession, Subscription, TryRecvError};
 
 /// Frames are at least this far apart; a burst of events shares one.
 const MIN_FRAME: Duration = Duration::from_millis(16);
@@ -37,7 +38,7 @@ const BATCH: usize = 256;
 const LIVENESS: Duration = Duration::from_secs(1);
 
 /// Runs the dashboard until the user quits (or a signal ends it).
-pub async fn run(config: Config) -> anyhow::Result<Exit> {
+pub async fn run(config: Config, record: Option<RecordTo>) -> anyhow::Result<Exit> {
     if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
         eprintln!("calltop: the dashboard needs a terminal; use --headless for scripts and pipes");
         return Ok(Exit::Usage);
@@ -78,22 +79,36 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
     };
     let quit_grace = settings.leave_timeout + Duration::from_secs(1);
     let session = CallSession::new(settings);
+    let recording = match &record {
+        Some(to) => match to.start(&session).await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("calltop: {e}");
+                if let Some(e) = embedded {
+                    e.shutdown().await;
+                }
+                return Ok(Exit::Usage);
+            }
+        },
+        None => None,
+    };
+    let clock = session.clock();
     let events = session.subscribe().await?;
     let signals = Signals::new()?;
 
-    let mut model = Model::new(info, keymap, theme, Instant::now(), SystemTime::now());
+    let now = clock.elapsed();
+    let mut model = Model::new(info, keymap, theme, now, clock.wall(now));
     model.quit_grace = quit_grace;
     let result = {
         let mut tui = Tui::enter()?;
         if let Ok(size) = tui.terminal.size() {
             model.size = (size.width, size.height);
         }
-        let (done_tx, done_rx) = mpsc::unbounded_channel();
         let mut app = App {
             model,
-            commands: command_runner(session.clone(), done_tx),
+            session: session.clone(),
+            clock,
             events,
-            done_rx,
             input: Some(EventStream::new()),
             liveness: tokio::time::interval_at(tokio::time::Instant::now() + LIVENESS, LIVENESS),
             signals,
@@ -105,6 +120,9 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
         // The terminal is restored here, before the slower shutdown below.
     };
     let _ = tokio::time::timeout(Duration::from_secs(3), session.shutdown()).await;
+    if let Some(r) = recording {
+        r.finish();
+    }
     if let Some(e) = embedded {
         e.shutdown().await;
     }
@@ -116,10 +134,10 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
 
 struct App {
     model: Model,
-    /// Commands for the engine, carried out in order (see [`command_runner`]).
-    commands: mpsc::UnboundedSender<Command>,
-    events: mpsc::Receiver<SessionEvent>,
-    done_rx: mpsc::UnboundedReceiver<Msg>,
+    /// Where commands go; nothing here waits for an answer.
+    session: CallSession,
+    clock: Clock,
+    events: Subscription,
     /// `None` once the terminal's input has ended.
     input: Option<EventStream>,
     /// Ticks while the input is open, to check that the terminal still is.
@@ -141,10 +159,7 @@ enum Stop {
 impl App {
     async fn run(&mut self, tui: &mut Tui) -> anyhow::Result<Exit> {
         self.draw(tui);
-        if let Some(Stop::Exit) = self.apply(Msg::Tick {
-            now: Instant::now(),
-            wall: SystemTime::now(),
-        }) {
+        if let Some(Stop::Exit) = self.apply(self.tick()) {
             return Ok(Exit::Ok);
         }
         self.carry_out(vec![Effect::Run(Command::Join)]);
@@ -174,7 +189,6 @@ impl App {
                     }
                     Some(Msg::Signal(name))
                 }
-                Some(msg) = self.done_rx.recv() => Some(msg),
                 ev = self.events.recv() => match ev {
                     Some(ev) => Some(Msg::Event(ev)),
                     None => anyhow::bail!("the session engine stopped unexpectedly"),
@@ -195,6 +209,15 @@ impl App {
         }
     }
 
+    /// Now, as the model takes it.
+    fn tick(&self) -> Msg {
+        let now = self.clock.elapsed();
+        Msg::Tick {
+            now,
+            wall: self.clock.wall(now),
+        }
+    }
+
     /// The terminal is gone: stop reading it and drawing on it, then leave.
     fn input_closed(&mut self) -> Option<Msg> {
         self.input = None;
@@ -204,11 +227,7 @@ impl App {
 
     /// Applies `first` and then everything already waiting (up to a batch).
     fn step(&mut self, first: Option<Msg>) -> Option<Stop> {
-        let tick = Msg::Tick {
-            now: Instant::now(),
-            wall: SystemTime::now(),
-        };
-        let mut stop = self.apply(tick);
+        let mut stop = self.apply(self.tick());
         if let Some(msg) = first
             && stop.is_none()
         {
@@ -218,15 +237,10 @@ impl App {
         while stop.is_none() && n < BATCH {
             match self.events.try_recv() {
                 Ok(ev) => stop = self.apply(Msg::Event(ev)),
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => stop = Some(Stop::EngineGone),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Closed) => stop = Some(Stop::EngineGone),
             }
             n += 1;
-        }
-        while stop.is_none()
-            && let Ok(msg) = self.done_rx.try_recv()
-        {
-            stop = self.apply(msg);
         }
         log::flush();
         stop
@@ -244,9 +258,13 @@ impl App {
             match e {
                 Effect::Log(line) => log::write(&line, &self.model.tz),
                 Effect::Run(cmd) => {
-                    // The runner lives as long as the session; should it be
-                    // gone, the engine is too, and the event channel says so.
-                    let _ = self.commands.send(cmd);
+                    // An error means the engine is gone, and the event
+                    // stream says so.
+                    let _ = self.session.send(cmd);
+                }
+                Effect::ScrollLog(how) => {
+                    let at = scroll_log(&self.model, how);
+                    stop = stop.or(self.apply(at));
                 }
                 Effect::Exit => stop = Some(Stop::Exit),
             }
@@ -261,7 +279,8 @@ impl App {
             (true, Some(t)) => Some(t + MIN_FRAME),
             _ => None,
         };
-        match (self.model.next_wake(), frame) {
+        let model = self.model.next_wake().map(|o| self.clock.instant(o));
+        match (model, frame) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -272,7 +291,7 @@ impl App {
             return;
         }
         if let Some(t) = self.last_draw
-            && Instant::now() < t + MIN_FRAME
+            && self.clock.now() < t + MIN_FRAME
         {
             return;
         }
@@ -290,32 +309,16 @@ impl App {
             self.can_draw = false;
         }
         self.dirty = false;
-        self.last_draw = Some(Instant::now());
+        self.last_draw = Some(self.clock.now());
     }
 }
 
-/// One long-lived task that carries out engine commands in the order they
-/// are sent (a task per command could reach the engine out of order: `l`
-/// then `j` arriving as a join, then a leave) and reports each as
-/// [`Msg::Done`]. The render loop never waits for it.
-fn command_runner(
-    session: CallSession,
-    done: mpsc::UnboundedSender<Msg>,
-) -> mpsc::UnboundedSender<Command> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(cmd) = rx.recv().await {
-            let result = match cmd {
-                Command::Join => session.join().await,
-                Command::Leave => session.leave().await,
-                Command::ReconnectNow => session.reconnect_now().await,
-            };
-            if done.send(Msg::Done(cmd, result)).is_err() {
-                return;
-            }
-        }
-    });
-    tx
+/// Carries out an [`Effect::ScrollLog`]: moves the log widget's view and
+/// says where it ended up, for the model.
+pub fn scroll_log(m: &Model, how: log::Scroll) -> Msg {
+    log::flush();
+    let area = super::layout::log_inner_area(m);
+    Msg::LogScrolled(log::scroll(&m.log, area, &m.theme, how))
 }
 
 async fn next_input(input: &mut Option<EventStream>) -> Option<io::Result<Event>> {

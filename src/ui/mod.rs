@@ -2,19 +2,24 @@
 //!
 //! - [`model`]: the state and `update(&mut Model, Msg)` (no IO, no clock)
 //! - [`view`]: `view(&Model, &mut Frame)`, read-only
+//! - [`layout`]: where each part goes, for both of them
 //! - [`app`]: the render loop (terminal input, engine events, timers)
+//! - [`replay`]: the same dashboard on a recording
 //! - [`terminal`]: raw mode and the alternate screen, always restored
-//! - [`keys`], [`theme`], [`log`], [`sanitize`], [`fmt`], [`facts`]: one job each
+//! - [`keys`], [`theme`], [`log`], [`sanitize`], [`fmt`], [`facts`], [`words`]: one job each
 
 pub mod app;
 pub mod facts;
 pub mod fmt;
 pub mod keys;
+pub mod layout;
 pub mod log;
 pub mod model;
+pub mod replay;
 pub mod sanitize;
 pub mod terminal;
 pub mod theme;
 pub mod view;
+pub mod words;
 
 pub use app::run;

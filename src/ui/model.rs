@@ -1,10 +1,15 @@
 //! The dashboard's state and the one function that changes it, Elm style:
 //! [`update`] takes a [`Msg`] and says whether to redraw and what to do
 //! ([`Effect`]s the app carries out: engine commands, log lines, exit).
-//! No IO, no clock: time arrives in [`Msg::Tick`], so tests drive it exactly.
+//! No IO, no clock: time arrives in [`Msg::Tick`] as an offset on the run's
+//! clock ([`crate::clock::Clock`]), the same one events are timed by, so a
+//! live run, a replay and a test all drive it alike. The call's state comes
+//! from the events alone; commands are effects, and what comes of them is
+//! in the events that follow (`leaving`, `command_refused`...).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use jiff::tz::TimeZone;
 use tui_logger::TuiWidgetState;
@@ -12,9 +17,10 @@ use tui_logger::TuiWidgetState;
 use super::facts;
 use super::fmt;
 use super::keys::{Action, Keymap};
-use super::log::{self, LogLine, Position, Scroll};
+use super::log::{LogLine, Position, Scroll};
 use super::sanitize::clean;
 use super::theme::{Meaning, Theme};
+use super::words;
 use crate::engine::{Command, CommandError};
 use crate::event::{EventKind, LeftReason, ServerFacts, SessionEvent};
 
@@ -42,9 +48,9 @@ pub enum Status {
         retry: Option<Retry>,
     },
     Joined,
-    /// The connection dropped at `since`; retrying.
+    /// The connection dropped at `since` (an offset); retrying.
     Reconnecting {
-        since: Instant,
+        since: Duration,
         retry: Option<Retry>,
     },
     /// `leave` sent, waiting for the server to confirm.
@@ -59,13 +65,15 @@ pub enum Status {
 pub struct Retry {
     pub attempt: u32,
     pub max: u32,
-    pub at: Instant,
+    /// When it starts (an offset).
+    pub at: Duration,
 }
 
 /// The idle countdown while we are alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Idle {
-    pub deadline: Instant,
+    /// When we leave (an offset).
+    pub deadline: Duration,
     pub total: Duration,
 }
 
@@ -156,19 +164,21 @@ pub fn who(id: &str, user: &str) -> String {
 }
 
 /// Everything the dashboard shows.
+#[derive(Clone)]
 pub struct Model {
     pub info: CallInfo,
     pub keymap: Keymap,
     pub theme: Theme,
     pub tz: TimeZone,
-    /// Monotonic and wall-clock "now", from the last [`Msg::Tick`].
-    pub now: Instant,
+    /// "Now" as an offset on the run's clock and on the wall clock, from the
+    /// last [`Msg::Tick`].
+    pub now: Duration,
     pub wall: SystemTime,
     /// Terminal size (columns, rows).
     pub size: (u16, u16),
     pub status: Status,
-    /// When the current call was joined (monotonic, wall clock).
-    pub call_start: Option<(Instant, SystemTime)>,
+    /// When the current call was joined (offset, wall clock).
+    pub call_start: Option<(Duration, SystemTime)>,
     /// Other participants by the id the server keys them by (their name on
     /// calltop's protocol, a number on Janus).
     pub participants: BTreeMap<String, Person>,
@@ -186,14 +196,15 @@ pub struct Model {
     /// The reconnect overlay was closed with Esc; it comes back on the next
     /// change of connection state (lost again, restored, closed).
     pub reconnect_dismissed: bool,
-    /// Quitting: leave first, but exit at this instant at the latest.
-    pub quit_by: Option<Instant>,
+    /// Quitting: leave first, but exit at this offset at the latest.
+    pub quit_by: Option<Duration>,
     /// How long a quit waits for the session to be left.
     pub quit_grace: Duration,
     /// Feedback on the last key press.
     pub notice: Option<(Meaning, String)>,
-    /// The log widget's scroll state.
-    pub log: TuiWidgetState,
+    /// The log widget's scroll state: the widget's, shared, not the call's
+    /// (a copy of the model, as a replay keeps, shows the same log).
+    pub log: Arc<TuiWidgetState>,
     pub log_scrolled: bool,
     /// The log shows its oldest lines: further back is nothing, and finding
     /// that out again would cost a draw per page.
@@ -205,13 +216,13 @@ pub struct Model {
 pub enum Msg {
     /// Time moved on.
     Tick {
-        now: Instant,
+        now: Duration,
         wall: SystemTime,
     },
     Event(SessionEvent),
     Action(Action),
-    /// An engine command finished.
-    Done(Command, Result<(), CommandError>),
+    /// Where the log's view ended up after an [`Effect::ScrollLog`].
+    LogScrolled(Position),
     Resize(u16, u16),
     /// SIGTERM, SIGHUP or SIGINT.
     Signal(&'static str),
@@ -224,6 +235,8 @@ pub enum Msg {
 pub enum Effect {
     Run(Command),
     Log(LogLine),
+    /// Move the log's view; the outcome comes back as [`Msg::LogScrolled`].
+    ScrollLog(Scroll),
     Exit,
 }
 
@@ -249,7 +262,7 @@ impl Model {
         info: CallInfo,
         keymap: Keymap,
         theme: Theme,
-        now: Instant,
+        now: Duration,
         wall: SystemTime,
     ) -> Model {
         Model {
@@ -278,7 +291,7 @@ impl Model {
             quit_by: None,
             quit_grace: Duration::from_secs(3),
             notice: None,
-            log: TuiWidgetState::new(),
+            log: Arc::new(TuiWidgetState::new()),
             log_scrolled: false,
             log_at_oldest: false,
         }
@@ -325,14 +338,14 @@ impl Model {
     pub fn idle_left(&self) -> Option<(Idle, Duration)> {
         let idle = self.idle?;
         matches!(self.status, Status::Joined | Status::Reconnecting { .. })
-            .then(|| (idle, idle.deadline.saturating_duration_since(self.now)))
+            .then(|| (idle, idle.deadline.saturating_sub(self.now)))
     }
 
     /// The next connection attempt and how long until it starts.
     pub fn retry(&self) -> Option<(Retry, Duration)> {
         match &self.status {
             Status::Connecting { retry, .. } | Status::Reconnecting { retry, .. } => {
-                retry.map(|r| (r, r.at.saturating_duration_since(self.now)))
+                retry.map(|r| (r, r.at.saturating_sub(self.now)))
             }
             _ => None,
         }
@@ -341,7 +354,7 @@ impl Model {
     /// How long the connection has been down, while reconnecting.
     pub fn down_for(&self) -> Option<Duration> {
         match self.status {
-            Status::Reconnecting { since, .. } => Some(self.now.saturating_duration_since(since)),
+            Status::Reconnecting { since, .. } => Some(self.now.saturating_sub(since)),
             _ => None,
         }
     }
@@ -349,9 +362,9 @@ impl Model {
     /// Time in the current call.
     pub fn in_call(&self) -> Option<Duration> {
         match self.status {
-            Status::Joined | Status::Reconnecting { .. } | Status::Leaving => self
-                .call_start
-                .map(|(at, _)| self.now.saturating_duration_since(at)),
+            Status::Joined | Status::Reconnecting { .. } | Status::Leaving => {
+                self.call_start.map(|(at, _)| self.now.saturating_sub(at))
+            }
             _ => None,
         }
     }
@@ -369,7 +382,7 @@ impl Model {
 
     /// The terminal is smaller than the dashboard; only a notice shows.
     pub fn too_small(&self) -> bool {
-        self.size.0 < super::view::MIN_WIDTH || self.size.1 < super::view::MIN_HEIGHT
+        super::layout::too_small(self.size)
     }
 
     /// The reconnect overlay is up.
@@ -388,14 +401,15 @@ impl Model {
 
     /// The next instant at which something on screen changes by itself: a
     /// countdown's second, the down-for counter, the call's minute, the quit
-    /// deadline. `None`: nothing moves until an event or a key arrives.
-    pub fn next_wake(&self) -> Option<Instant> {
+    /// deadline, as an offset. `None`: nothing moves until an event or a key
+    /// arrives.
+    pub fn next_wake(&self) -> Option<Duration> {
         let sec = Duration::from_secs(1);
-        let countdown = |deadline: Instant, left: Duration| {
+        let countdown = |deadline: Duration, left: Duration| {
             let shown = fmt::secs_left(left);
             (shown > 0).then(|| deadline - sec * (shown as u32 - 1))
         };
-        let counting_up = |from: Instant, elapsed: Duration, unit: u64| {
+        let counting_up = |from: Duration, elapsed: Duration, unit: u64| {
             let next = (elapsed.as_secs() / unit + 1) * unit;
             from + Duration::from_secs(next)
         };
@@ -404,11 +418,9 @@ impl Model {
                 .and_then(|(i, left)| countdown(i.deadline, left)),
             self.retry().and_then(|(r, left)| countdown(r.at, left)),
             match self.status {
-                Status::Reconnecting { since, .. } => Some(counting_up(
-                    since,
-                    self.now.saturating_duration_since(since),
-                    1,
-                )),
+                Status::Reconnecting { since, .. } => {
+                    Some(counting_up(since, self.now.saturating_sub(since), 1))
+                }
                 _ => None,
             },
             self.in_call()
@@ -423,6 +435,12 @@ impl Model {
 
     fn log_line(&self, out: &mut Vec<Effect>, ts: SystemTime, meaning: Meaning, text: String) {
         out.push(Effect::Log(LogLine { ts, meaning, text }));
+    }
+
+    /// Feedback in the header from outside `update`: a replay's keys, which
+    /// change no call.
+    pub fn say(&mut self, meaning: Meaning, text: String) {
+        self.notice = Some((meaning, text));
     }
 
     /// Feedback on a key in the header only (the log shows what follows).
@@ -455,8 +473,8 @@ pub fn update(m: &mut Model, msg: Msg) -> Update {
             true
         }
         Msg::Action(a) => on_action(m, a, &mut out),
-        Msg::Done(cmd, result) => {
-            on_done(m, cmd, result, &mut out);
+        Msg::LogScrolled(at) => {
+            scrolled(m, at);
             true
         }
         Msg::Resize(w, h) => {
@@ -503,9 +521,16 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
-    let SessionEvent { at, ts, kind } = ev;
+    let SessionEvent {
+        offset: at,
+        ts,
+        kind,
+    } = ev;
     let terminal = kind.is_terminal();
     let label = m.status.label();
+    // Feedback in the header, put up after the check below that clears a
+    // notice about a state that has passed.
+    let mut notice = None;
     let (meaning, text) = match kind {
         EventKind::Connecting { attempt } => {
             if !m.status.is_active() {
@@ -513,6 +538,10 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
                 m.lost_count = 0;
                 m.last_downtime = None;
                 m.last_error = None;
+                notice = Some((
+                    Meaning::Accent,
+                    format!("joining session {}", m.info.session),
+                ));
             }
             m.status = Status::Connecting {
                 attempt,
@@ -543,22 +572,15 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
         }
         EventKind::SessionLeft { reason } => {
             m.status = Status::Left(reason);
-            let (meaning, text) = match reason {
-                LeftReason::User => (Meaning::Muted, "left the session"),
-                LeftReason::Removed => (
-                    Meaning::Error,
-                    "an administrator removed you from the session",
-                ),
-                LeftReason::Ended => (Meaning::Error, "the session was ended for everyone"),
+            let meaning = match reason {
+                LeftReason::User => Meaning::Muted,
+                LeftReason::Removed | LeftReason::Ended => Meaning::Error,
             };
-            (meaning, Some(text.to_owned()))
+            (meaning, Some(words::left(reason).to_owned()))
         }
         EventKind::SessionTimedOut { idle_timeout } => {
             m.status = Status::TimedOut(idle_timeout);
-            let text = format!(
-                "left after {} alone (idle timeout)",
-                fmt::clock_secs(idle_timeout.as_secs())
-            );
+            let text = format!("{} (idle timeout)", words::timed_out(idle_timeout));
             (Meaning::Warn, Some(text))
         }
         EventKind::ConnectionLost { reason } => {
@@ -612,13 +634,13 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
             let what = match &mut m.status {
                 Status::Connecting { retry, .. } => {
                     *retry = Some(next);
-                    "join attempt"
+                    "join "
                 }
                 Status::Reconnecting { retry, .. } => {
                     *retry = Some(next);
-                    "reconnect attempt"
+                    "reconnect "
                 }
-                _ => "attempt",
+                _ => "",
             };
             let when = if delay.is_zero() {
                 "now".to_owned()
@@ -627,7 +649,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
             };
             (
                 Meaning::Warn,
-                Some(format!("{what} {attempt} of {max} {when}")),
+                Some(format!("{what}{} {when}", words::attempt(attempt, max))),
             )
         }
         // Kept by the name the server uses (two names may look alike once
@@ -669,16 +691,12 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
             m.facts = Some(f);
             (Meaning::Muted, text)
         }
-        EventKind::IdleCountdownStarted { deadline, seconds } => {
+        EventKind::IdleCountdownStarted { timeout } => {
             m.idle = Some(Idle {
-                deadline,
-                total: Duration::from_secs(seconds),
+                deadline: at + timeout,
+                total: timeout,
             });
-            let text = format!(
-                "alone in the session: calltop leaves in {} unless someone joins",
-                fmt::clock_secs(seconds)
-            );
-            (Meaning::Warn, Some(text))
+            (Meaning::Warn, Some(words::alone(timeout)))
         }
         EventKind::IdleCountdownCancelled => {
             m.idle = None;
@@ -700,10 +718,44 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
             m.last_error = Some(message.clone());
             (Meaning::Warn, Some(message))
         }
+        // Which run this is: the header shows it already.
+        EventKind::RunStarted { .. } => (Meaning::Muted, None),
+        EventKind::Leaving { rejoin } => {
+            m.status = Status::Leaving;
+            let text = match (rejoin, m.quit_by.is_some()) {
+                (true, _) => "leaving the session, then joining it again",
+                (false, true) => "leaving the session, then quitting",
+                (false, false) => "leaving the session",
+            };
+            notice = Some((Meaning::Muted, text.to_owned()));
+            (Meaning::Muted, Some(text.to_owned()))
+        }
+        EventKind::CommandRefused { command, reason } => {
+            match (command, reason) {
+                // Quitting raced the end of the session: the terminal event
+                // has come or is on its way, and it ends the run.
+                (Command::Leave, CommandError::NotInSession | CommandError::AlreadyLeaving)
+                    if m.quit_by.is_some() =>
+                {
+                    if !m.status.is_active() {
+                        out.push(Effect::Exit);
+                    }
+                    (Meaning::Muted, None)
+                }
+                _ => {
+                    let text = format!("can't {command}: {reason}");
+                    notice = Some((Meaning::Warn, text.clone()));
+                    (Meaning::Warn, Some(format!("› {text}")))
+                }
+            }
+        }
     };
     if m.status.label() != label && m.quit_by.is_none() {
         // The last key's feedback is about a state that has passed.
         m.notice = None;
+    }
+    if notice.is_some() {
+        m.notice = notice;
     }
     if terminal {
         m.participants.clear();
@@ -753,20 +805,22 @@ fn on_action(m: &mut Model, a: Action, out: &mut Vec<Effect>) -> bool {
             } else if m.final_message() {
                 m.final_dismissed = true;
             } else if m.log_scrolled {
-                scroll(m, Scroll::Newest);
+                scroll(m, Scroll::Newest, out);
             } else {
                 m.note(out, Meaning::Muted, "Esc: nothing to close".into());
             }
         }
-        Action::LogOlder => scroll(m, Scroll::Older),
-        Action::LogNewer => scroll(m, Scroll::Newer),
-        Action::LogOldest => scroll(m, Scroll::Oldest),
-        Action::LogNewest => scroll(m, Scroll::Newest),
+        Action::LogOlder => scroll(m, Scroll::Older, out),
+        Action::LogNewer => scroll(m, Scroll::Newer, out),
+        Action::LogOldest => scroll(m, Scroll::Oldest, out),
+        Action::LogNewest => scroll(m, Scroll::Newest, out),
     }
     true
 }
 
-fn scroll(m: &mut Model, how: Scroll) {
+/// Scrolling is the app's to carry out (it needs the log widget's lines);
+/// the model asks for it and hears back in [`Msg::LogScrolled`].
+fn scroll(m: &mut Model, how: Scroll, out: &mut Vec<Effect>) {
     let older = matches!(how, Scroll::Older | Scroll::Oldest);
     if older && m.log_at_oldest {
         m.notice(Meaning::Muted, AT_OLDEST.into());
@@ -776,9 +830,10 @@ fn scroll(m: &mut Model, how: Scroll) {
         m.notice(Meaning::Muted, AT_NEWEST.into());
         return;
     }
-    log::flush();
-    let area = super::view::log_inner_area(m);
-    let at = log::scroll(&m.log, area, &m.theme, how);
+    out.push(Effect::ScrollLog(how));
+}
+
+fn scrolled(m: &mut Model, at: Position) {
     m.log_scrolled = matches!(at, Position::Back | Position::Oldest);
     m.log_at_oldest = at == Position::Oldest;
     if at == Position::All {
@@ -796,73 +851,6 @@ fn scroll(m: &mut Model, how: Scroll) {
 const AT_OLDEST: &str = "already at the oldest event";
 const AT_NEWEST: &str = "already at the newest event";
 const ALL_ON_SCREEN: &str = "the whole log is on screen";
-
-/// What a command is called in the log ("can't join: …").
-fn verb(cmd: Command) -> &'static str {
-    match cmd {
-        Command::Join => "join",
-        Command::Leave => "leave",
-        Command::ReconnectNow => "reconnect now",
-    }
-}
-
-fn on_done(m: &mut Model, cmd: Command, result: Result<(), CommandError>, out: &mut Vec<Effect>) {
-    let quitting = m.quit_by.is_some();
-    match (cmd, result) {
-        (Command::Leave, Ok(())) => {
-            if m.status == Status::Joined {
-                m.status = Status::Leaving;
-            }
-            // The reply can come after the events it caused: once the session
-            // has ended, "leaving" would contradict the badge.
-            if m.status == Status::Leaving {
-                let text = if quitting {
-                    "leaving the session, then quitting"
-                } else {
-                    "leaving the session"
-                };
-                m.notice(Meaning::Muted, text.into());
-            }
-        }
-        (Command::Leave, Err(CommandError::NotInSession | CommandError::EngineStopped))
-            if quitting =>
-        {
-            out.push(Effect::Exit);
-        }
-        (Command::Leave, Err(CommandError::AlreadyLeaving)) if quitting => {}
-        (Command::Join, Ok(())) if m.status == Status::Leaving => {
-            m.note(
-                out,
-                Meaning::Accent,
-                "joining again once the leave is done".into(),
-            );
-        }
-        (Command::Join, Ok(())) => {
-            m.final_dismissed = true;
-            if matches!(m.status, Status::Connecting { .. }) {
-                let text = format!("joining session {}", m.info.session);
-                m.notice(Meaning::Accent, text);
-            }
-        }
-        (Command::ReconnectNow, Ok(())) => {
-            // The attempt starts now, whatever the schedule said.
-            if let Status::Connecting { retry, .. } | Status::Reconnecting { retry, .. } =
-                &mut m.status
-                && let Some(r) = retry
-            {
-                r.at = r.at.min(m.now);
-            }
-            m.note(
-                out,
-                Meaning::Accent,
-                "reconnecting now, without waiting".into(),
-            );
-        }
-        (cmd, Err(e)) => {
-            m.note(out, Meaning::Warn, format!("can't {}: {e}", verb(cmd)));
-        }
-    }
-}
 
 /// Leaves the session (if in one), then exits. `by_key`: a second quit key
 /// press exits at once; a signal after a key (or another signal) just waits.
@@ -893,8 +881,8 @@ fn quit(m: &mut Model, out: &mut Vec<Effect>, by_key: bool) {
 mod tests {
     use super::*;
 
-    fn model() -> (Model, Instant) {
-        let now = Instant::now();
+    fn model() -> (Model, Duration) {
+        let now = Duration::from_secs(100);
         let info = CallInfo {
             session: "demo".into(),
             user: "alice".into(),
@@ -913,18 +901,18 @@ mod tests {
         (m, now)
     }
 
-    fn ev(m: &mut Model, at: Instant, kind: EventKind) -> Update {
+    fn ev(m: &mut Model, at: Duration, kind: EventKind) -> Update {
         update(
             m,
             Msg::Event(SessionEvent {
-                at,
+                offset: at,
                 ts: SystemTime::UNIX_EPOCH,
                 kind,
             }),
         )
     }
 
-    fn tick(m: &mut Model, now: Instant) -> Update {
+    fn tick(m: &mut Model, now: Duration) -> Update {
         update(
             m,
             Msg::Tick {
@@ -944,7 +932,7 @@ mod tests {
             .collect()
     }
 
-    fn joined(m: &mut Model, at: Instant) {
+    fn joined(m: &mut Model, at: Duration) {
         ev(m, at, EventKind::Connecting { attempt: 1 });
         ev(m, at, EventKind::SessionJoined { participants: 0 });
     }
@@ -956,8 +944,12 @@ mod tests {
         let u = update(&mut m, Msg::Action(Action::Quit));
         assert!(u.effects.contains(&Effect::Run(Command::Leave)));
         assert!(!u.effects.contains(&Effect::Exit));
-        update(&mut m, Msg::Done(Command::Leave, Ok(())));
+        ev(&mut m, t0, EventKind::Leaving { rejoin: false });
         assert_eq!(m.status, Status::Leaving);
+        assert_eq!(
+            m.notice.as_ref().unwrap().1,
+            "leaving the session, then quitting"
+        );
         let u = ev(
             &mut m,
             t0,
@@ -969,25 +961,29 @@ mod tests {
     }
 
     #[test]
-    fn a_leave_reply_after_the_left_event_does_not_say_leaving() {
+    fn quitting_as_the_session_ends_by_itself_exits_on_the_refusal_or_the_end() {
         let (mut m, t0) = model();
         joined(&mut m, t0);
-        ev(
+        update(&mut m, Msg::Action(Action::Quit));
+        // The session ended before our leave reached the engine.
+        let u = ev(
             &mut m,
             t0,
             EventKind::SessionLeft {
-                reason: LeftReason::User,
+                reason: LeftReason::Removed,
             },
         );
-        update(&mut m, Msg::Done(Command::Leave, Ok(())));
-        assert_eq!(m.status, Status::Left(LeftReason::User));
-        assert!(
-            !m.notice
-                .as_ref()
-                .is_some_and(|(_, t)| t.contains("leaving")),
-            "{:?}",
-            m.notice
+        assert!(u.effects.contains(&Effect::Exit));
+        let u = ev(
+            &mut m,
+            t0,
+            EventKind::CommandRefused {
+                command: Command::Leave,
+                reason: CommandError::NotInSession,
+            },
         );
+        assert!(logged(&u).is_empty(), "no 'can't leave' while quitting");
+        assert!(u.effects.contains(&Effect::Exit));
     }
 
     #[test]
@@ -1042,9 +1038,13 @@ mod tests {
     #[test]
     fn a_refused_command_says_why_in_the_log() {
         let (mut m, _) = model();
-        let u = update(
+        let u = ev(
             &mut m,
-            Msg::Done(Command::ReconnectNow, Err(CommandError::NotReconnecting)),
+            Duration::ZERO,
+            EventKind::CommandRefused {
+                command: Command::ReconnectNow,
+                reason: CommandError::NotReconnecting,
+            },
         );
         let lines = logged(&u);
         assert_eq!(
@@ -1061,15 +1061,16 @@ mod tests {
     fn a_join_while_leaving_says_it_follows_the_leave() {
         let (mut m, t0) = model();
         joined(&mut m, t0);
-        update(&mut m, Msg::Done(Command::Leave, Ok(())));
+        ev(&mut m, t0, EventKind::Leaving { rejoin: false });
         assert_eq!(m.status, Status::Leaving);
-        let u = update(&mut m, Msg::Done(Command::Join, Ok(())));
-        let lines = logged(&u);
+        let u = ev(&mut m, t0, EventKind::Leaving { rejoin: true });
         assert_eq!(
-            lines,
-            vec!["› joining again once the leave is done".to_owned()]
+            logged(&u),
+            vec!["leaving the session, then joining it again".to_owned()]
         );
         assert_eq!(m.status, Status::Leaving, "the events say when it happens");
+        let u = ev(&mut m, t0, EventKind::Leaving { rejoin: false });
+        assert_eq!(logged(&u), vec!["leaving the session".to_owned()]);
     }
 
     #[test]
@@ -1080,8 +1081,7 @@ mod tests {
             &mut m,
             t0,
             EventKind::IdleCountdownStarted {
-                deadline: t0 + Duration::from_secs(300),
-                seconds: 300,
+                timeout: Duration::from_secs(300),
             },
         );
         assert_eq!(m.next_wake(), Some(t0 + Duration::from_secs(1)));
@@ -1144,7 +1144,7 @@ mod tests {
         assert_eq!(m.last_downtime, Some(Duration::from_secs(3)));
     }
 
-    fn lost(m: &mut Model, at: Instant) {
+    fn lost(m: &mut Model, at: Duration) {
         ev(
             m,
             at,
@@ -1170,7 +1170,17 @@ mod tests {
         lost(&mut m, t0);
         tick(&mut m, t0 + Duration::from_secs(2));
         assert_eq!(fmt::secs_left(m.retry().unwrap().1), 6);
-        update(&mut m, Msg::Done(Command::ReconnectNow, Ok(())));
+        // What the engine says when `r` hurries the attempt.
+        let u = ev(
+            &mut m,
+            t0 + Duration::from_secs(2),
+            EventKind::ReconnectAttempt {
+                attempt: 3,
+                max: 10,
+                delay: Duration::ZERO,
+            },
+        );
+        assert_eq!(logged(&u), vec!["reconnect attempt 3 of 10 now".to_owned()]);
         let (r, left) = m.retry().unwrap();
         assert_eq!((r.attempt, left), (3, Duration::ZERO));
         assert!(

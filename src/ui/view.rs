@@ -4,88 +4,21 @@
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, LineGauge, Padding, Paragraph, Sparkline, Wrap};
+use ratatui::widgets::{Block, Clear, LineGauge, Paragraph, Sparkline, Wrap};
 
 use super::facts;
 use super::fmt;
 use super::keys::Action;
+use super::layout::{self, MIN_HEIGHT, MIN_WIDTH, STATE_ROWS, layout};
 use super::log;
 use super::model::{Model, NO_NAME, Shown, Status};
 use super::sanitize::clean;
 use super::theme::Meaning;
+use super::words;
 use crate::event::LeftReason;
 
-/// The smallest terminal the dashboard is laid out for.
-pub const MIN_WIDTH: u16 = 80;
-pub const MIN_HEIGHT: u16 = 24;
-
-/// Rows of the call and participants panels, borders included, at the
-/// least; the call panel takes more once the server has told us about
-/// itself (see [`call_height`]).
-const PANEL_ROWS: u16 = 10;
-/// The call panel's rows after those about where we are: call, rtt,
-/// drops, error.
-const STATE_ROWS: usize = 4;
 /// Width of the labels in the call panel.
 const LABEL: usize = 9;
-
-/// Where each part of the dashboard goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Areas {
-    pub header: Rect,
-    pub banner: Rect,
-    pub call: Rect,
-    pub people: Rect,
-    pub idle: Rect,
-    pub log: Rect,
-    pub footer: Rect,
-}
-
-/// The call panel's height, borders included: a row for each fact
-/// [`facts::rows`] has, then the [`STATE_ROWS`].
-fn call_height(m: &Model) -> u16 {
-    let rows = facts::rows(&m.info, m.facts.as_ref()).len() + STATE_ROWS + 2;
-    u16::try_from(rows).unwrap_or(u16::MAX)
-}
-
-pub fn layout(m: &Model, area: Rect) -> Areas {
-    let least = PANEL_ROWS.max(call_height(m));
-    // Taller terminals give a long participant list more room.
-    let panel_rows = if area.height >= 40 {
-        let wanted = u16::try_from(m.participants.len() + 2).unwrap_or(u16::MAX);
-        wanted.clamp(least, (area.height / 3).max(least))
-    } else {
-        least
-    };
-    let banner = u16::from(m.info.banner.is_some());
-    let idle = u16::from(m.idle_left().is_some());
-    let [header, banner, panels, idle, log, footer] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(banner),
-        Constraint::Length(panel_rows),
-        Constraint::Length(idle),
-        Constraint::Min(3),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    let [call, people] =
-        Layout::horizontal([Constraint::Fill(3), Constraint::Fill(2)]).areas(panels);
-    Areas {
-        header,
-        banner,
-        call,
-        people,
-        idle,
-        log,
-        footer,
-    }
-}
-
-/// The log widget's area inside its border, at the model's terminal size.
-pub fn log_inner_area(m: &Model) -> Rect {
-    let area = Rect::new(0, 0, m.size.0, m.size.1);
-    panel(m, "").inner(layout(m, area).log)
-}
 
 /// Draws the whole dashboard.
 pub fn view(m: &Model, frame: &mut Frame) {
@@ -243,9 +176,8 @@ fn banner(m: &Model, frame: &mut Frame, area: Rect, text: &str) {
 }
 
 fn panel<'a>(m: &Model, title: impl Into<Line<'a>>) -> Block<'a> {
-    Block::bordered()
+    layout::panel()
         .border_style(m.theme.style(Meaning::Muted))
-        .padding(Padding::horizontal(1))
         .title(title)
 }
 
@@ -302,15 +234,8 @@ fn call_state(m: &Model) -> Vec<Span<'static>> {
         Status::Leaving => vec![Span::styled("leaving…", t.style(Meaning::Muted))],
         status => {
             let (meaning, what) = match status {
-                Status::Left(LeftReason::User) => (Meaning::Muted, "you left".to_owned()),
-                Status::Left(LeftReason::Removed) => {
-                    (Meaning::Error, "removed by an administrator".to_owned())
-                }
-                Status::Left(LeftReason::Ended) => (Meaning::Error, "session ended".to_owned()),
-                Status::TimedOut(d) => (
-                    Meaning::Warn,
-                    format!("left after {} alone", fmt::clock_secs(d.as_secs())),
-                ),
+                Status::Left(reason) => (status.meaning(), words::left_short(*reason).to_owned()),
+                Status::TimedOut(d) => (Meaning::Warn, words::timed_out(*d)),
                 _ => (Meaning::Error, "connection closed".to_owned()),
             };
             vec![
@@ -326,15 +251,11 @@ fn call_state(m: &Model) -> Vec<Span<'static>> {
 /// The next connection attempt: "attempt 2 of 10 in 3 s".
 fn next_attempt(m: &Model) -> Option<String> {
     m.retry().map(|(r, left)| {
+        let attempt = words::attempt(r.attempt, r.max);
         if left.is_zero() {
-            format!("attempt {} of {}", r.attempt, r.max)
+            attempt
         } else {
-            format!(
-                "attempt {} of {} in {} s",
-                r.attempt,
-                r.max,
-                fmt::secs_left(left)
-            )
+            format!("{attempt} in {} s", fmt::secs_left(left))
         }
     })
 }
@@ -539,9 +460,9 @@ fn idle_gauge(
     let secs = fmt::secs_left(left);
     let meaning = idle_meaning(left);
     let label = Line::from(vec![
-        Span::styled(" alone · leaving in ", t.style(Meaning::Text)),
+        Span::styled(format!(" {}", words::ALONE), t.style(Meaning::Text)),
         Span::styled(fmt::clock_secs(secs), t.strong(meaning)),
-        Span::styled(" unless someone joins ", t.style(Meaning::Text)),
+        Span::styled(format!("{} ", words::UNLESS), t.style(Meaning::Text)),
     ]);
     let width = label.width() as u16;
     let [text, gauge] =
@@ -665,10 +586,7 @@ fn reconnecting(m: &Model, frame: &mut Frame, area: Rect) {
     let mut lines = vec![Line::raw("")];
     let attempt = match m.retry() {
         Some((r, left)) if !left.is_zero() => vec![
-            Span::styled(
-                format!("attempt {} of {}", r.attempt, r.max),
-                t.strong(Meaning::Text),
-            ),
+            Span::styled(words::attempt(r.attempt, r.max), t.strong(Meaning::Text)),
             Span::styled(" in ", t.style(Meaning::Muted)),
             Span::styled(
                 format!("{} s", fmt::secs_left(left)),
@@ -676,10 +594,7 @@ fn reconnecting(m: &Model, frame: &mut Frame, area: Rect) {
             ),
         ],
         Some((r, _)) => vec![
-            Span::styled(
-                format!("attempt {} of {}", r.attempt, r.max),
-                t.strong(Meaning::Text),
-            ),
+            Span::styled(words::attempt(r.attempt, r.max), t.strong(Meaning::Text)),
             Span::styled(" under way…", t.style(Meaning::Muted)),
         ],
         None => vec![Span::styled("reconnecting…", t.strong(Meaning::Text))],
@@ -694,12 +609,12 @@ fn reconnecting(m: &Model, frame: &mut Frame, area: Rect) {
     // The idle countdown goes on meanwhile; the overlay hides its gauge.
     if let Some((_, left)) = m.idle_left() {
         lines.push(Line::from(vec![
-            Span::styled("alone · leaving in ", t.style(Meaning::Muted)),
+            Span::styled(words::ALONE, t.style(Meaning::Muted)),
             Span::styled(
                 fmt::clock_secs(fmt::secs_left(left)),
                 t.strong(idle_meaning(left)),
             ),
-            Span::styled(" unless someone joins", t.style(Meaning::Muted)),
+            Span::styled(words::UNLESS, t.style(Meaning::Muted)),
         ]));
     }
     if let Some(e) = &m.last_error {
@@ -734,19 +649,19 @@ fn final_message(m: &Model, frame: &mut Frame, area: Rect) {
             "idle timeout",
             Meaning::Warn,
             format!(
-                "You were alone for {}, so calltop left the session.",
-                fmt::clock_secs(d.as_secs())
+                "{} (idle timeout).",
+                words::capitalised(&words::timed_out(*d))
             ),
         ),
         Status::Left(LeftReason::Removed) => (
             "removed",
             Meaning::Error,
-            "An administrator removed you from the session.".into(),
+            format!("{}.", words::capitalised(words::left(LeftReason::Removed))),
         ),
         _ => (
             "session ended",
             Meaning::Error,
-            "The session was ended for everyone.".into(),
+            format!("{}.", words::capitalised(words::left(LeftReason::Ended))),
         ),
     };
     let lines = vec![
