@@ -202,6 +202,8 @@ pub struct Model {
     pub quit_grace: Duration,
     /// Feedback on the last key press.
     pub notice: Option<(Meaning, String)>,
+    /// A replay: keys that would act on a live call are not offered.
+    pub replay: bool,
     /// The log widget's scroll state: the widget's, shared, not the call's
     /// (a copy of the model, as a replay keeps, shows the same log).
     pub log: Arc<TuiWidgetState>,
@@ -291,6 +293,7 @@ impl Model {
             quit_by: None,
             quit_grace: Duration::from_secs(3),
             notice: None,
+            replay: false,
             log: Arc::new(TuiWidgetState::new()),
             log_scrolled: false,
             log_at_oldest: false,

@@ -238,12 +238,15 @@ fn call_state(m: &Model) -> Vec<Span<'static>> {
                 Status::TimedOut(d) => (Meaning::Warn, words::timed_out(*d)),
                 _ => (Meaning::Error, "connection closed".to_owned()),
             };
-            vec![
-                Span::styled(what, t.style(meaning)),
-                Span::styled(" · ", t.style(Meaning::Muted)),
-                Span::styled(join, t.strong(Meaning::Accent)),
-                Span::styled(" to join again", t.style(Meaning::Muted)),
-            ]
+            let mut spans = vec![Span::styled(what, t.style(meaning))];
+            if !m.replay {
+                spans.extend([
+                    Span::styled(" · ", t.style(Meaning::Muted)),
+                    Span::styled(join, t.strong(Meaning::Accent)),
+                    Span::styled(" to join again", t.style(Meaning::Muted)),
+                ]);
+            }
+            spans
         }
     }
 }
@@ -568,7 +571,10 @@ fn text_overlay(
     hints: &[(Action, &'static str)],
 ) {
     let mut bottom = vec![Span::raw(" ")];
-    bottom.extend(key_hints(m, hints));
+    // A replay shows what happened; it has no call to act on.
+    let live = |(a, _): &&(Action, &str)| !m.replay || matches!(a, Action::Quit | Action::Back);
+    let hints: Vec<(Action, &'static str)> = hints.iter().filter(live).copied().collect();
+    bottom.extend(key_hints(m, &hints));
     bottom.push(Span::raw(" "));
     let block = overlay_block(m, title, meaning).title_bottom(Line::from(bottom).centered());
     let paragraph = Paragraph::new(lines)

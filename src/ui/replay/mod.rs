@@ -32,6 +32,11 @@ use crate::config::Config;
 use crate::event::RunInfo;
 use crate::exit::Exit;
 
+/// Real time, on tokio's clock (which a test may pause).
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// Frames are at least this far apart while playing.
 const MIN_FRAME: Duration = Duration::from_millis(16);
 
@@ -95,7 +100,9 @@ impl Replay {
             path,
             |reader| {
                 let info = recorded_info(reader.run(), reader.identity(), &name);
-                Model::new(info, keymap, theme, Duration::ZERO, std::time::UNIX_EPOCH)
+                let mut m = Model::new(info, keymap, theme, Duration::ZERO, std::time::UNIX_EPOCH);
+                m.replay = true;
+                m
             },
             log_capacity,
         )?;
@@ -268,13 +275,6 @@ pub fn show_log(change: LogChange, m: &Model, capacity: usize) {
 
 /// Runs the replay dashboard until the user quits.
 pub async fn run(config: Config, path: &Path) -> anyhow::Result<Exit> {
-    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
-        eprintln!(
-            "calltop: the replay needs a terminal; `calltop replay --headless {}` prints a summary",
-            path.display()
-        );
-        return Ok(Exit::Usage);
-    }
     let keymap = match Keymap::from_config(&config.keys) {
         Ok(k) => k,
         Err(e) => {
@@ -291,6 +291,14 @@ pub async fn run(config: Config, path: &Path) -> anyhow::Result<Exit> {
             return Ok(Exit::Usage);
         }
     };
+    // After the file: a file that is no recording is the first thing to hear about.
+    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
+        eprintln!(
+            "calltop: the replay needs a terminal; `calltop replay --headless {}` prints a summary",
+            path.display()
+        );
+        return Ok(Exit::Usage);
+    }
     log::init(capacity);
     let signals = Signals::new()?;
     let mut tui = Tui::enter()?;
@@ -322,13 +330,12 @@ async fn event_loop(
         if can_draw && tui.terminal.draw(|frame| draw(replay, frame)).is_err() {
             can_draw = false;
         }
-        let now = Instant::now();
-        let wake = replay.next_wake(now);
+        let wake = replay.next_wake(now());
         let change = tokio::select! {
             ev = input.next() => match ev {
                 Some(Ok(Event::Key(key))) => {
                     if let Some(c) = control(&key) {
-                        replay.control(c, Instant::now())
+                        replay.control(c, now())
                     } else {
                         match on_key(replay, &key) {
                             Some(Stop) => return Ok(Exit::Ok),
@@ -345,7 +352,7 @@ async fn event_loop(
                 Some(Err(_)) | None => return Ok(Exit::Ok),
             },
             _ = signals.recv() => return Ok(Exit::Ok),
-            _ = sleep_until(wake) => replay.advance(Instant::now()),
+            _ = sleep_until(wake) => replay.advance(now()),
         };
         show_log(change, replay.player.model(), capacity);
         if !terminal::alive() {

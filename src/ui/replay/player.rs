@@ -219,7 +219,7 @@ impl Player {
 
     /// The wall-clock time of an offset.
     pub fn wall(&self, offset: Duration) -> SystemTime {
-        self.wall_zero + offset
+        crate::event::wall_ms(self.wall_zero + offset)
     }
 
     /// The first loss after the current event, as the position just past it

@@ -72,7 +72,7 @@ impl Playback {
 
     /// Where the playhead stands (now, if playing).
     pub fn position(&self) -> Duration {
-        self.at(Instant::now())
+        self.at(tokio::time::Instant::now().into_std())
     }
 
     /// The real time at which the playhead reaches `t` (`now` if paused or
