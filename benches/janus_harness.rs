@@ -59,6 +59,7 @@ mod proxy;
 
 use std::time::{Duration, Instant};
 
+use calltop::clock::Clock;
 use calltop::engine::ContractChecker;
 use calltop::event::{EventKind, SessionEvent};
 use calltop::settings::SessionSettings;
@@ -317,6 +318,7 @@ async fn finish(s: &CallSession, ev: &mut Events) -> Result<(), String> {
 struct Events {
     rx: mpsc::UnboundedReceiver<(SessionEvent, Instant)>,
     checker: ContractChecker,
+    clock: Clock,
     /// When the last answered heartbeat's keepalive was sent.
     last_answered_ping: Option<Instant>,
 }
@@ -335,8 +337,14 @@ impl Events {
         Ok(Events {
             rx,
             checker: ContractChecker::new(),
+            clock: s.clock(),
             last_answered_ping: None,
         })
+    }
+
+    /// When the engine reported `ev` (its offset on the session's clock).
+    fn at(&self, ev: &SessionEvent) -> Instant {
+        self.clock.instant(ev.offset)
     }
 
     /// The next event named `name`; every event on the way passes the contract checker.
@@ -356,11 +364,9 @@ impl Events {
                 .await
                 .map_err(|_| format!("no {name} within {WAIT:?}"))?
                 .ok_or("event stream closed")?;
-            self.checker
-                .observe(ev.kind.name())
-                .map_err(|v| v.to_string())?;
+            self.checker.observe(&ev.kind).map_err(|v| v.to_string())?;
             if let EventKind::Heartbeat { rtt } = ev.kind {
-                self.last_answered_ping = Some(ev.at - rtt);
+                self.last_answered_ping = Some(self.at(&ev) - rtt);
             }
             seen(&ev, got);
             if ev.kind.name() == name {
@@ -409,7 +415,7 @@ async fn measure_stalls(
         let EventKind::Heartbeat { rtt } = hb.kind else {
             unreachable!()
         };
-        let ping_at = hb.at - rtt;
+        let ping_at = ev.at(&hb) - rtt;
         let phase = interval.mul_f64((i as f64 + rng.random::<f64>()) / n as f64);
         let target = (ping_at + phase).max(Instant::now());
         tokio::time::sleep_until(target.into()).await;
@@ -439,15 +445,16 @@ async fn measure_stalls(
             ));
         }
         let (restored, _) = ev.wait("connection_restored").await?;
+        let (lost_at, restored_at) = (ev.at(&lost), ev.at(&restored));
         let EventKind::ConnectionRestored { resumed, .. } = restored.kind else {
             unreachable!()
         };
         let s = Stall {
             phase: frozen_at.saturating_duration_since(ping_at),
             stopping: frozen_at - signalled,
-            detect: lost.at.saturating_duration_since(frozen_at),
-            lateness: answered.map(|p| lost.at.saturating_duration_since(p + interval + timeout)),
-            back: restored.at.saturating_duration_since(thawed_at),
+            detect: lost_at.saturating_duration_since(frozen_at),
+            lateness: answered.map(|p| lost_at.saturating_duration_since(p + interval + timeout)),
+            back: restored_at.saturating_duration_since(thawed_at),
             resumed,
         };
         println!(
@@ -523,6 +530,7 @@ async fn measure_restores(
         let reachable_at = Instant::now();
         let hurried = s.reconnect_now().await;
         let (restored, received) = ev.wait("connection_restored").await?;
+        let restored_at = ev.at(&restored);
         let EventKind::ConnectionRestored {
             resumed, attempts, ..
         } = restored.kind
@@ -536,7 +544,7 @@ async fn measure_restores(
         }
         let r = Restore {
             outage: reachable_at - cut_at,
-            latency: restored.at.saturating_duration_since(reachable_at),
+            latency: restored_at.saturating_duration_since(reachable_at),
             latency_received: received.saturating_duration_since(reachable_at),
             attempts,
             resumed,
@@ -614,11 +622,12 @@ async fn measure_joins(
     for i in 0..n {
         let t0 = Instant::now();
         s.join().await.map_err(|e| e.to_string())?;
+        let clock = s.clock();
         let mut connecting = None;
         let (joined, joined_received) = ev
             .wait_seeing("session_joined", |e, _| {
                 if matches!(e.kind, EventKind::Connecting { .. }) {
-                    connecting = Some(e.at);
+                    connecting = Some(clock.instant(e.offset));
                 }
             })
             .await?;
@@ -648,7 +657,7 @@ async fn measure_joins(
             .collect();
         our_old_ids.extend(own_id);
         let mut j = Join {
-            joined: joined.at.saturating_duration_since(t0),
+            joined: ev.at(&joined).saturating_duration_since(t0),
             joined_received: joined_received.saturating_duration_since(t0),
             roster_received: roster_received.saturating_duration_since(t0),
             connecting: connecting.map_or(Duration::ZERO, |c| c.saturating_duration_since(t0)),

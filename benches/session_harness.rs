@@ -39,6 +39,7 @@ use std::sync::{Arc, Mutex, mpsc as std_mpsc};
 use std::time::{Duration, Instant};
 
 use calltop::CallSession;
+use calltop::clock::Clock;
 use calltop::engine::ContractChecker;
 use calltop::event::{EventKind, SessionEvent};
 use calltop::server::{self, ServerConfig};
@@ -202,6 +203,7 @@ fn settings(url: &str, user: &str) -> Result<SessionSettings, String> {
 struct Events {
     rx: mpsc::UnboundedReceiver<(SessionEvent, Instant)>,
     checker: ContractChecker,
+    clock: Clock,
 }
 
 impl Events {
@@ -218,7 +220,13 @@ impl Events {
         Ok(Events {
             rx,
             checker: ContractChecker::new(),
+            clock: s.clock(),
         })
+    }
+
+    /// When the engine reported `ev` (its offset on the session's clock).
+    fn at(&self, ev: &SessionEvent) -> Instant {
+        self.clock.instant(ev.offset)
     }
 
     /// The next event named `name`; every event on the way passes the contract checker.
@@ -229,9 +237,7 @@ impl Events {
                 .await
                 .map_err(|_| format!("no {name} within {WAIT:?}"))?
                 .ok_or("event stream closed")?;
-            self.checker
-                .observe(ev.kind.name())
-                .map_err(|v| v.to_string())?;
+            self.checker.observe(&ev.kind).map_err(|v| v.to_string())?;
             if ev.kind.name() == name {
                 return Ok((ev, got));
             }
@@ -275,13 +281,14 @@ async fn measure_stalls(
         let EventKind::Heartbeat { rtt } = hb.kind else {
             unreachable!()
         };
-        let ping_at = hb.at - rtt;
+        let ping_at = ev.at(&hb) - rtt;
         let phase = interval.mul_f64((i as f64 + rng.random::<f64>()) / n as f64);
         let target = (ping_at + phase).max(Instant::now());
         tokio::time::sleep_until(target.into()).await;
         let frozen_at = Instant::now();
         proxy.set_mode(Mode::Blackhole);
         let (lost, _) = ev.wait("connection_lost").await?;
+        let lost_at = ev.at(&lost);
         let EventKind::ConnectionLost { reason } = &lost.kind else {
             unreachable!()
         };
@@ -294,14 +301,14 @@ async fn measure_stalls(
             .log
             .pings_of("alice")
             .into_iter()
-            .filter(|t| *t >= frozen_at && *t <= lost.at)
+            .filter(|t| *t >= frozen_at && *t <= lost_at)
             .collect();
         let s = Stall {
             phase: frozen_at - ping_at,
-            detect: lost.at - frozen_at,
+            detect: lost_at - frozen_at,
             lateness: pings
                 .first()
-                .map(|p| lost.at.saturating_duration_since(*p + timeout)),
+                .map(|p| lost_at.saturating_duration_since(*p + timeout)),
             pings_in_freeze: pings.len(),
         };
         println!(
@@ -361,6 +368,7 @@ async fn measure_restores(
         let reachable_at = Instant::now();
         proxy.set_mode(Mode::Forward);
         let (restored, received) = ev.wait("connection_restored").await?;
+        let restored_at = ev.at(&restored);
         let EventKind::ConnectionRestored {
             resumed, attempts, ..
         } = restored.kind
@@ -373,9 +381,9 @@ async fn measure_restores(
             .ok_or("restored, yet the proxy forwarded no connection")?;
         let r = Restore {
             outage: reachable_at - cut_at,
-            latency: restored.at.saturating_duration_since(first),
+            latency: restored_at.saturating_duration_since(first),
             latency_received: received.saturating_duration_since(first),
-            since_reachable: restored.at - reachable_at,
+            since_reachable: restored_at - reachable_at,
             attempts,
             resumed,
         };

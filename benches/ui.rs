@@ -3,7 +3,7 @@
 //!
 //! `cargo bench --bench ui`
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
@@ -19,7 +19,6 @@ use calltop::ui::view;
 const LOG_CAPACITY: usize = 2000;
 
 fn model() -> Model {
-    let t0 = Instant::now();
     let w0 = SystemTime::now();
     let info = CallInfo {
         session: "standup".into(),
@@ -28,17 +27,10 @@ fn model() -> Model {
         backend: "calltop".into(),
         banner: None,
     };
-    let mut m = Model::new(info, Keymap::default(), Theme::colour(), t0, w0);
+    let mut m = Model::new(info, Keymap::default(), Theme::colour(), Duration::ZERO, w0);
     m.size = (200, 60);
     let apply = |m: &mut Model, kind: EventKind| {
-        let u = update(
-            m,
-            Msg::Event(SessionEvent {
-                at: t0,
-                ts: w0,
-                kind,
-            }),
-        );
+        let u = update(m, Msg::Event(SessionEvent::new(w0, Duration::ZERO, kind)));
         for e in u.effects {
             if let Effect::Log(line) = e {
                 log::write(&line, &m.tz);

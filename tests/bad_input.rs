@@ -97,7 +97,7 @@ async fn garbage_from_the_server_is_reported_and_the_session_goes_on() {
     // The escape sequence is data, kept as the name; the UI sanitises what it shows.
     assert_eq!(ev.take(1).await, ["idle_countdown_cancelled"]);
     s.leave().await.unwrap();
-    assert_eq!(ev.take(1).await, ["session_left"]);
+    assert_eq!(ev.take(2).await, ["leaving", "session_left"]);
 }
 
 #[tokio::test]
@@ -220,7 +220,7 @@ async fn the_server_closes_a_misbehaving_client_and_everyone_else_carries_on() {
     g.quiet_for(Duration::from_millis(300)).await;
     assert_eq!(support::listed_users(&srv, "room").await, ["good"]);
     good.leave().await.unwrap();
-    assert_eq!(g.take(1).await, ["session_left"]);
+    assert_eq!(g.take(2).await, ["leaving", "session_left"]);
 }
 
 #[test]

@@ -228,6 +228,8 @@ struct Harness {
     attempts_since_lost: u32,
     /// `reconnect_now` started the attempt in flight.
     hurry_pending: bool,
+    /// The outputs being drained are those of an accepted `reconnect_now`.
+    hurrying: bool,
     /// Hurried attempts that failed since the loss (not counted as attempts).
     hurried_again: u32,
     connects_at_lost: usize,
@@ -256,6 +258,7 @@ impl Harness {
             lost_at: None,
             attempts_since_lost: 0,
             hurry_pending: false,
+            hurrying: false,
             hurried_again: 0,
             connects_at_lost: 0,
         }
@@ -293,14 +296,21 @@ impl Harness {
         let phase = self.engine.phase();
         let timeout = self.engine.poll_timeout();
         let result = self.engine.handle_command(cmd, self.now);
-        if cmd == Command::ReconnectNow && result.is_ok() {
-            self.hurry_pending = true;
-        }
+        // What a hurry announces is the attempt it starts.
+        self.hurrying = cmd == Command::ReconnectNow && result.is_ok();
         let outs = self.drain();
+        self.hurrying = false;
         if let Err(e) = result {
-            assert!(
-                outs.is_empty(),
-                "{cmd:?} was refused ({e}) yet the engine output {outs:?}"
+            assert_eq!(
+                outs,
+                [Output::Event(
+                    self.now,
+                    EventKind::CommandRefused {
+                        command: cmd,
+                        reason: e
+                    }
+                )],
+                "{cmd:?} was refused ({e}): the engine reports that, and does nothing else"
             );
             assert_eq!(
                 self.engine.phase(),
@@ -473,7 +483,7 @@ impl Harness {
                         *at, self.now,
                         "{kind:?} is not stamped with the current instant"
                     );
-                    if let Err(v) = self.checker.observe(kind.name()) {
+                    if let Err(v) = self.checker.observe(kind) {
                         panic!("{v}");
                     }
                     self.follow(kind);
@@ -501,14 +511,13 @@ impl Harness {
                 self.model_participants.remove(user),
                 "participant_left for {user}, who was not listed"
             ),
-            EventKind::IdleCountdownStarted { deadline, seconds } => {
+            EventKind::IdleCountdownStarted { timeout } => {
                 assert!(
                     self.model_idle.is_none(),
                     "idle countdown started twice without a cancel"
                 );
-                assert_eq!(*deadline, self.now + self.settings.idle_timeout);
-                assert_eq!(*seconds, self.settings.idle_timeout.as_secs());
-                self.model_idle = Some(*deadline);
+                assert_eq!(*timeout, self.settings.idle_timeout);
+                self.model_idle = Some(self.now + *timeout);
             }
             EventKind::IdleCountdownCancelled => assert!(
                 self.model_idle.take().is_some(),
@@ -532,6 +541,22 @@ impl Harness {
                         self.settings.stall_detection_bound()
                     );
                 }
+            }
+            EventKind::ReconnectAttempt {
+                attempt,
+                max,
+                delay,
+            } if self.hurrying => {
+                // `reconnect_now` says the attempt that was scheduled starts now.
+                assert_eq!(*max, policy.max_attempts);
+                assert_eq!(*delay, Duration::ZERO, "a hurried attempt starts at once");
+                if self.lost_at.is_some() {
+                    assert_eq!(
+                        *attempt, self.attempts_since_lost,
+                        "a hurry starts the attempt that was scheduled"
+                    );
+                }
+                self.hurry_pending = true;
             }
             EventKind::ReconnectAttempt {
                 attempt,
@@ -681,10 +706,7 @@ fn first_join_to_an_empty_session_reports_joined_and_starts_the_idle_countdown()
                 resume_window: Some(secs(30)),
                 ..ServerFacts::default()
             }),
-            EventKind::IdleCountdownStarted {
-                deadline: at + secs(300),
-                seconds: 300
-            },
+            EventKind::IdleCountdownStarted { timeout: secs(300) },
         ]
     );
     assert_eq!(h.engine.phase(), Phase::Joined);
@@ -758,11 +780,9 @@ fn someone_joining_cancels_the_idle_countdown_and_their_leaving_restarts_it() {
     assert_eq!(names(&outs), ["participant_left", "idle_countdown_started"]);
     assert_eq!(
         events(&outs)[1],
-        EventKind::IdleCountdownStarted {
-            deadline: at + secs(300),
-            seconds: 300
-        }
+        EventKind::IdleCountdownStarted { timeout: secs(300) }
     );
+    assert_eq!(h.engine.idle_deadline(), Some(at + secs(300)));
     assert!(h.engine.participants().is_empty());
 }
 
@@ -838,7 +858,7 @@ fn leave_sends_leave_and_the_acknowledgement_ends_the_session() {
     let mut h = Harness::joined(&["bob"]);
     h.advance_answering(secs(3));
     let outs = h.cmd(Command::Leave).unwrap();
-    assert_eq!(names(&outs), Vec::<&str>::new());
+    assert_eq!(events(&outs), [EventKind::Leaving { rejoin: false }]);
     assert_eq!(sent(&outs), [ClientFrame::Leave]);
     assert_eq!(h.engine.phase(), Phase::Leaving);
 
@@ -1385,6 +1405,14 @@ fn hurrying_reconnects_does_not_spend_the_retry_budget() {
     };
     for _ in 0..20 {
         let outs = h.cmd(Command::ReconnectNow).unwrap();
+        assert_eq!(
+            events(&outs),
+            [EventKind::ReconnectAttempt {
+                attempt: 2,
+                max: 10,
+                delay: Duration::ZERO
+            }]
+        );
         assert_eq!(connects(&outs), 1);
         // Pressing again while that attempt is in flight changes nothing.
         assert_eq!(
@@ -1411,10 +1439,14 @@ fn hurrying_reconnects_does_not_spend_the_retry_budget() {
 fn a_join_while_our_leave_is_under_way_follows_the_leave() {
     let mut h = Harness::joined(&["bob"]);
     h.cmd(Command::Leave).unwrap();
-    assert!(
-        h.cmd(Command::Join).unwrap().is_empty(),
-        "queued, nothing yet"
+    let outs = h.cmd(Command::Join).unwrap();
+    assert_eq!(
+        outs,
+        [Output::Event(h.now, EventKind::Leaving { rejoin: true })],
+        "queued, and said so; nothing else yet"
     );
+    // Asking again changes nothing, and says nothing new.
+    assert!(h.cmd(Command::Join).unwrap().is_empty());
     assert_eq!(h.engine.phase(), Phase::Leaving);
     // The server acknowledges the leave: the session ends, and a new join starts.
     let outs = h.frame(&ServerFrame::Left);
@@ -1445,6 +1477,20 @@ fn a_join_while_our_leave_is_under_way_follows_the_leave() {
     h.cmd(Command::Join).unwrap();
     let outs = h.frame(&ServerFrame::Removed);
     assert_eq!(names(&outs), ["session_left"]);
+    assert_eq!(h.engine.phase(), Phase::Idle);
+
+    // A second leave takes the queued join back: just the leave.
+    let mut h = Harness::joined(&["bob"]);
+    h.cmd(Command::Leave).unwrap();
+    h.cmd(Command::Join).unwrap();
+    let outs = h.cmd(Command::Leave).unwrap();
+    assert_eq!(
+        outs,
+        [Output::Event(h.now, EventKind::Leaving { rejoin: false })]
+    );
+    let outs = h.frame(&ServerFrame::Left);
+    assert_eq!(names(&outs), ["session_left"]);
+    assert_eq!(connects(&outs), 0);
     assert_eq!(h.engine.phase(), Phase::Idle);
 }
 
@@ -1494,7 +1540,17 @@ fn reconnect_now_during_a_backoff_wait_starts_the_attempt_at_once() {
     assert_eq!(connects(&outs), 0, "waiting out the delay");
     h.advance(delay / 2);
     let outs = h.cmd(Command::ReconnectNow).unwrap();
-    assert_eq!(events(&outs), [EventKind::Connecting { attempt: 2 }]);
+    assert_eq!(
+        events(&outs),
+        [
+            EventKind::ReconnectAttempt {
+                attempt: 2,
+                max: 10,
+                delay: Duration::ZERO
+            },
+            EventKind::Connecting { attempt: 2 }
+        ]
+    );
     assert_eq!(connects(&outs), 1);
     h.up();
     h.frame(&joined(false, &["bob"]));
@@ -1518,7 +1574,15 @@ fn reconnect_now_during_a_backoff_wait_starts_the_attempt_at_once() {
     h.advance(ms(10));
     let outs = h.cmd(Command::ReconnectNow).unwrap();
     assert_eq!(connects(&outs), 1);
-    assert!(names(&outs).is_empty(), "{outs:?}");
+    assert_eq!(
+        events(&outs),
+        [EventKind::ReconnectAttempt {
+            attempt: 2,
+            max: 10,
+            delay: Duration::ZERO
+        }],
+        "the attempt that was scheduled starts now, and says so"
+    );
     // A second hurry while this attempt is in flight is refused.
     assert_eq!(
         h.cmd(Command::ReconnectNow).unwrap_err(),
@@ -2205,9 +2269,19 @@ impl Harness {
                     (Command::Join, Phase::Leaving) => {
                         // Queued behind the leave; a second leave takes it back
                         // (the queued rejoin itself has a scenario test).
-                        assert!(result.expect("join while leaving is queued").is_empty());
+                        let outs = result.expect("join while leaving is queued");
+                        assert_eq!(
+                            outs,
+                            [Output::Event(self.now, EventKind::Leaving { rejoin: true })]
+                        );
                         let outs = self.cmd(Command::Leave).expect("leave unqueues the join");
-                        assert!(outs.is_empty(), "{outs:?}");
+                        assert_eq!(
+                            outs,
+                            [Output::Event(
+                                self.now,
+                                EventKind::Leaving { rejoin: false }
+                            )]
+                        );
                         assert_eq!(self.engine.phase(), Phase::Leaving);
                     }
                     (Command::Join, _) => {
@@ -2221,7 +2295,7 @@ impl Harness {
                     }
                     (Command::Leave, Phase::Joined) => {
                         let outs = result.expect("leave when joined");
-                        assert!(names(&outs).is_empty());
+                        assert_eq!(events(&outs), [EventKind::Leaving { rejoin: false }]);
                         assert_eq!(sent(&outs), [ClientFrame::Leave]);
                         assert_eq!(self.engine.phase(), Phase::Leaving);
                     }
@@ -2238,7 +2312,15 @@ impl Harness {
                         if wire == Wire::Closed {
                             let outs = result.expect("reconnect_now while waiting to retry");
                             assert_eq!(connects(&outs), 1);
-                            assert!(names(&outs).iter().all(|n| *n == "connecting"));
+                            let names = names(&outs);
+                            assert!(
+                                matches!(
+                                    events(&outs).first(),
+                                    Some(EventKind::ReconnectAttempt { delay, .. }) if delay.is_zero()
+                                ),
+                                "{outs:?}"
+                            );
+                            assert!(names[1..].iter().all(|n| *n == "connecting"), "{names:?}");
                         } else {
                             assert_eq!(result.unwrap_err(), CommandError::AttemptInFlight);
                         }

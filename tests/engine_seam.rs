@@ -125,9 +125,7 @@ impl Harness {
         let outs: Vec<Output> = std::iter::from_fn(|| self.engine.poll_output()).collect();
         for o in &outs {
             if let Output::Event(_, k) = o {
-                self.checker
-                    .observe(k.name())
-                    .unwrap_or_else(|v| panic!("{v}"));
+                self.checker.observe(k).unwrap_or_else(|v| panic!("{v}"));
             }
         }
         outs

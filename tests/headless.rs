@@ -6,6 +6,7 @@ mod support;
 use std::process::Stdio;
 
 use calltop::engine::ContractChecker;
+use calltop::event::SessionEvent;
 use calltop::server::{self, ServerConfig, ServerHandle};
 use serde_json::Value;
 use support::{WAIT, eventually, http, listed_users};
@@ -96,9 +97,16 @@ impl Headless {
                 "ts is RFC 3339 UTC with milliseconds: {ts}"
             );
             assert_eq!(v["session"], "room", "{line}");
-            let event = v["event"].as_str().expect("event").to_owned();
+            let parsed = SessionEvent::from_ndjson(&line)
+                .unwrap_or_else(|e| panic!("not an event line ({e}): {line}"));
+            assert!(
+                !parsed.no_offset,
+                "every line has its offset (t_ms): {line}"
+            );
+            let event = parsed.event.kind.name().to_owned();
+            assert_eq!(v["event"], event, "{line}");
             self.checker
-                .observe(&event)
+                .observe(&parsed.event.kind)
                 .unwrap_or_else(|e| panic!("{e}"));
             self.lines.push(v);
             names.push(event.clone());
@@ -146,26 +154,45 @@ async fn stdin_leave_ends_with_status_0_and_events_follow_the_contract() {
     assert_eq!(
         h.until("idle_countdown_started").await,
         [
+            "run_started",
             "connecting",
             "session_joined",
             "server_info",
             "idle_countdown_started"
         ]
     );
+    // What the output is of, with the settings in force (from the environment here).
+    let run = &h.lines[0]["run"];
+    assert_eq!(run["backend"], "calltop");
+    assert_eq!(run["server"], srv.ws_url());
+    assert_eq!(run["session"], "room");
+    assert_eq!(run["user"], "alice");
+    assert_eq!(run["settings"]["reconnect"]["max_attempts"], 3);
     assert_eq!(h.last()["user"], "alice");
     assert_eq!(h.last()["seconds"], 300);
-    // Unknown and pointless commands: a message on stderr, nothing on stdout.
+    // An unknown command: a message on stderr, nothing on stdout. A
+    // pointless one: a message on stderr and its refusal on stdout.
     h.send("dance").await;
     h.send("reconnect").await;
     h.send("leave").await;
-    assert_eq!(h.until("session_left").await, ["session_left"]);
+    assert_eq!(
+        h.until("session_left").await,
+        ["command_refused", "leaving", "session_left"]
+    );
+    let n = h.lines.len();
+    assert_eq!(h.lines[n - 3]["command"], "reconnect_now");
+    assert_eq!(h.lines[n - 3]["reason"], "not_reconnecting");
+    assert_eq!(h.lines[n - 2]["rejoin"], false);
     assert_eq!(h.last()["reason"], "user");
     let mut stderr = h.child.stderr.take().unwrap();
     assert_eq!(h.exit_code().await, 0);
     let mut text = String::new();
     stderr.read_to_string(&mut text).await.unwrap();
     assert!(text.contains(r#"unknown command "dance""#), "{text}");
-    assert!(text.contains("reconnect: not reconnecting"), "{text}");
+    assert!(
+        text.contains("calltop: reconnect now: not reconnecting"),
+        "{text}"
+    );
     assert!(listed_users(&srv, "room").await.is_empty());
 }
 

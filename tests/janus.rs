@@ -157,7 +157,7 @@ async fn join_lists_the_room_without_us_and_reports_the_server() {
         other => panic!("{other:?}"),
     }
     s.leave().await.unwrap();
-    assert_eq!(ev.until("session_left").await, ["session_left"]);
+    assert_eq!(ev.until("session_left").await, ["leaving", "session_left"]);
 }
 
 /// A peer that joins `room` as `display` (the room must exist).
@@ -238,7 +238,7 @@ async fn our_leave_is_seen_by_the_others_and_ends_our_janus_session() {
     s.leave().await.unwrap();
     assert_eq!(
         ev.until("session_left").await,
-        ["participant_joined", "session_left"]
+        ["participant_joined", "leaving", "session_left"]
     );
     assert_eq!(left_because(&ev), LeftReason::User);
     let left = host.wait_plugin_event("leaving", WAIT).await;
@@ -741,18 +741,21 @@ async fn headless_prints_janus_events_as_ndjson_and_a_kick_exits_with_status_4()
     assert_eq!(
         names,
         [
+            "run_started",
             "connecting",
             "session_joined",
             "server_info",
             "participant_joined"
         ]
     );
-    assert_eq!(lines[1]["participants"], 1);
-    assert_eq!(lines[2]["server"], "Janus WebRTC Server 1.1.2");
-    assert_eq!(lines[2]["resume_window_ms"], 5000);
-    assert_eq!(lines[3]["user"], "bob");
-    assert_eq!(lines[3]["id"], bob.to_string());
-    let me: u64 = lines[2]["own_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(lines[0]["run"]["backend"], "janus");
+    assert_eq!(lines[0]["run"]["session"], "4020");
+    assert_eq!(lines[2]["participants"], 1);
+    assert_eq!(lines[3]["server"], "Janus WebRTC Server 1.1.2");
+    assert_eq!(lines[3]["resume_window_ms"], 5000);
+    assert_eq!(lines[4]["user"], "bob");
+    assert_eq!(lines[4]["id"], bob.to_string());
+    let me: u64 = lines[3]["own_id"].as_str().unwrap().parse().unwrap();
     host.kick(4020, me, SECRET).await;
     let left = next().await;
     assert_eq!(left["event"], "session_left");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use calltop::event::{EventKind, LeftReason};
 use calltop::server::{self, ServerConfig, ServerHandle};
 use calltop::settings::SessionSettings;
-use calltop::{CallSession, CommandError, ReconnectPolicy};
+use calltop::{CallSession, Command, CommandError, ReconnectPolicy};
 use support::proxy::{Mode, Proxy};
 use support::{Events, eventually, http, joined, listed_users};
 
@@ -79,14 +79,18 @@ async fn join_see_others_come_and_go_then_leave() {
     assert_eq!(listed_users(&srv, "room").await, ["alice", "bob"]);
 
     bob.leave().await.unwrap();
-    assert_eq!(b.take(1).await, ["session_left"]);
+    assert_eq!(b.take(2).await, ["leaving", "session_left"]);
     assert_eq!(
         a.take(2).await,
         ["participant_left", "idle_countdown_started"]
     );
 
     alice.leave().await.unwrap();
-    assert_eq!(a.take(1).await, ["session_left"]);
+    assert_eq!(a.take(2).await, ["leaving", "session_left"]);
+    assert_eq!(
+        a.last("leaving"),
+        Some(&EventKind::Leaving { rejoin: false })
+    );
     assert_eq!(
         a.last("session_left"),
         Some(&EventKind::SessionLeft {
@@ -105,12 +109,41 @@ async fn commands_that_make_no_sense_are_refused_and_change_nothing() {
     assert_eq!(s.leave().await, Err(CommandError::NotInSession));
     assert_eq!(s.reconnect_now().await, Err(CommandError::NotReconnecting));
     s.join().await.unwrap();
-    ev.until("session_joined").await;
+    // Each refusal is an event as well, in the order the commands came.
+    assert_eq!(
+        ev.until("session_joined").await,
+        [
+            "command_refused",
+            "command_refused",
+            "connecting",
+            "session_joined"
+        ]
+    );
     assert_eq!(s.join().await, Err(CommandError::AlreadyActive));
     assert_eq!(s.reconnect_now().await, Err(CommandError::NotReconnecting));
     assert_eq!(listed_users(&srv, "room").await, ["carol"]);
     s.leave().await.unwrap();
-    ev.until("session_left").await;
+    let tail = ev.until("session_left").await;
+    assert!(
+        tail.ends_with(&["leaving".into(), "session_left".into()]),
+        "{tail:?}"
+    );
+    let refusals: Vec<_> = ev
+        .all
+        .iter()
+        .filter(|e| e.kind.name() == "command_refused")
+        .map(|e| e.kind.clone())
+        .collect();
+    let refused = |command, reason| EventKind::CommandRefused { command, reason };
+    assert_eq!(
+        refusals,
+        [
+            refused(Command::Leave, CommandError::NotInSession),
+            refused(Command::ReconnectNow, CommandError::NotReconnecting),
+            refused(Command::Join, CommandError::AlreadyActive),
+            refused(Command::ReconnectNow, CommandError::NotReconnecting),
+        ]
+    );
     // And after the end, a rejoin is a new join attempt.
     s.rejoin().await.unwrap();
     assert_eq!(
@@ -279,13 +312,24 @@ async fn a_server_that_stops_answering_is_noticed_by_heartbeat_and_restored() {
     assert_eq!(a.take(1).await, ["reconnect_attempt"]);
     assert_eq!(a.take(1).await, ["reconnect_attempt"]);
     proxy.set_mode(Mode::Forward);
-    let _ = alice.reconnect_now().await;
+    // Hurries the next attempt, or is refused if one is under way already.
+    let hurried = alice.reconnect_now().await;
     let tail = a.until("connection_restored").await;
     assert!(
-        tail.iter()
-            .all(|n| n == "reconnect_attempt" || n == "connection_restored"),
-        "{tail:?}"
+        tail.iter().all(|n| n == "reconnect_attempt"
+            || n == "connection_restored"
+            || (n == "command_refused" && hurried.is_err())),
+        "{hurried:?}: {tail:?}"
     );
+    if let Err(reason) = hurried {
+        assert!(
+            matches!(
+                reason,
+                CommandError::AttemptInFlight | CommandError::NotReconnecting
+            ),
+            "{reason:?}"
+        );
+    }
     match a.last("connection_restored") {
         Some(EventKind::ConnectionRestored { resumed, .. }) => assert!(*resumed),
         other => panic!("{other:?}"),

@@ -15,6 +15,7 @@ use ratatui::style::{Color, Style};
 
 use calltop::engine::{Command, CommandError};
 use calltop::event::{EventKind, LeftReason, ServerFacts, SessionEvent};
+use calltop::ui::app::scroll_log;
 use calltop::ui::keys::{Action, Keymap};
 use calltop::ui::log;
 use calltop::ui::model::{CallInfo, Effect, Model, Msg, update};
@@ -23,10 +24,10 @@ use calltop::ui::view;
 
 static LOG: Mutex<()> = Mutex::new(());
 
-/// A dashboard driven on a made-up clock: `secs` are seconds after the start.
+/// A dashboard driven on a made-up clock: `secs` are seconds after the
+/// start (the offset on the run's clock).
 struct Scene {
     m: Model,
-    t0: Instant,
     w0: SystemTime,
     _log: MutexGuard<'static, ()>,
 }
@@ -62,25 +63,25 @@ impl Scene {
     fn on(width: u16, height: u16, theme: Theme, info: CallInfo) -> Scene {
         let guard = LOG.lock().unwrap_or_else(|p| p.into_inner());
         log::set_capacity(500);
-        let t0 = Instant::now();
         // 2026-11-18 11:06:40 UTC
         let w0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
-        let mut m = Model::new(info, Keymap::default(), theme, t0, w0);
+        let mut m = Model::new(info, Keymap::default(), theme, Duration::ZERO, w0);
         m.tz = TimeZone::UTC;
         m.size = (width, height);
-        Scene {
-            m,
-            t0,
-            w0,
-            _log: guard,
-        }
+        Scene { m, w0, _log: guard }
     }
 
+    /// Carries out the effects as the app does, engine commands and exit aside.
     fn send(&mut self, msg: Msg) -> Vec<Effect> {
         let u = update(&mut self.m, msg);
         for e in &u.effects {
-            if let Effect::Log(line) = e {
-                log::write(line, &self.m.tz);
+            match e {
+                Effect::Log(line) => log::write(line, &self.m.tz),
+                Effect::ScrollLog(how) => {
+                    let at = scroll_log(&self.m, *how);
+                    self.send(at);
+                }
+                Effect::Run(_) | Effect::Exit => {}
             }
         }
         u.effects
@@ -89,7 +90,7 @@ impl Scene {
     fn at(&mut self, secs: f64) {
         let d = Duration::from_secs_f64(secs);
         self.send(Msg::Tick {
-            now: self.t0 + d,
+            now: d,
             wall: self.w0 + d,
         });
     }
@@ -97,11 +98,8 @@ impl Scene {
     fn ev(&mut self, secs: f64, kind: EventKind) {
         self.at(secs);
         let d = Duration::from_secs_f64(secs);
-        self.send(Msg::Event(SessionEvent {
-            at: self.t0 + d,
-            ts: self.w0 + d,
-            kind,
-        }));
+        // As the driver delivers it: cut to what its NDJSON line holds.
+        self.send(Msg::Event(SessionEvent::new(self.w0 + d, d, kind)));
     }
 
     fn key(&mut self, a: Action) -> Vec<Effect> {
@@ -388,8 +386,7 @@ fn alone_with_the_idle_countdown() {
     s.ev(
         0.0,
         EventKind::IdleCountdownStarted {
-            deadline: s.t0 + Duration::from_secs(300),
-            seconds: 300,
+            timeout: Duration::from_secs(300),
         },
     );
     s.heartbeats(2.0, 5);
@@ -417,7 +414,16 @@ fn alone_with_the_idle_countdown() {
     );
     s.ev(281.0, EventKind::IdleCountdownCancelled);
     let screen = text(&s.draw());
-    assert!(!screen.contains("leaving in"), "{screen}");
+    // Only the log still says it was counting down, when it started.
+    let counting: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.contains("leaving in"))
+        .collect();
+    assert_eq!(counting.len(), 1, "{screen}");
+    assert!(
+        counting[0].contains("11:06:40.000 alone · leaving in 05:00"),
+        "{screen}"
+    );
     assert!(screen.contains("bob"));
 }
 
@@ -473,8 +479,7 @@ fn the_reconnect_overlay_shows_the_idle_countdown_and_esc_hides_it() {
     s.ev(
         0.0,
         EventKind::IdleCountdownStarted {
-            deadline: s.t0 + Duration::from_secs(300),
-            seconds: 300,
+            timeout: Duration::from_secs(300),
         },
     );
     s.ev(
@@ -643,7 +648,10 @@ fn timed_out_and_removed_say_why() {
     );
     let screen = text(&s.draw());
     assert!(screen.contains("TIMED OUT"));
-    assert!(screen.contains("You were alone for 05:00, so calltop left the session."));
+    assert!(
+        screen.contains("Left after 05:00 alone (idle timeout)."),
+        "{screen}"
+    );
     s.joined(310.0, &[]);
     s.ev(
         320.0,
@@ -661,7 +669,7 @@ fn leaving_by_hand_shows_left_and_how_to_rejoin() {
     s.joined(0.0, &[("bob", 60)]);
     let effects = s.key(Action::Leave);
     assert!(effects.contains(&Effect::Run(Command::Leave)));
-    s.send(Msg::Done(Command::Leave, Ok(())));
+    s.ev(0.0, EventKind::Leaving { rejoin: false });
     assert!(text(&s.draw()).contains("LEAVING"));
     s.ev(
         1.0,
@@ -674,12 +682,23 @@ fn leaving_by_hand_shows_left_and_how_to_rejoin() {
     assert!(screen.contains("you left · j to join again"), "{screen}");
     assert!(screen.contains("not in a session"), "{screen}");
     // Leaving again makes no sense: the log says so, with the engine's words.
-    s.key(Action::Leave);
-    s.send(Msg::Done(Command::Leave, Err(CommandError::NotInSession)));
+    let effects = s.key(Action::Leave);
+    assert!(effects.contains(&Effect::Run(Command::Leave)));
+    s.ev(
+        2.0,
+        EventKind::CommandRefused {
+            command: Command::Leave,
+            reason: CommandError::NotInSession,
+        },
+    );
     let screen = text(&s.draw());
     assert!(
         screen.contains("can't leave: not in a session (join first)"),
         "{screen}"
+    );
+    assert!(
+        screen.contains("› can't leave"),
+        "the log says so: {screen}"
     );
 }
 

@@ -8,21 +8,21 @@ use std::time::Duration;
 
 use calltop::engine::ContractChecker;
 use calltop::event::{EventKind, SessionEvent};
+use calltop::session::Subscription;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
 
 /// The longest any test waits for one expected thing before failing.
 pub const WAIT: Duration = Duration::from_secs(20);
 
 /// Reads events, checking the contract's ordering invariants on every one.
 pub struct Events {
-    rx: mpsc::Receiver<SessionEvent>,
+    rx: Subscription,
     pub checker: ContractChecker,
     pub all: Vec<SessionEvent>,
 }
 
 impl Events {
-    pub fn new(rx: mpsc::Receiver<SessionEvent>) -> Self {
+    pub fn new(rx: Subscription) -> Self {
         Events {
             rx,
             checker: ContractChecker::new(),
@@ -40,7 +40,7 @@ impl Events {
                 .unwrap_or_else(|_| panic!("no event within {WAIT:?}; so far: {:?}", self.names()))
                 .expect("event channel closed");
             self.checker
-                .observe(ev.kind.name())
+                .observe(&ev.kind)
                 .unwrap_or_else(|v| panic!("{v}"));
             self.all.push(ev.clone());
             if !matches!(ev.kind, EventKind::Heartbeat { .. }) {
