@@ -29,7 +29,7 @@ fn member(user: String, joined_at: &str) -> Member {
     Member {
         id: user.clone(),
         display: user,
-        joined_at: humantime::parse_rfc3339_weak(joined_at).ok(),
+        joined_at: crate::event::parse_rfc3339(joined_at),
     }
 }
 
