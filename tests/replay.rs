@@ -600,3 +600,36 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_recording_killed_mid_call_ends_with_a_whole_line_and_replays() {
+    let path = temp("killed.ndjson");
+    let mut child = Command::new(bin())
+        .args(["--headless", "--verbose", "--record"])
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Until the recording has the join and a heartbeat or two behind it.
+    tui_support::eventually("a heartbeat in the recording", || {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text.contains("\"event\":\"heartbeat\"") {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.ends_with('\n'), "{text}");
+    let (code, out, err) = run_replay_headless(&path);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("read: the whole file"), "{out}");
+    assert!(
+        out.contains("none: the recording ends with the run still going"),
+        "{out}"
+    );
+}
