@@ -154,18 +154,15 @@ async fn run_headless(config: &Config, cli: &Cli) -> anyhow::Result<Exit> {
         );
     }
     let session = CallSession::new(settings);
-    let recording = match record_to(cli) {
-        Some(to) => match to.start(&session).await {
-            Ok(r) => Some(r),
-            Err(e) => {
-                eprintln!("calltop: {e}");
-                if let Some(server) = embedded {
-                    server.shutdown().await;
-                }
-                return Ok(Exit::Usage);
+    let recording = match calltop::record::start(record_to(cli).as_ref(), &session).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("calltop: {e}");
+            if let Some(server) = embedded {
+                server.shutdown().await;
             }
-        },
-        None => None,
+            return Ok(Exit::Usage);
+        }
     };
     let exit = headless::run(
         session.clone(),

@@ -13,4 +13,4 @@ pub mod writer;
 
 pub use reader::{Damage, OpenError, Reader, Recorded};
 pub use summary::Summary;
-pub use writer::{RecordError, RecordTo, Recorder, Recording};
+pub use writer::{RecordError, RecordTo, Recorder, Recording, start};

@@ -134,6 +134,17 @@ impl RecordTo {
     }
 }
 
+/// Starts `record`, if there is one, on `session`.
+pub async fn start(
+    record: Option<&RecordTo>,
+    session: &CallSession,
+) -> Result<Option<Recording>, RecordError> {
+    match record {
+        Some(to) => to.start(session).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 impl Recording {
     /// Waits for the last lines (call it after the session has stopped) and
     /// says on stderr if the recording is incomplete.

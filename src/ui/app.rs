@@ -12,12 +12,10 @@ use std::time::{Duration, Instant};
 use crossterm::event::{Event, EventStream};
 use futures_util::StreamExt;
 
-use super::keys::Keymap;
 use super::log;
 use super::model::{CallInfo, Effect, Model, Msg, update};
 use super::sanitize::clean;
 use super::terminal::{self, Signals, Tui};
-use super::theme::Theme;
 use super::view;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -45,14 +43,13 @@ pub async fn run(config: Config, record: Option<RecordTo>) -> anyhow::Result<Exi
     }
     // Everything that can be wrong with the configuration is reported here,
     // before the terminal changes.
-    let keymap = match Keymap::from_config(&config.keys) {
+    let (keymap, theme) = match super::keys_and_theme(&config) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("calltop: {e}");
             return Ok(Exit::Usage);
         }
     };
-    let theme = Theme::resolve(config.ui.color, std::env::var_os("NO_COLOR").as_deref());
     if let Err(e) = config.check() {
         eprintln!("calltop: {e}");
         return Ok(Exit::Usage);
@@ -79,18 +76,15 @@ pub async fn run(config: Config, record: Option<RecordTo>) -> anyhow::Result<Exi
     };
     let quit_grace = settings.leave_timeout + Duration::from_secs(1);
     let session = CallSession::new(settings);
-    let recording = match &record {
-        Some(to) => match to.start(&session).await {
-            Ok(r) => Some(r),
-            Err(e) => {
-                eprintln!("calltop: {e}");
-                if let Some(e) = embedded {
-                    e.shutdown().await;
-                }
-                return Ok(Exit::Usage);
+    let recording = match crate::record::start(record.as_ref(), &session).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("calltop: {e}");
+            if let Some(e) = embedded {
+                e.shutdown().await;
             }
-        },
-        None => None,
+            return Ok(Exit::Usage);
+        }
     };
     let clock = session.clock();
     let events = session.subscribe().await?;

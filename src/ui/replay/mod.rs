@@ -275,14 +275,13 @@ pub fn show_log(change: LogChange, m: &Model, capacity: usize) {
 
 /// Runs the replay dashboard until the user quits.
 pub async fn run(config: Config, path: &Path) -> anyhow::Result<Exit> {
-    let keymap = match Keymap::from_config(&config.keys) {
+    let (keymap, theme) = match super::keys_and_theme(&config) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("calltop: {e}");
             return Ok(Exit::Usage);
         }
     };
-    let theme = Theme::resolve(config.ui.color, std::env::var_os("NO_COLOR").as_deref());
     let capacity = config.ui.log_capacity;
     let (mut replay, log_change) = match Replay::open(path, keymap, theme, capacity) {
         Ok(r) => r,
