@@ -63,6 +63,7 @@ pub struct ConnectionSection {
     pub connect_timeout_ms: u64,
     pub leave_timeout_ms: u64,
     pub max_frame_bytes: usize,
+    pub max_participants: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,6 +158,7 @@ impl Default for ConnectionSection {
             connect_timeout_ms: SessionSettings::DEFAULT_CONNECT_TIMEOUT.as_millis() as u64,
             leave_timeout_ms: SessionSettings::DEFAULT_LEAVE_TIMEOUT.as_millis() as u64,
             max_frame_bytes: crate::protocol::DEFAULT_MAX_FRAME_BYTES,
+            max_participants: SessionSettings::DEFAULT_MAX_PARTICIPANTS,
         }
     }
 }
@@ -287,6 +289,7 @@ impl Config {
             .connect_timeout(ms(c.connect_timeout_ms))
             .leave_timeout(ms(c.leave_timeout_ms))
             .max_frame_bytes(c.max_frame_bytes)
+            .max_participants(c.max_participants)
             .reconnect(ReconnectPolicy {
                 initial_delay: ms(r.initial_delay_ms),
                 max_delay: ms(r.max_delay_ms),

@@ -97,6 +97,9 @@ pub struct SessionSettings {
     pub reconnect: ReconnectPolicy,
     /// Largest inbound frame the engine accepts.
     pub max_frame_bytes: usize,
+    /// The most other participants followed; past it the list stops growing
+    /// (and an `error` says so), whatever a server announces.
+    pub max_participants: usize,
     /// Used by the Janus backend only.
     pub janus: JanusOptions,
 }
@@ -128,6 +131,7 @@ impl SessionSettings {
             "connect_timeout_ms": ms(self.connect_timeout),
             "leave_timeout_ms": ms(self.leave_timeout),
             "max_frame_bytes": self.max_frame_bytes,
+            "max_participants": self.max_participants,
             "reconnect": {
                 "initial_delay_ms": ms(r.initial_delay),
                 "max_delay_ms": ms(r.max_delay),
@@ -152,6 +156,8 @@ impl SessionSettings {
     pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(2500);
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
     pub const DEFAULT_LEAVE_TIMEOUT: Duration = Duration::from_secs(1);
+    /// Far beyond any call a dashboard can show, far below what hurts.
+    pub const DEFAULT_MAX_PARTICIPANTS: usize = 10_000;
 
     pub fn builder(
         server: impl Into<String>,
@@ -171,6 +177,7 @@ impl SessionSettings {
             leave_timeout: Self::DEFAULT_LEAVE_TIMEOUT,
             reconnect: ReconnectPolicy::default(),
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            max_participants: Self::DEFAULT_MAX_PARTICIPANTS,
             janus: JanusOptions::default(),
         }
     }
@@ -196,10 +203,15 @@ pub struct SessionSettingsBuilder {
     leave_timeout: Duration,
     reconnect: ReconnectPolicy,
     max_frame_bytes: usize,
+    max_participants: usize,
     janus: JanusOptions,
 }
 
 impl SessionSettingsBuilder {
+    pub fn max_participants(mut self, n: usize) -> Self {
+        self.max_participants = n;
+        self
+    }
     pub fn backend(mut self, b: BackendKind) -> Self {
         self.backend = b;
         self
@@ -264,6 +276,7 @@ impl SessionSettingsBuilder {
             leave_timeout: self.leave_timeout,
             reconnect: self.reconnect,
             max_frame_bytes: self.max_frame_bytes,
+            max_participants: self.max_participants,
             janus: self.janus,
         };
         settings.validate().map_err(|mut e| {
@@ -404,6 +417,13 @@ impl SessionSettings {
                 "max_frame_bytes",
                 self.max_frame_bytes,
                 "at least 1024",
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.max_participants) {
+            return Err(SettingsError::new(
+                "max_participants",
+                self.max_participants,
+                "1 to 1000000",
             ));
         }
         Ok(())

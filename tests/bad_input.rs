@@ -55,6 +55,7 @@ async fn garbage_from_the_server_is_reported_and_the_session_goes_on() {
         Message::binary(vec![0u8, 1, 2]),
         Message::text(format!(r#"{{"type":"participant_joined","user":"{}","joined_at":"x"}}"#, "x".repeat(70_000))),
         Message::text(r#"{"type":"participant_joined","user":"bob\u001b[2J","joined_at":"2026-11-25T04:30:00Z"}"#),
+        Message::text(r#"{"type":"participant_joined","user":"bob","joined_at":"2026-11-25T04:30:00Z"}"#),
     ])
     .await;
     let s = CallSession::new(
@@ -65,12 +66,13 @@ async fn garbage_from_the_server_is_reported_and_the_session_goes_on() {
     let mut ev = Events::new(s.subscribe().await.unwrap());
     s.join().await.unwrap();
     assert_eq!(
-        ev.take(11).await,
+        ev.take(12).await,
         [
             "connecting",
             "session_joined",
             "server_info",
             "idle_countdown_started",
+            "error",
             "error",
             "error",
             "error",
@@ -94,7 +96,16 @@ async fn garbage_from_the_server_is_reported_and_the_session_goes_on() {
     assert!(messages[3].contains("unexpected joined"), "{messages:?}");
     assert!(messages[4].contains("binary"), "{messages:?}");
     assert!(messages[5].contains("limit"), "{messages:?}");
-    // The escape sequence is data, kept as the name; the UI sanitises what it shows.
+    // A name the protocol does not allow (an escape sequence in it) is
+    // refused, not followed: only the real bob is here.
+    assert!(
+        messages[6].contains(r"ignored participant bob\u{1b}[2J: a user name with control characters"),
+        "{messages:?}"
+    );
+    match ev.last("participant_joined") {
+        Some(EventKind::ParticipantJoined { user, .. }) => assert_eq!(user, "bob"),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(ev.take(1).await, ["idle_countdown_cancelled"]);
     s.leave().await.unwrap();
     assert_eq!(ev.take(2).await, ["leaving", "session_left"]);

@@ -56,6 +56,12 @@ impl Backend for CalltopBackend {
         BackendKind::Calltop
     }
 
+    /// A user name is the identity here: 1 to 64 characters, no control
+    /// characters, as the server itself requires of a join.
+    fn check_member(&self, m: &Member) -> Result<(), String> {
+        super::check_text("user name", &m.id, 1, crate::protocol::MAX_NAME_LEN)
+    }
+
     fn encode(&mut self, msg: ClientMsg, out: &mut Vec<String>) {
         let frame = match msg {
             ClientMsg::Join { resume } => ClientFrame::Join {

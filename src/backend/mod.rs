@@ -172,10 +172,36 @@ pub trait Backend: Send + 'static {
 
     fn decode(&mut self, frame: &str, out: &mut Decoded) -> Result<(), ProtocolError>;
 
+    /// Whether a participant the server announced is one its protocol
+    /// allows; the engine ignores (and reports) the others, so a hostile
+    /// server cannot fill the screen or the memory with junk names.
+    fn check_member(&self, m: &Member) -> Result<(), String> {
+        check_text("id", &m.id, 1, crate::protocol::MAX_NAME_LEN)?;
+        check_text("name", &m.display, 0, MAX_DISPLAY)
+    }
+
     /// The server closed the socket with `code`. Returns the terminal message
     /// the close itself means (removed, refused...), or `None` for network
     /// trouble worth a reconnect.
     fn on_close(&mut self, code: Option<u16>, reason: &str) -> Option<ServerMsg>;
+}
+
+/// The longest display name any backend passes on (Janus has no limit of its own).
+pub const MAX_DISPLAY: usize = 256;
+
+/// `what` is `min..=max` characters long and has no control characters.
+pub fn check_text(what: &str, s: &str, min: usize, max: usize) -> Result<(), String> {
+    let n = s.chars().count();
+    if n < min {
+        return Err(format!("an empty {what}"));
+    }
+    if n > max {
+        return Err(format!("a {what} of {n} characters (at most {max})"));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(format!("a {what} with control characters"));
+    }
+    Ok(())
 }
 
 /// A short, printable excerpt of a frame for error messages: control characters

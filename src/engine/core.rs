@@ -127,6 +127,8 @@ pub struct Engine {
     join_queued: bool,
     /// The attempt in flight was started by `reconnect_now`, ahead of its schedule.
     hurried: bool,
+    /// The participant list reached `max_participants` in this join.
+    capped: bool,
     idle_running: bool,
     ping_seq: u64,
     last_ping_sent: Option<(u64, Instant)>,
@@ -175,6 +177,7 @@ impl Engine {
             facts: None,
             join_queued: false,
             hurried: false,
+            capped: false,
             idle_running: false,
             ping_seq: 0,
             last_ping_sent: None,
@@ -296,6 +299,7 @@ impl Engine {
 
     fn start_join(&mut self, now: Instant) {
         self.participants.clear();
+        self.capped = false;
         self.resume_token = None;
         self.own_id = None;
         self.lost_at = None;
@@ -626,6 +630,9 @@ impl Engine {
                         ),
                     );
                 }
+                if !self.acceptable(&m, now) {
+                    return;
+                }
                 self.add_participant(m, now);
                 self.update_idle(now);
             }
@@ -655,7 +662,15 @@ impl Engine {
                         format!("server renamed {}, who is not here; ignored", excerpt(&id)),
                     );
                 }
-                self.rename_participant(id, display, now);
+                let renamed = Member {
+                    id,
+                    display,
+                    joined_at: None,
+                };
+                if !self.acceptable(&renamed, now) {
+                    return;
+                }
+                self.rename_participant(renamed.id, renamed.display, now);
             }
             ServerMsg::Roster(members) => {
                 if !self.roster_may_change(now, "participant list", "") {
@@ -828,6 +843,9 @@ impl Engine {
                 );
                 continue;
             }
+            if !self.acceptable(&m, now) {
+                continue;
+            }
             fresh.insert(m.id.clone(), m);
         }
         fresh
@@ -871,7 +889,36 @@ impl Engine {
         }
     }
 
+    /// A participant the protocol allows; the others are reported and left out.
+    fn acceptable(&mut self, m: &Member, now: Instant) -> bool {
+        match self.backend.check_member(m) {
+            Ok(()) => true,
+            Err(why) => {
+                self.error(
+                    now,
+                    format!("ignored participant {}: {why}", excerpt(&m.id)),
+                );
+                false
+            }
+        }
+    }
+
     fn add_participant(&mut self, m: Member, now: Instant) {
+        let cap = self.settings.max_participants;
+        if self.participants.len() >= cap {
+            // Said once per join: past the cap the list stops growing.
+            if !self.capped {
+                self.capped = true;
+                self.error(
+                    now,
+                    format!(
+                        "more than {cap} participants: calltop follows the first {cap} \
+                         (session.max_participants)"
+                    ),
+                );
+            }
+            return;
+        }
         self.emit(
             now,
             EventKind::ParticipantJoined {

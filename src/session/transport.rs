@@ -10,6 +10,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// What a session reads at a time.
+const READ_BUFFER: usize = 4096;
+
 /// rustls needs exactly one process-wide crypto provider before the first wss:// connect.
 pub fn install_crypto_provider() {
     static ONCE: Once = Once::new();
@@ -36,7 +39,14 @@ pub(crate) async fn connect(
     // Beyond this, tungstenite ends the connection; smaller oversized frames
     // reach the engine, which reports and drops them without losing the session.
     let hard = max_frame_bytes.saturating_mul(crate::protocol::HARD_FRAME_FACTOR);
+    // Sized for signaling: frames are small and rare. tungstenite's 128 KiB
+    // read buffer, allocated (and zero-filled) per connection, is most of
+    // what a session would otherwise cost; a larger frame still arrives, the
+    // buffer grows for it. Writes go out at once, each frame on its own.
     let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(hard)
         .max_message_size(Some(hard))
         .max_frame_size(Some(hard));
     let (ws, _response) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
