@@ -27,6 +27,9 @@ enum Cmd {
     /// `pairs` participants join and leave, as fast as the client reads, or
     /// spread evenly over `over`.
     Flood { pairs: u64, over: Option<Duration> },
+    /// `count` participants join and stay, each named `p<n>` padded to
+    /// `name_len` characters.
+    Joins { count: u64, name_len: usize },
     /// One participant joins and leaves (to mark the end of a flood on screen).
     Marker(String),
     /// Drop the connection without a word.
@@ -88,6 +91,13 @@ async fn fake_server(listener: TcpListener, mut cmds: mpsc::UnboundedReceiver<Cm
                 cmd = cmds.recv() => match cmd {
                     None => return,
                     Some(Cmd::Drop) => break,
+                    Some(Cmd::Joins { count, name_len }) => {
+                        for i in 0..count {
+                            let name = format!("p{i:0>name_len$}");
+                            let _ = sink.feed(joined(&name)).await;
+                        }
+                        let _ = sink.flush().await;
+                    }
                     Some(Cmd::Marker(name)) => {
                         let _ = sink.send(joined(&name)).await;
                         let _ = sink.send(left(&name)).await;
@@ -369,4 +379,26 @@ fn start_to_first_frame_with_the_embedded_default() {
         times[times.len() - 1],
         times.len()
     );
+}
+
+#[test]
+#[ignore = "a measurement; see the top of this file"]
+fn hostile_floods_of_joins_and_huge_names_keep_memory_bounded() {
+    if !have_tmux("hostile_floods_of_joins_and_huge_names_keep_memory_bounded") {
+        return;
+    }
+    for (what, count, name_len) in [
+        ("200,000 joins", 200_000u64, 0usize),
+        ("3,000 names of 60 KB", 3_000, 60_000),
+    ] {
+        let b = Bench::start(if name_len == 0 { "joins" } else { "names" });
+        let (before, _) = rss_kib(b.pid);
+        b.send(Cmd::Joins { count, name_len });
+        b.send(Cmd::Marker("marker".into()));
+        let peak = wait_sampling(&b, "marker left", Duration::from_secs(600));
+        let (after, hwm) = rss_kib(b.pid);
+        println!(
+            "hostile: {what}: RSS before {before} KiB, after {after} KiB, peak {peak} KiB, high-water mark {hwm} KiB"
+        );
+    }
 }
