@@ -10,6 +10,7 @@ pub mod protocol;
 pub mod record;
 pub mod settings;
 pub mod text;
+pub mod token;
 
 pub use backend::BackendKind;
 pub use backoff::ReconnectPolicy;
