@@ -482,7 +482,8 @@ fn needs_escape(c: char) -> bool {
 /// terminal (`tail -f`, a pipe to less) shows them instead of obeying them.
 /// They can only occur inside JSON strings, so the line stays the same JSON.
 pub fn escape_for_terminals(line: String) -> String {
-    if !line.chars().any(needs_escape) {
+    // Most lines are plain ASCII, which needs nothing but DEL escaped.
+    if line.bytes().all(|b| b < 0x7f) || !line.chars().any(needs_escape) {
         return line;
     }
     let mut out = String::with_capacity(line.len() + 16);

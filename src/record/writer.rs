@@ -4,9 +4,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::event::SessionEvent;
-use crate::session::{CallSession, Subscription};
+use crate::session::{CallSession, Subscription, TryRecvError};
 
 /// Why a recording could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,8 @@ pub struct Recorder {
     path: PathBuf,
     session: String,
     user: String,
+    /// The lines of one write, kept between writes.
+    buf: String,
 }
 
 impl Recorder {
@@ -59,6 +62,7 @@ impl Recorder {
             path: path.to_owned(),
             session,
             user,
+            buf: String::new(),
         };
         r.write(std::slice::from_ref(first)).map_err(io)?;
         Ok(r)
@@ -71,16 +75,20 @@ impl Recorder {
     /// Writes whole lines in one write: a kill between two writes leaves a
     /// file that ends with a complete line.
     pub fn write(&mut self, events: &[SessionEvent]) -> io::Result<()> {
-        let mut buf = String::with_capacity(events.len() * 160);
+        self.buf.clear();
         for ev in events {
-            buf.push_str(&ev.to_ndjson(&self.session, &self.user));
-            buf.push('\n');
+            self.buf.push_str(&ev.to_ndjson(&self.session, &self.user));
+            self.buf.push('\n');
         }
-        self.file.write_all(buf.as_bytes())
+        self.file.write_all(self.buf.as_bytes())
     }
 
     /// Records everything `events` delivers until the session stops. The
     /// thread ends then, with the first write error if there was one.
+    ///
+    /// An event waits at most [`GATHER`] for others to share its write: one
+    /// write (and one wake-up of this thread) per event would cost more CPU
+    /// than the session that makes the events.
     pub fn start(mut self, mut events: Subscription) -> JoinHandle<io::Result<()>> {
         std::thread::Builder::new()
             .name("calltop-record".into())
@@ -88,11 +96,19 @@ impl Recorder {
                 let mut batch = Vec::new();
                 while let Some(ev) = events.blocking_recv() {
                     batch.push(ev);
-                    // Whatever else is waiting goes out in the same write.
-                    while batch.len() < 512
-                        && let Ok(ev) = events.try_recv()
-                    {
-                        batch.push(ev);
+                    let until = std::time::Instant::now() + GATHER;
+                    while batch.len() < BATCH {
+                        match events.try_recv() {
+                            Ok(ev) => batch.push(ev),
+                            Err(TryRecvError::Closed) => break,
+                            Err(TryRecvError::Empty) => {
+                                let now = std::time::Instant::now();
+                                if now >= until {
+                                    break;
+                                }
+                                std::thread::sleep((until - now).min(GATHER_STEP));
+                            }
+                        }
                     }
                     self.write(&batch)?;
                     batch.clear();
@@ -102,6 +118,13 @@ impl Recorder {
             .expect("a thread for the recorder")
     }
 }
+
+/// The longest an event waits to be written, gathering others for the same
+/// write; a killed calltop loses at most this much of the end of its run.
+pub const GATHER: Duration = Duration::from_millis(10);
+const GATHER_STEP: Duration = Duration::from_millis(2);
+/// Events in one write at most.
+const BATCH: usize = 512;
 
 /// Where `--record` writes.
 #[derive(Debug, Clone)]

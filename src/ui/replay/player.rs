@@ -247,7 +247,8 @@ impl Player {
     /// reported as damage.
     pub fn seek(&mut self, target: usize) -> LogChange {
         let target = target.min(self.entries.len());
-        if target >= self.pos && target - self.pos <= FORWARD {
+        // Folding on from here, when that is no longer than from a copy.
+        if target >= self.pos && target - self.pos <= (LOOKBACK + self.spacing).min(FORWARD) {
             let mut ring = VecDeque::new();
             self.fold_to(target, &mut ring);
             return LogChange {
