@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    let config = match Config::load(Sources {
+    let loaded = match Config::load_with_warnings(Sources {
         file: cli.session.config.as_deref(),
         optional_file: if cli.session.config.is_none() {
             config::default_path()
@@ -50,6 +50,18 @@ fn main() -> ExitCode {
             return Exit::Usage.into();
         }
     };
+    for w in &loaded.warnings {
+        eprintln!("calltop: warning: {w}");
+    }
+    // The whole configuration, checked the same way for the dashboard and
+    // headless mode, before anything starts.
+    if cli.command.is_none()
+        && let Err(e) = loaded.config.check()
+    {
+        eprintln!("calltop: {}", loaded.explain(&e));
+        return Exit::Usage.into();
+    }
+    let config = loaded.config;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -139,11 +151,6 @@ async fn serve(config: &Config) -> anyhow::Result<Exit> {
 
 async fn run_headless(config: &Config, cli: &Cli) -> anyhow::Result<Exit> {
     stderr_logging("warn");
-    // Before anything starts (the dashboard checks in `ui::run` likewise).
-    if let Err(e) = config.check() {
-        eprintln!("calltop: {e}");
-        return Ok(Exit::Usage);
-    }
     let (settings, embedded) = calltop::demo::target(config).await?;
     if let Some(e) = &embedded {
         eprintln!(
