@@ -26,7 +26,8 @@ async fn server() -> ServerHandle {
 struct Headless {
     child: Child,
     stdin: Option<ChildStdin>,
-    out: Lines<BufReader<ChildStdout>>,
+    /// Our end of calltop's stdout; `None` once we closed it.
+    out: Option<Lines<BufReader<ChildStdout>>>,
     checker: ContractChecker,
     pub lines: Vec<Value>,
 }
@@ -70,7 +71,7 @@ impl Headless {
             .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .spawn()
             .unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap()).lines();
+        let out = Some(BufReader::new(child.stdout.take().unwrap()).lines());
         Headless {
             stdin: child.stdin.take(),
             child,
@@ -84,7 +85,8 @@ impl Headless {
     async fn until(&mut self, name: &str) -> Vec<String> {
         let mut names = Vec::new();
         loop {
-            let line = tokio::time::timeout(WAIT, self.out.next_line())
+            let out = self.out.as_mut().expect("stdout is still open");
+            let line = tokio::time::timeout(WAIT, out.next_line())
                 .await
                 .unwrap_or_else(|_| panic!("no {name} within {WAIT:?}; got {}", tail(&names)))
                 .unwrap()
@@ -123,6 +125,11 @@ impl Headless {
             .await
             .unwrap();
         stdin.flush().await.unwrap();
+    }
+
+    /// The reader goes away: our end of the pipe is closed.
+    fn close_stdout(&mut self) {
+        self.out = None;
     }
 
     fn signal(&self, sig: &str) {
@@ -346,10 +353,25 @@ async fn with_stay_it_waits_for_join_or_quit_after_the_session_ends() {
 /// A server that answers the join, floods `n` participant joins, then answers
 /// the leave: a burst far larger than the event channel.
 async fn flooding_server(n: usize) -> String {
+    flooding_server_watched(n).await.url
+}
+
+/// [`flooding_server`], and what it saw.
+struct Flood {
+    url: String,
+    /// Every frame of the flood is written to calltop's socket.
+    sent: tokio::sync::oneshot::Receiver<()>,
+    /// calltop's leave arrived (it was answered).
+    left: tokio::sync::oneshot::Receiver<()>,
+}
+
+async fn flooding_server_watched(n: usize) -> Flood {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let (sent_tx, sent) = tokio::sync::oneshot::channel();
+    let (left_tx, left) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
@@ -366,15 +388,21 @@ async fn flooding_server(n: usize) -> String {
                     return;
                 }
             }
+            let _ = sent_tx.send(());
             while let Some(Ok(Message::Text(t))) = rx.next().await {
                 if t.as_str().contains("\"leave\"") {
                     let _ = tx.send(Message::text(r#"{"type":"left"}"#)).await;
+                    let _ = left_tx.send(());
                     return;
                 }
             }
         });
     });
-    format!("ws://{addr}/ws")
+    Flood {
+        url: format!("ws://{addr}/ws"),
+        sent,
+        left,
+    }
 }
 
 #[tokio::test]
@@ -404,4 +432,43 @@ async fn diagnostics_on_a_pipe_carry_no_colour_codes() {
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(stderr.contains("connecting"), "the log is there: {stderr}");
     assert!(!stderr.contains('\u{1b}'), "no ANSI escapes: {stderr:?}");
+}
+
+#[tokio::test]
+async fn sigterm_while_stdout_is_blocked_leaves_and_exits_0() {
+    let flood = flooding_server_watched(5000).await;
+    // Our end of stdout is kept open and never read: 5000 events and the
+    // heartbeats are far more than a pipe holds, so calltop's writes block
+    // for good once it is full.
+    let h = Headless::start(&flood.url, "alice", &["--verbose"], true);
+    tokio::time::timeout(WAIT, flood.sent)
+        .await
+        .expect("the flood is sent")
+        .unwrap();
+    h.signal("-TERM");
+    tokio::time::timeout(WAIT, flood.left)
+        .await
+        .expect("the server sees our leave although stdout is blocked")
+        .unwrap();
+    assert_eq!(h.exit_code().await, 0);
+}
+
+#[tokio::test]
+async fn a_closed_stdout_leaves_the_session_and_exits_with_its_own_status() {
+    let srv = server().await;
+    let mut h = Headless::start(&srv.ws_url(), "alice", &["--verbose"], true);
+    h.until("session_joined").await;
+    assert_eq!(listed_users(&srv, "room").await, ["alice"]);
+    // The reader goes away; the next line (a heartbeat, with --verbose) meets
+    // a broken pipe.
+    h.close_stdout();
+    let mut stderr = h.child.stderr.take().unwrap();
+    let code = h.exit_code().await;
+    let mut text = String::new();
+    stderr.read_to_string(&mut text).await.unwrap();
+    assert_eq!(code, 8, "{text}");
+    assert!(text.contains("cannot write to stdout"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    // Gone at once, not after the resume window: the leave reached the server.
+    assert!(listed_users(&srv, "room").await.is_empty());
 }
