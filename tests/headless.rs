@@ -30,6 +30,8 @@ struct Headless {
     out: Option<Lines<BufReader<ChildStdout>>>,
     checker: ContractChecker,
     pub lines: Vec<Value>,
+    /// The same lines as calltop wrote them.
+    pub raw: Vec<String>,
 }
 
 fn command(args: &[&str]) -> Command {
@@ -78,6 +80,7 @@ impl Headless {
             out,
             checker: ContractChecker::new(),
             lines: Vec::new(),
+            raw: Vec::new(),
         }
     }
 
@@ -111,6 +114,7 @@ impl Headless {
                 .observe(&parsed.event.kind)
                 .unwrap_or_else(|e| panic!("{e}"));
             self.lines.push(v);
+            self.raw.push(line);
             names.push(event.clone());
             if event == name {
                 return names;
@@ -471,4 +475,129 @@ async fn a_closed_stdout_leaves_the_session_and_exits_with_its_own_status() {
     assert!(!text.contains("panicked"), "{text}");
     // Gone at once, not after the resume window: the leave reached the server.
     assert!(listed_users(&srv, "room").await.is_empty());
+}
+
+/// What a hostile server does once it has our join.
+enum Then {
+    /// Answer it, then close with this code and reason.
+    Close(u16, &'static str),
+    /// Answer it, then send this frame.
+    Send(&'static str),
+    /// Refuse it with this frame.
+    Refuse(&'static str),
+}
+
+/// A server that takes one connection and does `then` with it.
+async fn one_shot_server(then: Then) -> String {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let _join = ws.next().await;
+        let joined = r#"{"type":"joined","v":1,"session":"room","user":"alice","resumed":false,"resume_token":"t","resume_window_ms":30000,"participants":[]}"#;
+        match then {
+            Then::Close(code, reason) => {
+                ws.send(Message::text(joined)).await.unwrap();
+                let frame = CloseFrame {
+                    code: code.into(),
+                    reason: reason.into(),
+                };
+                let _ = ws.close(Some(frame)).await;
+            }
+            Then::Send(frame) => {
+                ws.send(Message::text(joined)).await.unwrap();
+                ws.send(Message::text(frame)).await.unwrap();
+            }
+            Then::Refuse(frame) => {
+                ws.send(Message::text(frame)).await.unwrap();
+                let _ = ws.close(None).await;
+            }
+        }
+        // Keep the socket until calltop is done with it.
+        while let Some(Ok(_)) = ws.next().await {}
+    });
+    format!("ws://{addr}/ws")
+}
+
+/// The `reason` or `message` of the last line, and that line as written.
+fn said(h: &Headless) -> (String, String) {
+    let last = h.last();
+    let text = last["reason"]
+        .as_str()
+        .or(last["message"].as_str())
+        .unwrap()
+        .to_owned();
+    (text, h.raw.last().unwrap().clone())
+}
+
+#[tokio::test]
+async fn close_reasons_say_it_once_and_text_is_escaped_once() {
+    // Quotes, an apostrophe, accents and a dash: text, not escapes.
+    let words = r#"it's "over" — déjà vu"#;
+
+    let url = one_shot_server(Then::Close(4010, words)).await;
+    let mut h = Headless::start(&url, "alice", &[], true);
+    h.until("connection_closed").await;
+    let (reason, line) = said(&h);
+    assert_eq!(
+        reason,
+        format!("server closed the connection: {words} (close code 4010)"),
+        "{line}"
+    );
+    assert_eq!(h.exit_code().await, 5);
+
+    // A close worth a retry reads the same way.
+    let url = one_shot_server(Then::Close(1001, words)).await;
+    let mut h = Headless::start(&url, "alice", &[], true);
+    h.until("connection_lost").await;
+    let (reason, line) = said(&h);
+    assert_eq!(
+        reason,
+        format!("server closed the connection: {words} (close code 1001)"),
+        "{line}"
+    );
+    h.until("connection_closed").await;
+    assert_eq!(h.exit_code().await, 5);
+
+    // A refusal's message, and a frame we cannot use, as the server wrote them.
+    let url = one_shot_server(Then::Refuse(
+        r#"{"type":"error","code":"unauthorized","message":"token \"x\" isn't valid — désolé"}"#,
+    ))
+    .await;
+    let mut h = Headless::start(&url, "alice", &[], true);
+    h.until("connection_closed").await;
+    let (reason, line) = said(&h);
+    assert_eq!(
+        reason, r#"server refused the token (unauthorized: token "x" isn't valid — désolé)"#,
+        "{line}"
+    );
+    assert_eq!(h.exit_code().await, 5);
+
+    let url = one_shot_server(Then::Send(r#"{"type":"grüße"}"#)).await;
+    let mut h = Headless::start(&url, "alice", &[], true);
+    h.until("error").await;
+    let (message, line) = said(&h);
+    assert_eq!(
+        message, r#"ignored a frame from the server: unknown message type "grüße""#,
+        "{line}"
+    );
+    h.signal("-TERM");
+    assert_eq!(h.exit_code().await, 0);
+
+    // A control character is escaped once, by JSON: never raw on the line.
+    let url = one_shot_server(Then::Close(4010, "bye\u{1b}[2J")).await;
+    let mut h = Headless::start(&url, "alice", &[], true);
+    h.until("connection_closed").await;
+    let (reason, line) = said(&h);
+    assert_eq!(
+        reason,
+        "server closed the connection: bye\u{1b}[2J (close code 4010)"
+    );
+    assert!(line.contains(r"bye\u001b[2J"), "{line}");
+    assert!(!line.contains('\u{1b}'), "{line}");
+    assert_eq!(h.exit_code().await, 5);
 }
