@@ -27,7 +27,7 @@ fn main() -> ExitCode {
             return match Cli::man_page() {
                 Ok(page) => print(&page),
                 Err(e) => {
-                    eprintln!("calltop: cannot render the man page: {e}");
+                    say(format_args!("cannot render the man page: {e}"));
                     Exit::Internal.into()
                 }
             };
@@ -46,19 +46,19 @@ fn main() -> ExitCode {
     }) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("calltop: {e}");
+            say(e);
             return Exit::Usage.into();
         }
     };
     for w in &loaded.warnings {
-        eprintln!("calltop: warning: {w}");
+        say(format_args!("warning: {w}"));
     }
     // The whole configuration, checked the same way for the dashboard and
     // headless mode, before anything starts.
     if cli.command.is_none()
         && let Err(e) = loaded.config.check()
     {
-        eprintln!("calltop: {}", loaded.explain(&e));
+        say(loaded.explain(&e));
         return Exit::Usage.into();
     }
     let config = loaded.config;
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("calltop: cannot start the async runtime: {e}");
+            say(format_args!("cannot start the async runtime: {e}"));
             return Exit::Internal.into();
         }
     };
@@ -87,7 +87,7 @@ fn main() -> ExitCode {
     match result {
         Ok(exit) => exit.into(),
         Err(e) => {
-            eprintln!("calltop: {e:#}");
+            say(format_args!("{e:#}"));
             Exit::Internal.into()
         }
     }
@@ -99,10 +99,17 @@ fn print(bytes: &[u8]) -> ExitCode {
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => Exit::Ok.into(),
         Err(e) => {
-            eprintln!("calltop: cannot write to stdout: {e}");
+            say(format_args!("cannot write to stdout: {e}"));
             Exit::Internal.into()
         }
     }
+}
+
+/// A message on stderr. A closed stderr is no reason to panic (`eprintln!`
+/// would, with status 101).
+fn say(message: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "calltop: {message}");
 }
 
 fn stderr_logging(default: &str) {
@@ -113,6 +120,8 @@ fn stderr_logging(default: &str) {
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
+        // Its own report of a failed write is an `eprintln!`: a panic on a closed stderr.
+        .log_internal_errors(false)
         .try_init();
 }
 
@@ -153,18 +162,18 @@ async fn run_headless(config: &Config, cli: &Cli) -> anyhow::Result<Exit> {
     stderr_logging("warn");
     let (settings, embedded) = calltop::demo::target(config).await?;
     if let Some(e) = &embedded {
-        eprintln!(
-            "calltop: no server configured; using an embedded reference server at {} (admin API {}, token {})",
+        say(format_args!(
+            "no server configured; using an embedded reference server at {} (admin API {}, token {})",
             e.ws_url(),
             e.server.http_url(),
             e.server.admin_token
-        );
+        ));
     }
     let session = CallSession::new(settings);
     let recording = match calltop::record::start(record_to(cli).as_ref(), &session).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("calltop: {e}");
+            say(e);
             if let Some(server) = embedded {
                 server.shutdown().await;
             }

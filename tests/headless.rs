@@ -7,6 +7,7 @@ use std::process::Stdio;
 
 use calltop::engine::ContractChecker;
 use calltop::event::SessionEvent;
+use calltop::protocol::{ClientFrame, ServerFrame};
 use calltop::server::{self, ServerConfig, ServerHandle};
 use serde_json::Value;
 use support::{WAIT, eventually, http, listed_users};
@@ -393,11 +394,20 @@ async fn flooding_server_watched(n: usize) -> Flood {
                 }
             }
             let _ = sent_tx.send(());
+            // Heartbeats answered, so the connection holds however long the
+            // leave takes to come.
             while let Some(Ok(Message::Text(t))) = rx.next().await {
-                if t.as_str().contains("\"leave\"") {
-                    let _ = tx.send(Message::text(r#"{"type":"left"}"#)).await;
-                    let _ = left_tx.send(());
-                    return;
+                match serde_json::from_str(t.as_str()) {
+                    Ok(ClientFrame::Leave) => {
+                        let _ = tx.send(Message::text(r#"{"type":"left"}"#)).await;
+                        let _ = left_tx.send(());
+                        return;
+                    }
+                    Ok(ClientFrame::Ping { seq }) => {
+                        let pong = serde_json::to_string(&ServerFrame::Pong { seq }).unwrap();
+                        let _ = tx.send(Message::text(pong)).await;
+                    }
+                    _ => {}
                 }
             }
         });
