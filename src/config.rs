@@ -37,7 +37,7 @@ pub enum ConfigError {
     #[error("{origin}: {message}")]
     Unknown { origin: String, message: String },
     /// A value of the wrong kind for its key.
-    #[error("invalid {key} = {value}{}: expected {expected}", from(origin))]
+    #[error("invalid {key} = {value}{}: expected {expected}", from_where(origin))]
     Value {
         key: String,
         value: String,
@@ -50,7 +50,7 @@ pub enum ConfigError {
     Setting(#[from] SettingsError),
 }
 
-fn from(origin: &Option<String>) -> String {
+fn from_where(origin: &Option<String>) -> String {
     origin
         .as_deref()
         .map(|o| format!(" (from {o})"))

@@ -52,9 +52,9 @@ const STALLED_READER: Duration = Duration::from_secs(1);
 /// Commands go to the engine without waiting ([`CallSession::send`]); what
 /// comes of each, a refusal included, is in the event stream, in order, so
 /// an answer to a command typed just before the session ends is printed
-/// before the line that ends it. Lines are written by a thread of their own
-/// ([`Output`]), so a reader that stops reading never keeps this loop from
-/// answering signals and stdin; a stdout that is closed is a reason to leave.
+/// before the line that ends it. Lines are written by a thread of their own,
+/// so a reader that stops reading never keeps this loop from answering
+/// signals and stdin; a stdout that is closed is a reason to leave.
 pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
     let (name, user) = (
         session.settings().session.clone(),

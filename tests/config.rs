@@ -118,7 +118,13 @@ fn dev_null_a_fifo_and_a_process_substitution_are_config_files() {
     assert_eq!(code, Some(5), "{stderr}");
     assert_eq!(run_user(&stdout), "from-pipe");
 
-    // What cannot be read says so, and why.
+    // What cannot be read says so, and why; what never ends is not read to its end.
+    let (code, _, stderr) = run(calltop(&["--headless", "--config", "/dev/zero"], &[]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot read config file /dev/zero: larger than"),
+        "{stderr}"
+    );
     let dir = scratch("dir");
     let (code, _, stderr) = run(calltop(
         &["--headless", "--config", dir.to_str().unwrap()],
