@@ -1,10 +1,13 @@
 //! The settings file, `CALLTOP_*` environment and flags, merged by the `config`
 //! crate (defaults < file < environment < flags), into one typed [`Config`].
 
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use config::{Map, Value, ValueKind};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendKind;
@@ -16,17 +19,42 @@ use crate::settings::{JanusOptions, Secret, SessionSettings, SettingsError};
 /// enough that scrolling through all of it stays instant.
 pub const MAX_LOG_CAPACITY: usize = 100_000;
 
+/// The largest config file read: far more than every key with a comment,
+/// and a bound for `--config /dev/zero`.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Why the configuration cannot be used. Each message names the setting, the
+/// value, where it was set (file or environment variable) and what was expected.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("config file {path}: {source}")]
-    File {
-        path: PathBuf,
-        source: config::ConfigError,
+    /// The file could not be read: missing, a directory, not UTF-8, too large.
+    #[error("cannot read config file {}: {reason}", path.display())]
+    Read { path: PathBuf, reason: String },
+    /// The file is not TOML, or not in calltop's shape.
+    #[error("config file {}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    /// A section or key that does not exist (`origin`: where it was written).
+    #[error("{origin}: {message}")]
+    Unknown { origin: String, message: String },
+    /// A value of the wrong kind for its key.
+    #[error("invalid {key} = {value}{}: expected {expected}", from_where(origin))]
+    Value {
+        key: String,
+        value: String,
+        origin: Option<String>,
+        expected: String,
     },
     #[error("configuration: {0}")]
-    Invalid(#[from] config::ConfigError),
+    Other(String),
     #[error(transparent)]
     Setting(#[from] SettingsError),
+}
+
+fn from_where(origin: &Option<String>) -> String {
+    origin
+        .as_deref()
+        .map(|o| format!(" (from {o})"))
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -115,6 +143,19 @@ pub enum ColorMode {
     Auto,
     Always,
     Never,
+}
+
+impl ColorMode {
+    pub const ALL: [ColorMode; 3] = [ColorMode::Auto, ColorMode::Always, ColorMode::Never];
+
+    /// The word in the config file (`[ui].color`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColorMode::Auto => "auto",
+            ColorMode::Always => "always",
+            ColorMode::Never => "never",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -229,39 +270,102 @@ pub struct Sources<'a> {
     pub overrides: Vec<(&'static str, config::Value)>,
 }
 
+/// A configuration with what a person should hear about it.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    /// Things ignored on the way (environment variables that are not settings).
+    pub warnings: Vec<String>,
+    /// Where each key that is not at its default was set, by `section.key`.
+    origins: BTreeMap<String, String>,
+}
+
+impl Loaded {
+    /// Where `key` (`section.key`) was set, if not left at its default.
+    pub fn origin(&self, key: &str) -> Option<&str> {
+        self.origins.get(key).map(String::as_str)
+    }
+
+    /// `e` with where its setting was set, when that is known: a setting
+    /// names a config key, or the session setting behind one (`server` is
+    /// `session.server`, `reconnect.max_delay` is `reconnect.max_delay_ms`).
+    pub fn explain(&self, e: &SettingsError) -> String {
+        let s = e.setting;
+        let found = ["", "session.", "connection."]
+            .iter()
+            .flat_map(|section| ["", "_ms", "_secs"].map(move |unit| format!("{section}{s}{unit}")))
+            .find_map(|key| self.origin(&key));
+        match found {
+            Some(origin) => format!("{e} (from {origin})"),
+            None => e.to_string(),
+        }
+    }
+}
+
+/// Where a value came from, as messages say it.
+const COMMAND_LINE: &str = "the command line";
+
 impl Config {
+    /// The configuration from `src`, merged; see [`Config::load_with_warnings`].
     pub fn load(src: Sources<'_>) -> Result<Config, ConfigError> {
-        let defaults = config::Config::try_from(&Config::default())?;
+        Config::load_with_warnings(src).map(|l| l.config)
+    }
+
+    /// Defaults < the file < `CALLTOP_<SECTION>__<KEY>` variables < flags.
+    /// The file is read here (so `/dev/null`, a FIFO or `<(...)` work), an
+    /// unknown section or key is refused naming the file or the variable,
+    /// and a bad value naming its key, the value, where it came from and
+    /// what it may be. `CALLTOP_*` variables that are not shaped like a
+    /// setting (no `__`) are ignored, with a warning.
+    pub fn load_with_warnings(src: Sources<'_>) -> Result<Loaded, ConfigError> {
+        let schema = schema()?;
+        let defaults = config::Config::try_from(&Config::default())
+            .map_err(|e| ConfigError::Other(e.to_string()))?;
         let mut b = config::Config::builder().add_source(defaults);
-        if let Some(path) = src.file {
-            if !path.is_file() {
-                return Err(ConfigError::File {
-                    path: path.to_owned(),
-                    source: config::ConfigError::Message("no such file".into()),
-                });
-            }
-            b = b.add_source(config::File::from(path).format(config::FileFormat::Toml));
-        } else if let Some(path) = &src.optional_file
-            && path.is_file()
-        {
-            b = b.add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
-        }
-        // After the files: later sources win.
-        let env = config::Environment::with_prefix("CALLTOP")
-            .prefix_separator("_")
-            .separator("__")
-            .source(src.env);
-        b = b.add_source(env);
-        for (key, value) in src.overrides {
-            b = b.set_override(key, value)?;
-        }
-        let built = b.build()?;
-        built.try_deserialize().map_err(|e| match src.file {
-            Some(p) => ConfigError::File {
-                path: p.to_owned(),
-                source: e,
+        let file = match (src.file, &src.optional_file) {
+            (Some(path), _) => Some((path, read_file(path)?)),
+            (None, Some(path)) => match read_file(path) {
+                Err(ConfigError::Read { .. }) if !path.exists() => None,
+                read => Some((path.as_path(), read?)),
             },
-            None => ConfigError::Invalid(e),
+            (None, None) => None,
+        };
+        if let Some((path, text)) = file {
+            b = b.add_source(Layer(file_layer(path, &text, &schema)?));
+        }
+        // After the file: later sources win.
+        let mut warnings = Vec::new();
+        let vars: Vec<(OsString, OsString)> = match src.env {
+            Some(map) => map.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            None => std::env::vars_os().collect(),
+        };
+        b = b.add_source(Layer(env_layer(vars, &schema, &mut warnings)?));
+        let command_line = COMMAND_LINE.to_owned();
+        for (key, value) in src.overrides {
+            b = b
+                .set_override(key, config::Value::new(Some(&command_line), value.kind))
+                .map_err(|e| ConfigError::Other(e.to_string()))?;
+        }
+        let built = b.build().map_err(|e| ConfigError::Other(e.to_string()))?;
+        let merged =
+            config::Source::collect(&built).map_err(|e| ConfigError::Other(e.to_string()))?;
+        let config = built
+            .try_deserialize()
+            .map_err(|e| explain_value_error(e, &merged, &schema))?;
+        let mut origins = BTreeMap::new();
+        for (section, table) in &merged {
+            if let ValueKind::Table(table) = &table.kind {
+                for (key, value) in table {
+                    if let Some(o) = value.origin() {
+                        origins.insert(format!("{section}.{key}"), o.to_owned());
+                    }
+                }
+            }
+        }
+        Ok(Loaded {
+            config,
+            warnings,
+            origins,
         })
     }
 
@@ -331,6 +435,8 @@ impl Config {
         };
         self.session_settings(server)?;
         self.server_config()?;
+        // The dashboard's rule, so headless mode refuses what the dashboard refuses.
+        crate::ui::keys::Keymap::from_config(&self.keys)?;
         if !(1..=MAX_LOG_CAPACITY).contains(&self.ui.log_capacity) {
             return Err(SettingsError::new(
                 "ui.log_capacity",
@@ -353,6 +459,259 @@ impl Config {
         };
         config.validate()?;
         Ok(config)
+    }
+}
+
+/// Every section and its keys with their default values, from the real type
+/// (so the checks below cannot drift from it).
+type Schema = toml::Table;
+
+fn schema() -> Result<Schema, ConfigError> {
+    toml::Table::try_from(Config::default()).map_err(|e| ConfigError::Other(e.to_string()))
+}
+
+fn keys_of(schema: &Schema, section: &str) -> Option<String> {
+    let keys = schema.get(section)?.as_table()?;
+    Some(
+        keys.keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+fn sections(schema: &Schema) -> String {
+    let names: Vec<String> = schema.keys().map(|s| format!("[{s}]")).collect();
+    names.join(", ")
+}
+
+/// The whole file as text: read here rather than by `config`, which wants a
+/// regular file and so refused `/dev/null`, FIFOs and `<(...)`.
+fn read_file(path: &Path) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let failed = |reason: String| ConfigError::Read {
+        path: path.to_owned(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| failed(e.to_string()))?;
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| failed(e.to_string()))?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(failed(format!(
+            "larger than {} KiB, so not a config file",
+            MAX_FILE_BYTES / 1024
+        )));
+    }
+    Ok(text)
+}
+
+/// The file's values, each remembering the file; unknown sections and keys refused.
+fn file_layer(path: &Path, text: &str, schema: &Schema) -> Result<Map<String, Value>, ConfigError> {
+    use config::Format;
+    let origin = format!("config file {}", path.display());
+    let map = config::FileFormat::Toml
+        .parse(Some(&origin), text)
+        .map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+    for (section, value) in &map {
+        let Some(keys) = keys_of(schema, section) else {
+            return Err(ConfigError::Unknown {
+                origin,
+                message: format!(
+                    "there is no section [{section}]; the sections are {}",
+                    sections(schema)
+                ),
+            });
+        };
+        let ValueKind::Table(table) = &value.kind else {
+            return Err(ConfigError::Parse {
+                path: path.to_owned(),
+                message: format!("{section} is a section: write [{section}] and its keys below it"),
+            });
+        };
+        if let Some(key) = table.keys().find(|k| !has_key(schema, section, k)) {
+            return Err(ConfigError::Unknown {
+                origin,
+                message: format!("[{section}] has no key {key}; its keys are {keys}"),
+            });
+        }
+    }
+    Ok(map)
+}
+
+fn has_key(schema: &Schema, section: &str, key: &str) -> bool {
+    schema
+        .get(section)
+        .and_then(|t| t.as_table())
+        .is_some_and(|t| t.contains_key(key))
+}
+
+/// `CALLTOP_<SECTION>__<KEY>` variables as values, each remembering its
+/// variable. A variable without `__` is somebody else's (`CALLTOP_HOME`):
+/// ignored, with a warning. One with `__` means a setting, so a section or
+/// key that does not exist is refused, by the variable's name.
+fn env_layer(
+    vars: Vec<(OsString, OsString)>,
+    schema: &Schema,
+    warnings: &mut Vec<String>,
+) -> Result<Map<String, Value>, ConfigError> {
+    const SHAPE: &str = "settings are CALLTOP_<SECTION>__<KEY>, such as CALLTOP_SESSION__SERVER";
+    let mut map = Map::new();
+    let mut vars: Vec<(String, OsString)> = vars
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value)))
+        .filter(|(name, _)| name.starts_with("CALLTOP_"))
+        .collect();
+    // The same message for the same environment, whatever the hash order.
+    vars.sort();
+    for (name, value) in vars {
+        let origin = format!("environment variable {name}");
+        let unknown = |message: String| ConfigError::Unknown {
+            origin: origin.clone(),
+            message,
+        };
+        let rest = &name["CALLTOP_".len()..];
+        let Some((section, key)) = rest.split_once("__") else {
+            warnings.push(format!("ignored {name}: not a setting ({SHAPE})"));
+            continue;
+        };
+        let (section, key) = (section.to_lowercase(), key.to_lowercase());
+        if section.is_empty() || key.is_empty() || key.contains("__") {
+            return Err(unknown(format!("not a setting: {SHAPE}")));
+        }
+        let Some(keys) = keys_of(schema, &section) else {
+            return Err(unknown(format!(
+                "there is no section [{section}]; the sections are {}",
+                sections(schema)
+            )));
+        };
+        if !has_key(schema, &section, &key) {
+            return Err(unknown(format!(
+                "[{section}] has no key {key}; its keys are {keys}"
+            )));
+        }
+        let Ok(value) = value.into_string() else {
+            return Err(ConfigError::Value {
+                key: format!("{section}.{key}"),
+                value: "(not UTF-8)".into(),
+                origin: Some(origin),
+                expected: "text in UTF-8".into(),
+            });
+        };
+        // A string, even when it looks like a number: `config` converts it
+        // to the key's type, and a token "0123" stays "0123".
+        map.insert(
+            format!("{section}.{key}"),
+            Value::new(Some(&origin), ValueKind::String(value)),
+        );
+    }
+    Ok(map)
+}
+
+/// Values already read and checked, as a `config` source.
+#[derive(Debug, Clone)]
+struct Layer(Map<String, Value>);
+
+impl config::Source for Layer {
+    fn clone_into_box(&self) -> Box<dyn config::Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<Map<String, Value>, config::ConfigError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// The words a key's value may be, for the keys that take one of a few.
+fn choices(key: &str) -> Option<Vec<&'static str>> {
+    use clap::ValueEnum;
+    match key {
+        "session.backend" => Some(
+            BackendKind::value_variants()
+                .iter()
+                .map(|b| b.as_str())
+                .collect(),
+        ),
+        "ui.color" => Some(ColorMode::ALL.iter().map(|c| c.as_str()).collect()),
+        _ => None,
+    }
+}
+
+/// `config`'s own message ("enum ColorMode does not have variant
+/// constructor blue", "an unsigned 64 bit or less integer") says what Rust
+/// wanted; this says what a person may write: the key, the value as given,
+/// where it was set, and what the key takes.
+fn explain_value_error(
+    e: config::ConfigError,
+    merged: &Map<String, Value>,
+    schema: &Schema,
+) -> ConfigError {
+    let (key, wanted) = match &e {
+        config::ConfigError::Type { key, expected, .. } => (key.clone(), Some(*expected)),
+        config::ConfigError::At { key, .. } => (key.clone(), None),
+        _ => (None, None),
+    };
+    let Some(key) = key else {
+        return ConfigError::Other(e.to_string());
+    };
+    let value = key
+        .split_once('.')
+        .and_then(|(section, name)| match &merged.get(section)?.kind {
+            ValueKind::Table(t) => t.get(name),
+            _ => None,
+        });
+    let default = key
+        .split_once('.')
+        .and_then(|(section, name)| schema.get(section)?.get(name));
+    let expected = match (choices(&key), default) {
+        (Some(words), _) => {
+            let quoted: Vec<String> = words.iter().map(|w| format!("{w:?}")).collect();
+            format!("one of {}", quoted.join(", "))
+        }
+        (None, Some(toml::Value::Integer(_))) => match wanted {
+            Some(w) if w.contains("32 bit") => format!("a whole number from 0 to {}", u32::MAX),
+            _ => "a whole number, 0 or more".to_owned(),
+        },
+        (None, Some(toml::Value::Float(f))) => format!("a number, such as {f:?}"),
+        (None, Some(toml::Value::Boolean(_))) => "true or false".to_owned(),
+        (None, Some(toml::Value::String(d))) if wanted.is_some() && d.is_empty() => {
+            "text".to_owned()
+        }
+        (None, Some(toml::Value::String(d))) if wanted.is_some() => format!("text, such as {d:?}"),
+        // A string the key's type could not parse (an address, say).
+        (None, Some(d)) => format!("a value like {d}"),
+        (None, None) => return ConfigError::Other(e.to_string()),
+    };
+    ConfigError::Value {
+        key,
+        value: value.map(show).unwrap_or_else(|| "?".into()),
+        origin: value.and_then(origin_of).map(str::to_owned),
+        expected,
+    }
+}
+
+/// Where a value was set; for a table `config` made while merging, where
+/// its first value was.
+fn origin_of(v: &Value) -> Option<&str> {
+    match (&v.kind, v.origin()) {
+        (_, Some(o)) => Some(o),
+        (ValueKind::Table(t), None) => t.values().find_map(origin_of),
+        _ => None,
+    }
+}
+
+/// A value as it was written: text quoted (and escaped), the rest as is.
+fn show(v: &Value) -> String {
+    match &v.kind {
+        ValueKind::String(s) => format!("{s:?}"),
+        ValueKind::Table(_) => "a table".to_owned(),
+        ValueKind::Array(_) => "a list".to_owned(),
+        ValueKind::Nil => "nothing".to_owned(),
+        other => other.to_string(),
     }
 }
 
@@ -493,6 +852,50 @@ mod tests {
         assert_eq!(c.check().unwrap_err().setting, "ui.log_capacity");
         c.ui.log_capacity = 2000;
         c.check().unwrap();
+    }
+
+    #[test]
+    fn every_listed_choice_loads_and_the_lists_are_whole() {
+        for (key, var) in [
+            ("session.backend", "CALLTOP_SESSION__BACKEND"),
+            ("ui.color", "CALLTOP_UI__COLOR"),
+        ] {
+            for word in choices(key).unwrap() {
+                Config::load(Sources {
+                    env: env(&[(var, word)]),
+                    ..Default::default()
+                })
+                .unwrap_or_else(|e| panic!("{key} = {word}: {e}"));
+            }
+        }
+        for c in ColorMode::ALL {
+            assert_eq!(toml::Value::try_from(c).unwrap().as_str(), Some(c.as_str()));
+        }
+    }
+
+    #[test]
+    fn values_remember_where_they_were_set() {
+        let l = Config::load_with_warnings(Sources {
+            env: env(&[("CALLTOP_SESSION__USER", "bob"), ("CALLTOP_HOME", "/x")]),
+            overrides: vec![("session.idle_timeout_secs", 5u64.into())],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            l.origin("session.user"),
+            Some("environment variable CALLTOP_SESSION__USER")
+        );
+        assert_eq!(l.origin("session.idle_timeout_secs"), Some(COMMAND_LINE));
+        assert_eq!(l.origin("session.session"), None, "a default");
+        assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        assert!(l.warnings[0].contains("CALLTOP_HOME"));
+        let e = SettingsError::new("user", "", "a name");
+        assert!(
+            l.explain(&e)
+                .ends_with("(from environment variable CALLTOP_SESSION__USER)"),
+            "{}",
+            l.explain(&e)
+        );
     }
 
     #[test]

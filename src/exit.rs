@@ -22,11 +22,14 @@ pub enum Exit {
     Violations = 6,
     /// `replay --headless`: the recording is damaged; read up to the damage.
     Damaged = 7,
+    /// Headless: stdout was closed (or could not be written) before every
+    /// line was out; calltop left the session first.
+    OutputClosed = 8,
 }
 
 impl Exit {
     /// Every status, in order.
-    pub const ALL: [Exit; 8] = [
+    pub const ALL: [Exit; 9] = [
         Exit::Ok,
         Exit::Internal,
         Exit::Usage,
@@ -35,6 +38,7 @@ impl Exit {
         Exit::ConnectionClosed,
         Exit::Violations,
         Exit::Damaged,
+        Exit::OutputClosed,
     ];
 
     /// What the status means, in the words `--help` uses.
@@ -50,6 +54,9 @@ impl Exit {
             }
             Exit::Violations => "replay: the recorded events break the contract's ordering rules",
             Exit::Damaged => "replay: the recording is damaged (read up to the damage)",
+            Exit::OutputClosed => {
+                "headless: stdout was closed before every line was written (we left the session)"
+            }
         }
     }
 

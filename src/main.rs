@@ -27,14 +27,14 @@ fn main() -> ExitCode {
             return match Cli::man_page() {
                 Ok(page) => print(&page),
                 Err(e) => {
-                    eprintln!("calltop: cannot render the man page: {e}");
+                    say(format_args!("cannot render the man page: {e}"));
                     Exit::Internal.into()
                 }
             };
         }
         _ => {}
     }
-    let config = match Config::load(Sources {
+    let loaded = match Config::load_with_warnings(Sources {
         file: cli.session.config.as_deref(),
         optional_file: if cli.session.config.is_none() {
             config::default_path()
@@ -46,10 +46,22 @@ fn main() -> ExitCode {
     }) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("calltop: {e}");
+            say(e);
             return Exit::Usage.into();
         }
     };
+    for w in &loaded.warnings {
+        say(format_args!("warning: {w}"));
+    }
+    // The whole configuration, checked the same way for the dashboard and
+    // headless mode, before anything starts.
+    if cli.command.is_none()
+        && let Err(e) = loaded.config.check()
+    {
+        say(loaded.explain(&e));
+        return Exit::Usage.into();
+    }
+    let config = loaded.config;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -57,7 +69,7 @@ fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("calltop: cannot start the async runtime: {e}");
+            say(format_args!("cannot start the async runtime: {e}"));
             return Exit::Internal.into();
         }
     };
@@ -75,7 +87,7 @@ fn main() -> ExitCode {
     match result {
         Ok(exit) => exit.into(),
         Err(e) => {
-            eprintln!("calltop: {e:#}");
+            say(format_args!("{e:#}"));
             Exit::Internal.into()
         }
     }
@@ -87,10 +99,17 @@ fn print(bytes: &[u8]) -> ExitCode {
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => Exit::Ok.into(),
         Err(e) => {
-            eprintln!("calltop: cannot write to stdout: {e}");
+            say(format_args!("cannot write to stdout: {e}"));
             Exit::Internal.into()
         }
     }
+}
+
+/// A message on stderr. A closed stderr is no reason to panic (`eprintln!`
+/// would, with status 101).
+fn say(message: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "calltop: {message}");
 }
 
 fn stderr_logging(default: &str) {
@@ -101,6 +120,8 @@ fn stderr_logging(default: &str) {
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
+        // Its own report of a failed write is an `eprintln!`: a panic on a closed stderr.
+        .log_internal_errors(false)
         .try_init();
 }
 
@@ -139,25 +160,20 @@ async fn serve(config: &Config) -> anyhow::Result<Exit> {
 
 async fn run_headless(config: &Config, cli: &Cli) -> anyhow::Result<Exit> {
     stderr_logging("warn");
-    // Before anything starts (the dashboard checks in `ui::run` likewise).
-    if let Err(e) = config.check() {
-        eprintln!("calltop: {e}");
-        return Ok(Exit::Usage);
-    }
     let (settings, embedded) = calltop::demo::target(config).await?;
     if let Some(e) = &embedded {
-        eprintln!(
-            "calltop: no server configured; using an embedded reference server at {} (admin API {}, token {})",
+        say(format_args!(
+            "no server configured; using an embedded reference server at {} (admin API {}, token {})",
             e.ws_url(),
             e.server.http_url(),
             e.server.admin_token
-        );
+        ));
     }
     let session = CallSession::new(settings);
     let recording = match calltop::record::start(record_to(cli).as_ref(), &session).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("calltop: {e}");
+            say(e);
             if let Some(server) = embedded {
                 server.shutdown().await;
             }

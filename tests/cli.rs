@@ -81,6 +81,7 @@ fn help_names_the_environment_the_config_file_and_the_exit_statuses() {
         "--backend janus",
         "Exit statuses:",
         "  5  connection closed for good",
+        "  8  headless: stdout was closed",
     ] {
         assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
     }

@@ -7,6 +7,7 @@ use std::process::Stdio;
 
 use calltop::engine::ContractChecker;
 use calltop::event::SessionEvent;
+use calltop::protocol::{ClientFrame, ServerFrame};
 use calltop::server::{self, ServerConfig, ServerHandle};
 use serde_json::Value;
 use support::{WAIT, eventually, http, listed_users};
@@ -26,9 +27,12 @@ async fn server() -> ServerHandle {
 struct Headless {
     child: Child,
     stdin: Option<ChildStdin>,
-    out: Lines<BufReader<ChildStdout>>,
+    /// Our end of calltop's stdout; `None` once we closed it.
+    out: Option<Lines<BufReader<ChildStdout>>>,
     checker: ContractChecker,
     pub lines: Vec<Value>,
+    /// The same lines as calltop wrote them.
+    pub raw: Vec<String>,
 }
 
 fn command(args: &[&str]) -> Command {
@@ -70,13 +74,14 @@ impl Headless {
             .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .spawn()
             .unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap()).lines();
+        let out = Some(BufReader::new(child.stdout.take().unwrap()).lines());
         Headless {
             stdin: child.stdin.take(),
             child,
             out,
             checker: ContractChecker::new(),
             lines: Vec::new(),
+            raw: Vec::new(),
         }
     }
 
@@ -84,7 +89,8 @@ impl Headless {
     async fn until(&mut self, name: &str) -> Vec<String> {
         let mut names = Vec::new();
         loop {
-            let line = tokio::time::timeout(WAIT, self.out.next_line())
+            let out = self.out.as_mut().expect("stdout is still open");
+            let line = tokio::time::timeout(WAIT, out.next_line())
                 .await
                 .unwrap_or_else(|_| panic!("no {name} within {WAIT:?}; got {}", tail(&names)))
                 .unwrap()
@@ -109,6 +115,7 @@ impl Headless {
                 .observe(&parsed.event.kind)
                 .unwrap_or_else(|e| panic!("{e}"));
             self.lines.push(v);
+            self.raw.push(line);
             names.push(event.clone());
             if event == name {
                 return names;
@@ -123,6 +130,11 @@ impl Headless {
             .await
             .unwrap();
         stdin.flush().await.unwrap();
+    }
+
+    /// The reader goes away: our end of the pipe is closed.
+    fn close_stdout(&mut self) {
+        self.out = None;
     }
 
     fn signal(&self, sig: &str) {
@@ -346,10 +358,25 @@ async fn with_stay_it_waits_for_join_or_quit_after_the_session_ends() {
 /// A server that answers the join, floods `n` participant joins, then answers
 /// the leave: a burst far larger than the event channel.
 async fn flooding_server(n: usize) -> String {
+    flooding_server_watched(n).await.url
+}
+
+/// [`flooding_server`], and what it saw.
+struct Flood {
+    url: String,
+    /// Every frame of the flood is written to calltop's socket.
+    sent: tokio::sync::oneshot::Receiver<()>,
+    /// calltop's leave arrived (it was answered).
+    left: tokio::sync::oneshot::Receiver<()>,
+}
+
+async fn flooding_server_watched(n: usize) -> Flood {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let (sent_tx, sent) = tokio::sync::oneshot::channel();
+    let (left_tx, left) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
@@ -366,15 +393,30 @@ async fn flooding_server(n: usize) -> String {
                     return;
                 }
             }
+            let _ = sent_tx.send(());
+            // Heartbeats answered, so the connection holds however long the
+            // leave takes to come.
             while let Some(Ok(Message::Text(t))) = rx.next().await {
-                if t.as_str().contains("\"leave\"") {
-                    let _ = tx.send(Message::text(r#"{"type":"left"}"#)).await;
-                    return;
+                match serde_json::from_str(t.as_str()) {
+                    Ok(ClientFrame::Leave) => {
+                        let _ = tx.send(Message::text(r#"{"type":"left"}"#)).await;
+                        let _ = left_tx.send(());
+                        return;
+                    }
+                    Ok(ClientFrame::Ping { seq }) => {
+                        let pong = serde_json::to_string(&ServerFrame::Pong { seq }).unwrap();
+                        let _ = tx.send(Message::text(pong)).await;
+                    }
+                    _ => {}
                 }
             }
         });
     });
-    format!("ws://{addr}/ws")
+    Flood {
+        url: format!("ws://{addr}/ws"),
+        sent,
+        left,
+    }
 }
 
 #[tokio::test]
@@ -404,4 +446,168 @@ async fn diagnostics_on_a_pipe_carry_no_colour_codes() {
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(stderr.contains("connecting"), "the log is there: {stderr}");
     assert!(!stderr.contains('\u{1b}'), "no ANSI escapes: {stderr:?}");
+}
+
+#[tokio::test]
+async fn sigterm_while_stdout_is_blocked_leaves_and_exits_0() {
+    let flood = flooding_server_watched(5000).await;
+    // Our end of stdout is kept open and never read: 5000 events and the
+    // heartbeats are far more than a pipe holds, so calltop's writes block
+    // for good once it is full.
+    let h = Headless::start(&flood.url, "alice", &["--verbose"], true);
+    tokio::time::timeout(WAIT, flood.sent)
+        .await
+        .expect("the flood is sent")
+        .unwrap();
+    h.signal("-TERM");
+    tokio::time::timeout(WAIT, flood.left)
+        .await
+        .expect("the server sees our leave although stdout is blocked")
+        .unwrap();
+    assert_eq!(h.exit_code().await, 0);
+}
+
+#[tokio::test]
+async fn a_closed_stdout_leaves_the_session_and_exits_with_its_own_status() {
+    let srv = server().await;
+    let mut h = Headless::start(&srv.ws_url(), "alice", &["--verbose"], true);
+    h.until("session_joined").await;
+    assert_eq!(listed_users(&srv, "room").await, ["alice"]);
+    // The reader goes away; the next line (a heartbeat, with --verbose) meets
+    // a broken pipe.
+    h.close_stdout();
+    let mut stderr = h.child.stderr.take().unwrap();
+    let code = h.exit_code().await;
+    let mut text = String::new();
+    stderr.read_to_string(&mut text).await.unwrap();
+    assert_eq!(code, 8, "{text}");
+    assert!(text.contains("cannot write to stdout"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    // Gone at once, not after the resume window: the leave reached the server.
+    assert!(listed_users(&srv, "room").await.is_empty());
+}
+
+/// What a hostile server does once it has our join.
+enum Then {
+    /// Answer it, then close with this code and reason.
+    Close(u16, &'static str),
+    /// Answer it, then send this frame.
+    Send(&'static str),
+    /// Refuse it with this frame.
+    Refuse(&'static str),
+}
+
+/// A server that takes one connection and does `then` with it.
+async fn one_shot_server(then: Then) -> String {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let _join = ws.next().await;
+        let joined = r#"{"type":"joined","v":1,"session":"room","user":"alice","resumed":false,"resume_token":"t","resume_window_ms":30000,"participants":[]}"#;
+        match then {
+            Then::Close(code, reason) => {
+                ws.send(Message::text(joined)).await.unwrap();
+                let frame = CloseFrame {
+                    code: code.into(),
+                    reason: reason.into(),
+                };
+                let _ = ws.close(Some(frame)).await;
+            }
+            Then::Send(frame) => {
+                ws.send(Message::text(joined)).await.unwrap();
+                ws.send(Message::text(frame)).await.unwrap();
+            }
+            Then::Refuse(frame) => {
+                ws.send(Message::text(frame)).await.unwrap();
+                let _ = ws.close(None).await;
+            }
+        }
+        // Keep the socket until calltop is done with it.
+        while let Some(Ok(_)) = ws.next().await {}
+    });
+    format!("ws://{addr}/ws")
+}
+
+/// The `reason` or `message` of the last line, and that line as written.
+fn said(h: &Headless) -> (String, String) {
+    let last = h.last();
+    let text = last["reason"]
+        .as_str()
+        .or(last["message"].as_str())
+        .unwrap()
+        .to_owned();
+    (text, h.raw.last().unwrap().clone())
+}
+
+#[tokio::test]
+async fn close_reasons_say_it_once_and_text_is_escaped_once() {
+    // Quotes, an apostrophe, accents and a dash: text, not escapes.
+    let words = r#"it's "over" — déjà vu"#;
+
+    let url = one_shot_server(Then::Close(4010, words)).await;
+    let mut h = Headless::start(&url, "alice", &[], true);
+    h.until("connection_closed").await;
+    let (reason, line) = said(&h);
+    assert_eq!(
+        reason,
+        format!("server closed the connection: {words} (close code 4010)"),
+        "{line}"
+    );
+    assert_eq!(h.exit_code().await, 5);
+
+    // A close worth a retry reads the same way.
+    let url = one_shot_server(Then::Close(1001, words)).await;
+    let mut h = Headless::start(&url, "alice", &[], true);
+    h.until("connection_lost").await;
+    let (reason, line) = said(&h);
+    assert_eq!(
+        reason,
+        format!("server closed the connection: {words} (close code 1001)"),
+        "{line}"
+    );
+    h.until("connection_closed").await;
+    assert_eq!(h.exit_code().await, 5);
+
+    // A refusal's message, and a frame we cannot use, as the server wrote them.
+    let url = one_shot_server(Then::Refuse(
+        r#"{"type":"error","code":"unauthorized","message":"token \"x\" isn't valid — désolé"}"#,
+    ))
+    .await;
+    let mut h = Headless::start(&url, "alice", &[], true);
+    h.until("connection_closed").await;
+    let (reason, line) = said(&h);
+    assert_eq!(
+        reason, r#"server refused the token (unauthorized: token "x" isn't valid — désolé)"#,
+        "{line}"
+    );
+    assert_eq!(h.exit_code().await, 5);
+
+    let url = one_shot_server(Then::Send(r#"{"type":"grüße"}"#)).await;
+    let mut h = Headless::start(&url, "alice", &[], true);
+    h.until("error").await;
+    let (message, line) = said(&h);
+    assert_eq!(
+        message, r#"ignored a frame from the server: unknown message type "grüße""#,
+        "{line}"
+    );
+    h.signal("-TERM");
+    assert_eq!(h.exit_code().await, 0);
+
+    // A control character is escaped once, by JSON: never raw on the line.
+    let url = one_shot_server(Then::Close(4010, "bye\u{1b}[2J")).await;
+    let mut h = Headless::start(&url, "alice", &[], true);
+    h.until("connection_closed").await;
+    let (reason, line) = said(&h);
+    assert_eq!(
+        reason,
+        "server closed the connection: bye\u{1b}[2J (close code 4010)"
+    );
+    assert!(line.contains(r"bye\u001b[2J"), "{line}");
+    assert!(!line.contains('\u{1b}'), "{line}");
+    assert_eq!(h.exit_code().await, 5);
 }

@@ -148,15 +148,11 @@ impl Backend for CalltopBackend {
         Some(match code {
             close::REMOVED => ServerMsg::Removed,
             close::ENDED => ServerMsg::Ended,
+            // `reason` already says it in words ("server closed the
+            // connection: ..."): the code is all there is to add, as the
+            // engine does for a close worth a retry.
             _ => ServerMsg::Refused {
-                reason: if reason.is_empty() {
-                    format!("server closed the connection with code {code}")
-                } else {
-                    format!(
-                        "server closed the connection with code {code}: {}",
-                        excerpt(reason)
-                    )
-                },
+                reason: format!("{reason} (close code {code})"),
                 fatal: true,
             },
         })

@@ -134,7 +134,8 @@ pub enum ServerMsg {
 pub enum ProtocolError {
     #[error("malformed frame ({detail}): {excerpt}")]
     Malformed { detail: String, excerpt: String },
-    #[error("unknown message type {0:?}")]
+    // Already an excerpt: `{:?}` would escape its escapes again.
+    #[error("unknown message type \"{0}\"")]
     UnknownType(String),
     #[error("unexpected binary frame of {0} bytes")]
     Binary(usize),
@@ -180,9 +181,10 @@ pub trait Backend: Send + 'static {
         check_text("name", &m.display, 0, MAX_DISPLAY)
     }
 
-    /// The server closed the socket with `code`. Returns the terminal message
-    /// the close itself means (removed, refused...), or `None` for network
-    /// trouble worth a reconnect.
+    /// The server closed the socket with `code`; `reason` says so in words
+    /// (`Input::TransportDown`'s, the close frame's reason in it). Returns
+    /// the terminal message the close itself means (removed, refused...),
+    /// or `None` for network trouble worth a reconnect.
     fn on_close(&mut self, code: Option<u16>, reason: &str) -> Option<ServerMsg>;
 }
 
@@ -205,13 +207,19 @@ pub fn check_text(what: &str, s: &str, min: usize, max: usize) -> Result<(), Str
 }
 
 /// A short, printable excerpt of a frame for error messages: control characters
-/// escaped, long frames cut.
+/// (and the characters that disguise text, [`crate::text::is_disguising`])
+/// escaped, long frames cut. Everything else stays as it is, quotes and
+/// accents included: each output escapes what it needs (JSON its quotes),
+/// and escaping here as well doubled every backslash on the way out.
 pub fn excerpt(frame: &str) -> String {
-    let mut s: String = frame
-        .chars()
-        .take(80)
-        .flat_map(char::escape_default)
-        .collect();
+    let mut s = String::new();
+    for c in frame.chars().take(80) {
+        if c.is_control() || crate::text::is_disguising(c) {
+            s.extend(c.escape_default());
+        } else {
+            s.push(c);
+        }
+    }
     if frame.chars().count() > 80 {
         s.push('…');
     }
