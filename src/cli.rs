@@ -35,6 +35,58 @@ pub enum Cmd {
     Man,
     /// Replay a recording (`--record FILE`, or headless output) in the dashboard.
     Replay(ReplayArgs),
+    /// Mint a join token for `calltop serve --token-secret` (printed on stdout).
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The server's token secret (at least 16 bytes). Visible in `ps`:
+    /// prefer --secret-file or CALLTOP_SERVE__TOKEN_SECRET, which `serve`
+    /// reads too.
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "CALLTOP_SERVE__TOKEN_SECRET",
+        hide_env_values = true,
+        conflicts_with = "secret_file"
+    )]
+    pub secret: Option<String>,
+    /// Read the secret from FILE (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// The session the token lets its holder join.
+    #[arg(long, value_name = "ID")]
+    pub session: String,
+    /// The user it lets its holder join as.
+    #[arg(long, value_name = "NAME")]
+    pub user: String,
+    /// How long it is good for: `90s`, `30m`, `1h`, `7d`, `1d 12h`.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_ttl)]
+    pub ttl: std::time::Duration,
+}
+
+/// A token lifetime in jiff's friendly format (`1h`, `30m`, `7d`, `1d 12h`);
+/// a day is 24 hours.
+fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
+    let secs = s
+        .parse::<jiff::Span>()
+        .ok()
+        .and_then(|span| {
+            span.total((
+                jiff::Unit::Second,
+                jiff::SpanRelativeTo::days_are_24_hours(),
+            ))
+            .ok()
+        })
+        .ok_or_else(|| format!("{s:?} is not a duration such as 90s, 30m, 1h or 7d"))?;
+    if secs.is_nan() || secs < 1.0 {
+        return Err(format!("{s:?}: a token must be good for some time"));
+    }
+    if secs > 366.0 * 24.0 * 3600.0 {
+        return Err(format!("{s:?}: at most a year (366 days)"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         Some(Cmd::Replay(args)) if args.headless => {
             return calltop::record::summary::run_headless(&args.file).into();
         }
+        Some(Cmd::Token(args)) => return mint_token(args),
         Some(Cmd::Man) => {
             return match Cli::man_page() {
                 Ok(page) => print(&page),
@@ -76,7 +77,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Some(Cmd::Serve(_)) => serve(&config).await,
-            Some(Cmd::Completions { .. } | Cmd::Man) => unreachable!("handled before the runtime"),
+            Some(Cmd::Completions { .. } | Cmd::Man | Cmd::Token(_)) => {
+                unreachable!("handled before the runtime")
+            }
             Some(Cmd::Replay(args)) => calltop::ui::replay::run(config, &args.file).await,
             None if cli.session.headless => run_headless(&config, &cli).await,
             None => calltop::ui::run(config, record_to(&cli)).await,
@@ -89,6 +92,51 @@ fn main() -> ExitCode {
         Err(e) => {
             say(format_args!("{e:#}"));
             Exit::Internal.into()
+        }
+    }
+}
+
+/// `calltop token`: prints a join token for `serve --token-secret`.
+fn mint_token(args: &calltop::cli::TokenArgs) -> ExitCode {
+    let secret = match (&args.secret, &args.secret_file) {
+        (Some(s), _) => s.clone(),
+        (None, Some(path)) => match std::fs::read_to_string(path) {
+            Ok(text) => text.lines().next().unwrap_or_default().to_owned(),
+            Err(e) => {
+                eprintln!(
+                    "calltop: cannot read the secret from {}: {e}",
+                    path.display()
+                );
+                return Exit::Usage.into();
+            }
+        },
+        (None, None) => {
+            eprintln!(
+                "calltop: token: no secret: give --secret-file FILE, --secret SECRET or CALLTOP_SERVE__TOKEN_SECRET"
+            );
+            return Exit::Usage.into();
+        }
+    };
+    let names_ok = [("--session", &args.session), ("--user", &args.user)]
+        .into_iter()
+        .find(|(_, v)| !calltop::protocol::valid_name(v));
+    if let Some((flag, v)) = names_ok {
+        eprintln!(
+            "calltop: token: {flag} {v:?}: expected 1 to 64 characters, no control characters"
+        );
+        return Exit::Usage.into();
+    }
+    match calltop::token::mint(
+        secret.as_bytes(),
+        &args.session,
+        &args.user,
+        args.ttl,
+        std::time::SystemTime::now(),
+    ) {
+        Ok(token) => print(format!("{token}\n").as_bytes()),
+        Err(e) => {
+            eprintln!("calltop: token: {e}");
+            Exit::Usage.into()
         }
     }
 }
