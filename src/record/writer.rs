@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::event::SessionEvent;
-use crate::session::{CallSession, Subscription, TryRecvError};
+use crate::session::{CallSession, Subscription};
 
 /// Why a recording could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -86,9 +86,10 @@ impl Recorder {
     /// Records everything `events` delivers until the session stops. The
     /// thread ends then, with the first write error if there was one.
     ///
-    /// An event waits at most [`GATHER`] for others to share its write: one
-    /// write (and one wake-up of this thread) per event would cost more CPU
-    /// than the session that makes the events.
+    /// After the first event of a batch the thread sleeps [`GATHER`], then
+    /// writes everything that came meanwhile in one write: waking up and
+    /// writing once per event would cost more CPU than the session that
+    /// makes the events.
     pub fn start(mut self, mut events: Subscription) -> JoinHandle<io::Result<()>> {
         std::thread::Builder::new()
             .name("calltop-record".into())
@@ -96,18 +97,13 @@ impl Recorder {
                 let mut batch = Vec::new();
                 while let Some(ev) = events.blocking_recv() {
                     batch.push(ev);
-                    let until = std::time::Instant::now() + GATHER;
-                    while batch.len() < BATCH {
-                        match events.try_recv() {
-                            Ok(ev) => batch.push(ev),
-                            Err(TryRecvError::Closed) => break,
-                            Err(TryRecvError::Empty) => {
-                                let now = std::time::Instant::now();
-                                if now >= until {
-                                    break;
-                                }
-                                std::thread::sleep((until - now).min(GATHER_STEP));
-                            }
+                    std::thread::sleep(GATHER);
+                    // Closed or empty alike: what came is written below.
+                    while let Ok(ev) = events.try_recv() {
+                        batch.push(ev);
+                        if batch.len() == BATCH {
+                            self.write(&batch)?;
+                            batch.clear();
                         }
                     }
                     self.write(&batch)?;
@@ -122,9 +118,8 @@ impl Recorder {
 /// The longest an event waits to be written, gathering others for the same
 /// write; a killed calltop loses at most this much of the end of its run.
 pub const GATHER: Duration = Duration::from_millis(10);
-const GATHER_STEP: Duration = Duration::from_millis(2);
 /// Events in one write at most.
-const BATCH: usize = 512;
+const BATCH: usize = 4096;
 
 /// Where `--record` writes.
 #[derive(Debug, Clone)]
