@@ -22,6 +22,9 @@ pub enum LeftReason {
     Removed,
     /// The session was ended for everyone.
     Ended,
+    /// Another connection joined as us (our own client again, after a drop
+    /// we did not notice yet, or someone with our identity).
+    Replaced,
 }
 
 /// What a server told us about itself and the session, as far as its

@@ -14,7 +14,8 @@ pub enum Exit {
     Usage = 2,
     /// The idle timeout ended the session.
     TimedOut = 3,
-    /// An administrator removed us or ended the session.
+    /// An administrator removed us or ended the session, or another
+    /// connection joined as us.
     RemovedOrEnded = 4,
     /// The connection is gone for good.
     ConnectionClosed = 5,
@@ -48,7 +49,9 @@ impl Exit {
             Exit::Internal => "internal error",
             Exit::Usage => "bad usage or configuration",
             Exit::TimedOut => "timed out (alone for the idle timeout)",
-            Exit::RemovedOrEnded => "removed by an administrator, or the session was ended",
+            Exit::RemovedOrEnded => {
+                "removed by an administrator, replaced by another connection as us, or the session was ended"
+            }
             Exit::ConnectionClosed => {
                 "connection closed for good (retries spent, or a refusal retrying cannot fix)"
             }

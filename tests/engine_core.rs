@@ -1222,7 +1222,7 @@ fn fatal_refusals_end_the_attempt_without_retrying() {
         (Joined, Close(4002), Closed("4002")),
         (Joined, Close(4003), Left(LeftReason::Removed)),
         (Joined, Close(4004), Left(LeftReason::Ended)),
-        (Joined, Close(4010), Closed("4010")),
+        (Joined, Close(4010), Left(LeftReason::Replaced)),
         (
             Joined,
             Frame(ServerFrame::Removed),
@@ -1232,7 +1232,7 @@ fn fatal_refusals_end_the_attempt_without_retrying() {
         (
             Joined,
             Frame(error_frame(ErrorCode::Replaced)),
-            Closed("replaced"),
+            Left(LeftReason::Replaced),
         ),
         (
             Reconnecting,
@@ -2110,7 +2110,13 @@ impl Harness {
                 let outs = self.down(*code);
                 let n = names(&outs);
                 match code {
-                    Some(4001 | 4002 | 4010) => Harness::refusal_ends(phase, &outs),
+                    Some(4001 | 4002) => Harness::refusal_ends(phase, &outs),
+                    Some(4010) => assert_eq!(
+                        only_event(&outs),
+                        EventKind::SessionLeft {
+                            reason: LeftReason::Replaced
+                        }
+                    ),
                     Some(4003) => assert_eq!(
                         only_event(&outs),
                         EventKind::SessionLeft {
@@ -2185,6 +2191,12 @@ impl Harness {
                         only_event(&outs),
                         EventKind::SessionLeft {
                             reason: LeftReason::Ended
+                        }
+                    ),
+                    FrameSpec::Error(ErrorCode::Replaced) => assert_eq!(
+                        only_event(&outs),
+                        EventKind::SessionLeft {
+                            reason: LeftReason::Replaced
                         }
                     ),
                     FrameSpec::Error(code) if code.fatal() || *code == ErrorCode::SessionEnded => {

@@ -497,3 +497,29 @@ async fn listeners_get_the_six_callbacks_until_their_guard_drops() {
     ev.until("session_left").await;
     assert_eq!(*log.0.lock().unwrap(), ["joined", "lost", "restored:true"]);
 }
+
+#[tokio::test]
+async fn a_second_connection_as_the_same_user_replaces_the_first_and_it_is_told_why() {
+    let srv = server().await;
+    let (first, mut a) = joined(fast(&srv.ws_url(), "room", "alice").build().unwrap()).await;
+    let (_second, mut b) = joined(fast(&srv.ws_url(), "room", "alice").build().unwrap()).await;
+    assert_eq!(
+        a.until("session_left").await,
+        ["idle_countdown_started", "session_left"]
+    );
+    assert_eq!(
+        a.last("session_left"),
+        Some(&EventKind::SessionLeft {
+            reason: calltop::LeftReason::Replaced
+        })
+    );
+    assert_eq!(
+        calltop::exit::Exit::for_terminal(a.last("session_left").unwrap()),
+        Some(calltop::exit::Exit::RemovedOrEnded)
+    );
+    // The new one is in, alone.
+    b.until("idle_countdown_started").await;
+    b.quiet_for(Duration::from_millis(300)).await;
+    assert_eq!(listed_users(&srv, "room").await, ["alice"]);
+    first.shutdown().await;
+}

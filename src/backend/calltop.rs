@@ -128,6 +128,10 @@ impl Backend for CalltopBackend {
             ServerFrame::Left => ServerMsg::Left,
             ServerFrame::Removed => ServerMsg::Removed,
             ServerFrame::Ended => ServerMsg::Ended,
+            ServerFrame::Error {
+                code: ErrorCode::Replaced,
+                ..
+            } => ServerMsg::Replaced,
             ServerFrame::Error { code, message } if code.fatal() => ServerMsg::Refused {
                 reason: refusal_text(code, &message),
                 fatal: true,
@@ -148,6 +152,7 @@ impl Backend for CalltopBackend {
         Some(match code {
             close::REMOVED => ServerMsg::Removed,
             close::ENDED => ServerMsg::Ended,
+            close::REPLACED => ServerMsg::Replaced,
             // `reason` already says it in words ("server closed the
             // connection: ..."): the code is all there is to add, as the
             // engine does for a close worth a retry.

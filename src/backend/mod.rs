@@ -112,6 +112,8 @@ pub enum ServerMsg {
     Left,
     Removed,
     Ended,
+    /// Another connection joined as us, so the server let this one go.
+    Replaced,
     /// The server refuses this connection. `fatal`: retrying cannot fix it.
     Refused {
         reason: String,

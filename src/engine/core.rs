@@ -706,11 +706,11 @@ impl Engine {
                     self.unexpected(now, "left", "");
                 }
             }
-            ServerMsg::Removed | ServerMsg::Ended => {
-                let reason = if msg == ServerMsg::Removed {
-                    LeftReason::Removed
-                } else {
-                    LeftReason::Ended
+            ServerMsg::Removed | ServerMsg::Ended | ServerMsg::Replaced => {
+                let reason = match msg {
+                    ServerMsg::Removed => LeftReason::Removed,
+                    ServerMsg::Ended => LeftReason::Ended,
+                    _ => LeftReason::Replaced,
                 };
                 if self.phase == Phase::Idle {
                     return;

@@ -379,7 +379,7 @@ impl Model {
                 self.status,
                 Status::Closed(_)
                     | Status::TimedOut(_)
-                    | Status::Left(LeftReason::Removed | LeftReason::Ended)
+                    | Status::Left(LeftReason::Removed | LeftReason::Ended | LeftReason::Replaced)
             )
     }
 
@@ -577,7 +577,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
             m.status = Status::Left(reason);
             let meaning = match reason {
                 LeftReason::User => Meaning::Muted,
-                LeftReason::Removed | LeftReason::Ended => Meaning::Error,
+                LeftReason::Removed | LeftReason::Ended | LeftReason::Replaced => Meaning::Error,
             };
             (meaning, Some(words::left(reason).to_owned()))
         }

@@ -659,6 +659,11 @@ fn final_message(m: &Model, frame: &mut Frame, area: Rect) {
                 words::capitalised(&words::timed_out(*d))
             ),
         ),
+        Status::Left(LeftReason::Replaced) => (
+            "replaced",
+            Meaning::Error,
+            format!("{}.", words::capitalised(words::left(LeftReason::Replaced))),
+        ),
         Status::Left(LeftReason::Removed) => (
             "removed",
             Meaning::Error,

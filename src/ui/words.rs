@@ -12,6 +12,7 @@ pub fn left_short(reason: LeftReason) -> &'static str {
         LeftReason::User => "you left",
         LeftReason::Removed => "removed by an administrator",
         LeftReason::Ended => "session ended",
+        LeftReason::Replaced => "replaced by another connection",
     }
 }
 
@@ -22,6 +23,7 @@ pub fn left(reason: LeftReason) -> &'static str {
         LeftReason::User => "left the session",
         LeftReason::Removed => "an administrator removed you from the session",
         LeftReason::Ended => "the session was ended for everyone",
+        LeftReason::Replaced => "another connection joined as you, so the server let this one go",
     }
 }
 
