@@ -861,3 +861,146 @@ fn at_the_oldest_line_further_scroll_keys_cost_nothing() {
     );
     assert!(text(&s.draw()).contains("connecting to ws://127.0.0.1:7878/ws"));
 }
+
+/// Every wide character is followed by the blank cell it covers: nothing
+/// is drawn in a cell the terminal gives to the character before it (a
+/// real terminal would show the character, not what was drawn there).
+fn well_formed(buf: &Buffer) -> Result<(), String> {
+    use ratatui::buffer::CellWidth;
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width.saturating_sub(1) {
+            let c = &buf[(x, y)];
+            if c.symbol().cell_width() > 1 && buf[(x + 1, y)].symbol() != " " {
+                return Err(format!(
+                    "{:?} at ({x}, {y}) hides {:?}",
+                    c.symbol(),
+                    buf[(x + 1, y)].symbol()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where `needle` starts in row `y`, in columns, from column `from` on.
+fn column_of(buf: &Buffer, y: u16, from: u16, needle: &str) -> Option<u16> {
+    (from..buf.area.width).find(|&x| {
+        let rest: String = (x..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+        rest.starts_with(needle)
+    })
+}
+
+/// Names in every script and shape: wide, full-width, combining marks,
+/// emoji with a presentation selector, a flag, halfwidth kana; one long.
+fn a_call_with_names_from_everywhere(s: &mut Scene) {
+    s.m.info.session = "quarterly-planning-review-with-the-whole-product-team".into();
+    s.m.info.user = "alice-from-the-platform-group".into();
+    s.joined(
+        0.0,
+        &[
+            ("李小龍", 300),
+            ("Ｆｕｌｌｗｉｄｔｈ", 250),
+            ("Zoe\u{308}y A\u{30a}sa", 200),
+            ("Rene\u{301}e", 150),
+            ("❤\u{fe0f} heart", 120),
+            ("🇫🇷 Amélie", 100),
+            ("ｶﾞｷﾞ", 60),
+            ("bartholomew-the-long", 30),
+        ],
+    );
+}
+
+#[test]
+fn names_from_everywhere_line_up_and_long_ones_say_they_are_cut() {
+    let mut s = Scene::new(120, 40);
+    a_call_with_names_from_everywhere(&mut s);
+    let screen = s.screen();
+    insta::assert_snapshot!(screen);
+    let buf = s.draw();
+    let (px, py) = find(&buf, "┌ Participants").unwrap();
+    // The join times start in one column, whatever the names are written in.
+    let at: Vec<Option<u16>> = (py + 1..py + 9)
+        .map(|y| column_of(&buf, y, px, "11:0"))
+        .collect();
+    assert!(
+        at[0].is_some() && at.iter().all(|x| *x == at[0]),
+        "{at:?}\n{screen}"
+    );
+    well_formed(&buf).unwrap_or_else(|e| panic!("{e}\n{screen}"));
+    // At 80 columns the long name is cut, with `…`, and the times still
+    // line up.
+    drop(s); // one scene at a time: they share the log
+    let mut s = Scene::new(80, 24);
+    a_call_with_names_from_everywhere(&mut s);
+    let buf = s.draw();
+    let screen = text(&buf);
+    let (px, py) = find(&buf, "┌ Participants").unwrap();
+    let at: Vec<Option<u16>> = (py + 1..py + 9)
+        .map(|y| column_of(&buf, y, px, "11:0"))
+        .collect();
+    assert!(
+        at[0].is_some() && at.iter().all(|x| *x == at[0]),
+        "{at:?}\n{screen}"
+    );
+    assert!(screen.contains("bartholomew-the-l… 11:06:10"), "{screen}");
+    // The header: session and user cut to the row, each saying so.
+    let header = screen.lines().next().unwrap();
+    assert!(
+        header.contains(" quarterly-planning-review-w… as alice-from-the-platform-gr…  "),
+        "{header:?}"
+    );
+}
+
+#[test]
+fn help_lines_up_keys_of_any_width() {
+    let mut s = Scene::new(80, 24);
+    // A key may be any printable character: here a wide one.
+    s.m.keymap = Keymap::from_config(&calltop::config::KeysSection {
+        leave: "終".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    s.key(Action::Help);
+    let buf = s.draw();
+    let (_, top) = find(&buf, " keys ").unwrap();
+    let at = |what: &str| {
+        (top..buf.area.height)
+            .find_map(|y| column_of(&buf, y, 0, what))
+            .unwrap_or_else(|| panic!("{what:?} not in\n{}", text(&buf)))
+    };
+    assert_eq!(
+        at("leave the session"),
+        at("join, or rejoin"),
+        "{}",
+        text(&buf)
+    );
+    assert_eq!(
+        at("leave the session"),
+        at("same as quit"),
+        "{}",
+        text(&buf)
+    );
+}
+
+#[test]
+fn a_join_before_today_says_which_day() {
+    let mut s = Scene::new(80, 24);
+    // The scene's "now" is 2026-11-18 11:06:40 UTC.
+    s.joined(
+        0.0,
+        &[("bob", 60), ("carol", 12 * 3600), ("dave", 3 * 86_400)],
+    );
+    let buf = s.draw();
+    let people = boxed(&buf, "Participants (3)");
+    for row in [
+        "joined Nov 15 11:06",
+        "joined Nov 17 23:06",
+        "joined 11:05:40",
+    ] {
+        assert!(people.contains(row), "{row:?} missing:\n{people}");
+    }
+    // In the dashboard's zone: nine hours east, carol joined today.
+    s.m.tz = TimeZone::fixed(jiff::tz::offset(9));
+    let people = boxed(&s.draw(), "Participants (3)");
+    assert!(people.contains("joined 08:06:40"), "{people}");
+}

@@ -10,11 +10,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 use tui_logger::{ExtLogRecord, LogFormatter, TuiLoggerWidget, TuiWidgetEvent, TuiWidgetState};
-use unicode_width::UnicodeWidthChar;
 
 use super::fmt;
 use super::sanitize;
 use super::theme::{Meaning, Theme};
+use super::width;
 
 /// One line for the log. `text` must already be safe to show (see [`sanitize`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,7 +170,7 @@ fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
     let mut cols = 0;
     let avail = |out: &Vec<String>| if out.is_empty() { first } else { rest };
     for word in text.split(' ') {
-        let w: usize = word.chars().map(|c| c.width().unwrap_or(0)).sum();
+        let w = width::cols(word);
         let sep = usize::from(!line.is_empty());
         if cols + sep + w <= avail(&out) {
             if sep == 1 {
@@ -184,15 +184,15 @@ fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
             out.push(std::mem::take(&mut line));
             cols = 0;
         }
-        // A word longer than a whole line is cut where it must be.
-        for c in word.chars() {
-            let cw = c.width().unwrap_or(0);
-            if cols + cw > avail(&out) && !line.is_empty() {
+        // A word longer than a whole line is cut where it must be (between
+        // graphemes: a letter keeps its marks).
+        for (g, gw) in width::graphemes(word) {
+            if cols + gw > avail(&out) && !line.is_empty() {
                 out.push(std::mem::take(&mut line));
                 cols = 0;
             }
-            line.push(c);
-            cols += cw;
+            line.push_str(g);
+            cols += gw;
         }
     }
     if !line.is_empty() || out.is_empty() {
@@ -312,6 +312,12 @@ mod tests {
         assert_eq!(wrap("abcdefgh", 3, 4), vec!["abc", "defg", "h"]);
         assert_eq!(wrap("", 5, 5), vec![""]);
         assert_eq!(wrap("a bcdefgh", 4, 4), vec!["a", "bcde", "fgh"]);
+        // Columns as drawn: wide letters, and marks that stay with theirs.
+        assert_eq!(wrap("李小龍 李", 6, 6), vec!["李小龍", "李"]);
+        assert_eq!(
+            wrap("e\u{301}e\u{301}e\u{301}", 2, 2),
+            vec!["e\u{301}e\u{301}", "e\u{301}"]
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use super::log;
 use super::model::{Model, NO_NAME, Shown, Status};
 use super::sanitize::clean;
 use super::theme::Meaning;
+use super::width::{cols, fit, fit_middle, pad};
 use super::words;
 use crate::event::LeftReason;
 
@@ -55,15 +56,33 @@ fn badge(m: &Model) -> Span<'static> {
     )
 }
 
+/// How `room` columns are shared by two texts `a` and `b` columns wide: each
+/// whole if both fit; otherwise `b` gets at least half (or what it needs),
+/// `a` the rest.
+fn share(a: usize, b: usize, room: usize) -> (usize, usize) {
+    if a + b <= room {
+        return (a, b);
+    }
+    let b = b.min((room / 2).max(room.saturating_sub(a)));
+    (room - b, b)
+}
+
 fn header(m: &Model, frame: &mut Frame, area: Rect) {
     let t = &m.theme;
+    let (calltop, badge, as_) = (" calltop ", badge(m), " as ");
+    // Session and user cut to what is left of the row, with `…`, rather
+    // than clipped at the edge, where a cut name looks like a whole one.
+    let room =
+        usize::from(area.width).saturating_sub(cols(calltop) + badge.width() + 2 + cols(as_) + 2);
+    let (session, user) = (&m.info.session, &m.info.user);
+    let (session_room, user_room) = share(cols(session), cols(user), room);
     let left = Line::from(vec![
-        Span::styled(" calltop ", t.strong(Meaning::Accent)),
-        badge(m),
+        Span::styled(calltop, t.strong(Meaning::Accent)),
+        badge,
         Span::raw("  "),
-        Span::styled(m.info.session.clone(), t.strong(Meaning::Text)),
-        Span::styled(" as ", t.style(Meaning::Muted)),
-        Span::styled(m.info.user.clone(), t.style(Meaning::Text)),
+        Span::styled(fit(session, session_room), t.strong(Meaning::Text)),
+        Span::styled(as_, t.style(Meaning::Muted)),
+        Span::styled(fit(user, user_room), t.style(Meaning::Text)),
         Span::raw("  "),
     ]);
     let used = (left.width() as u16).min(area.width);
@@ -80,73 +99,6 @@ fn header(m: &Model, frame: &mut Frame, area: Rect) {
     }
 }
 
-/// Display columns of `c`.
-fn char_cols(c: char) -> usize {
-    use unicode_width::UnicodeWidthChar;
-    c.width().unwrap_or(0)
-}
-
-/// Display columns of `text`.
-fn cols(text: &str) -> usize {
-    text.chars().map(char_cols).sum()
-}
-
-/// `text` cut to `width` columns, with `…` when cut.
-fn fit(text: &str, width: usize) -> String {
-    use unicode_width::UnicodeWidthChar;
-    if cols(text) <= width {
-        return text.to_owned();
-    }
-    let mut out = String::new();
-    let mut cols = 0;
-    for c in text.chars() {
-        let w = c.width().unwrap_or(0);
-        if cols + w + 1 > width {
-            break;
-        }
-        out.push(c);
-        cols += w;
-    }
-    if width > 0 {
-        out.push('…');
-    }
-    out
-}
-
-/// `text` cut to `width` columns in the middle, keeping more of its end:
-/// `#83…6246576`. For ids, which tend to differ at the end (counters) if
-/// not everywhere (random numbers).
-fn fit_middle(text: &str, width: usize) -> String {
-    if cols(text) <= width {
-        return text.to_owned();
-    }
-    if width <= 1 {
-        return "…".repeat(width);
-    }
-    let body = width - 1;
-    let (head, tail) = (body / 3, body - body / 3);
-    let take = |chars: &mut dyn Iterator<Item = char>, room: usize| {
-        let mut used = 0;
-        let mut out = Vec::new();
-        for c in chars {
-            if used + char_cols(c) > room {
-                break;
-            }
-            used += char_cols(c);
-            out.push(c);
-        }
-        out
-    };
-    let start = take(&mut text.chars(), head);
-    let mut end = take(&mut text.chars().rev(), tail);
-    end.reverse();
-    start
-        .into_iter()
-        .chain(std::iter::once('…'))
-        .chain(end)
-        .collect()
-}
-
 /// A participant's name and, when it is to be shown, their id (`#…`) in
 /// `width` columns, as (name, id with the space before it). Both whole if
 /// they fit; otherwise the id gets at least half the room (the name the
@@ -159,10 +111,11 @@ fn name_and_id(name: &str, id: Option<&str>, width: usize) -> (String, String) {
     if nw + 2 + iw <= width {
         return (name.to_owned(), format!("  {id}"));
     }
-    let room = width.saturating_sub(1);
-    let id_room = iw.min((room / 2).max(room.saturating_sub(nw)));
-    let name = fit(name, room - id_room);
-    (name, format!(" {}", fit_middle(id, id_room)))
+    let (name_room, id_room) = share(nw, iw, width.saturating_sub(1));
+    (
+        fit(name, name_room),
+        format!(" {}", fit_middle(id, id_room)),
+    )
 }
 
 fn banner(m: &Model, frame: &mut Frame, area: Rect, text: &str) {
@@ -192,7 +145,7 @@ fn row<'a>(m: &Model, width: u16, label: &'a str, value: Vec<Span<'a>>) -> Line<
         if room == 0 {
             break;
         }
-        let w = span.width();
+        let w = cols(&span.content);
         if w <= room {
             room -= w;
             spans.push(span);
@@ -210,7 +163,7 @@ fn call_state(m: &Model) -> Vec<Span<'static>> {
     let since = |m: &Model| {
         m.call_start.map(|(_, wall)| {
             let mins = m.in_call().map(fmt::minutes).unwrap_or_default();
-            format!("since {} · {mins}", fmt::time_of_day(wall, &m.tz))
+            format!("since {} · {mins}", fmt::when(wall, m.wall, &m.tz))
         })
     };
     match &m.status {
@@ -359,6 +312,9 @@ fn call_panel(m: &Model, frame: &mut Frame, area: Rect) {
     }
 }
 
+/// Before a participant's join time, where there is room.
+const JOINED: &str = "joined ";
+
 fn people_panel(m: &Model, frame: &mut Frame, area: Rect) {
     let t = &m.theme;
     let title = Line::from(vec![
@@ -395,26 +351,35 @@ fn people_panel(m: &Model, frame: &mut Frame, area: Rect) {
         let id = p.show_id.then(|| format!("#{}", clean(p.id)));
         (name.to_owned(), id)
     };
-    // When each joined: "joined 11:01:40", or only the time when a name
-    // and its id need the room.
-    let (long, short) = (16usize, 9usize);
+    // When each joined: "joined 11:01:40" ("joined Nov 17 09:12" before
+    // today), or only the time when a name needs the room. Every width
+    // here is in display columns, so the times line up under each other
+    // whatever the names are written in.
+    let whens: Vec<Option<String>> = people[..shown]
+        .iter()
+        .map(|p| p.joined_at.map(|w| fmt::when(w, m.wall, &m.tz)))
+        .collect();
+    let when_cols = whens.iter().flatten().map(|w| cols(w)).max();
+    let (long, short) = match when_cols {
+        Some(w) => (cols(JOINED) + w + 1, w + 1),
+        None => (0, 0),
+    };
     let cramped = people[..shown].iter().any(|p| {
         let (name, id) = label(p);
-        id.is_some_and(|id| cols(&name) + 1 + cols(&id) > width.saturating_sub(long + 1))
+        let needs = cols(&name) + id.map_or(0, |id| 1 + cols(&id));
+        needs > width.saturating_sub(long + 1)
     });
-    let (when_width, joined) = if cramped {
-        (short, "")
-    } else {
-        (long, "joined ")
-    };
-    let name_width = width.saturating_sub(when_width + 1).max(4);
+    let (when_width, joined) = if cramped { (short, "") } else { (long, JOINED) };
+    let name_width = match when_width {
+        0 => width,
+        w => width.saturating_sub(w + 1),
+    }
+    .max(4);
     let mut lines: Vec<Line> = people[..shown]
         .iter()
-        .map(|p| {
-            let when = p
-                .joined_at
-                .map(|w| format!("{joined}{}", fmt::time_of_day(w, &m.tz)))
-                .unwrap_or_default();
+        .zip(whens)
+        .map(|(p, when)| {
+            let when = when.map(|w| format!("{joined}{w}")).unwrap_or_default();
             let (name, id) = label(p);
             let meaning = if p.name.is_empty() {
                 Meaning::Muted
@@ -422,11 +387,11 @@ fn people_panel(m: &Model, frame: &mut Frame, area: Rect) {
                 Meaning::Accent
             };
             let (name, id) = name_and_id(&name, id.as_deref(), name_width);
-            let pad = name_width.saturating_sub(cols(&name) + cols(&id));
+            let gap = pad(&format!("{name}{id}"), name_width + 1);
             Line::from(vec![
                 Span::styled(name, t.style(meaning)),
                 Span::styled(id, t.style(Meaning::Muted)),
-                Span::raw(" ".repeat(pad + 1)),
+                Span::raw(gap),
                 Span::styled(when, t.style(Meaning::Muted)),
             ])
         })
@@ -694,16 +659,13 @@ fn final_message(m: &Model, frame: &mut Frame, area: Rect) {
 fn help(m: &Model, frame: &mut Frame, area: Rect) {
     let t = &m.theme;
     let rows = m.keymap.help();
-    let key_width = rows
-        .iter()
-        .map(|(k, _)| k.chars().count())
-        .max()
-        .unwrap_or(1);
+    // In columns: a key may be any printable character, a wide one too.
+    let key_width = rows.iter().map(|(k, _)| cols(k)).max().unwrap_or(1);
     let mut lines = vec![Line::raw("")];
     lines.extend(rows.iter().map(|(k, what)| {
         Line::from(vec![
-            Span::raw("  "),
-            Span::styled(format!("{k:>key_width$}"), t.strong(Meaning::Accent)),
+            Span::raw(format!("  {}", pad(k, key_width))),
+            Span::styled(k.clone(), t.strong(Meaning::Accent)),
             Span::raw("  "),
             Span::styled(*what, t.style(Meaning::Text)),
         ])
@@ -772,17 +734,6 @@ fn too_small(m: &Model, frame: &mut Frame, area: Rect) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_are_cut_in_the_middle_keeping_more_of_their_end() {
-        assert_eq!(fit_middle("#8362730246246576", 17), "#8362730246246576");
-        assert_eq!(fit_middle("#8362730246246576", 11), "#83…6246576");
-        assert_eq!(fit_middle("#8362730246246576", 5), "#…576");
-        assert_eq!(fit_middle("#8362730246246576", 1), "…");
-        assert_eq!(fit_middle("#8362730246246576", 0), "");
-        // Display columns, not characters.
-        assert_eq!(fit_middle("#李李李李李李", 8), "#…李李");
-    }
 
     #[test]
     fn a_name_and_its_id_share_the_room() {
