@@ -1004,3 +1004,99 @@ fn a_join_before_today_says_which_day() {
     let people = boxed(&s.draw(), "Participants (3)");
     assert!(people.contains("joined 08:06:40"), "{people}");
 }
+
+/// The call panel's row labelled `label`, from the label on, trimmed.
+fn call_row(buf: &Buffer, label: &str) -> String {
+    let call = boxed(buf, "Call");
+    call.lines()
+        .find_map(|l| {
+            let inner = l.trim_start_matches('│').trim_start();
+            inner
+                .strip_prefix(label)
+                .filter(|rest| rest.starts_with(' '))
+                .map(|rest| format!("{label}{}", rest.split('│').next().unwrap().trim_end()))
+        })
+        .unwrap_or_else(|| panic!("no {label:?} row in\n{call}"))
+}
+
+#[test]
+fn an_outage_and_a_leave_leave_history_not_live_looking_numbers() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[("bob", 60)]);
+    s.heartbeats(2.0, 8);
+    let live = call_row(&s.draw(), "rtt");
+    assert!(live.starts_with("rtt      0.71 ms "), "{live}");
+    s.ev(
+        20.0,
+        EventKind::ConnectionLost {
+            reason: "heartbeat unanswered for 2500 ms".into(),
+        },
+    );
+    s.ev(
+        20.0,
+        EventKind::ReconnectAttempt {
+            attempt: 1,
+            max: 10,
+            delay: Duration::from_secs(2),
+        },
+    );
+    // Down (the overlay hidden, to see the panel): the last round trip is
+    // history, muted, not a value that looks measured now.
+    s.key(Action::Back);
+    let buf = s.draw();
+    assert_eq!(
+        call_row(&buf, "rtt"),
+        "rtt      last 0.71 ms ▄▅▆▇█▄▆▇",
+        "{}",
+        text(&buf)
+    );
+    let (x, y) = find(&buf, "last 0.71 ms").unwrap();
+    assert_eq!(buf[(x, y)].fg, Color::DarkGray);
+    // Meanwhile the reason is news.
+    let (x, y) = find(&buf, "heartbeat unanswered").unwrap();
+    assert_eq!(buf[(x, y)].fg, Color::Yellow);
+    s.ev(
+        22.3,
+        EventKind::ConnectionRestored {
+            resumed: true,
+            downtime: Duration::from_millis(2300),
+            attempts: 1,
+        },
+    );
+    // Restored: the drop's reason is history (dated, muted), and until a
+    // heartbeat on the new connection so is the round trip.
+    let buf = s.draw();
+    assert_eq!(
+        call_row(&buf, "error"),
+        "error    last 11:07:00: heartbeat unanswere…"
+    );
+    let (x, y) = find(&buf, "last 11:07:00").unwrap();
+    assert_eq!(buf[(x, y)].fg, Color::DarkGray);
+    assert!(call_row(&buf, "rtt").starts_with("rtt      last 0.71 ms"));
+    s.ev(
+        24.0,
+        EventKind::Heartbeat {
+            rtt: Duration::from_micros(450),
+        },
+    );
+    insta::assert_snapshot!("restored_with_the_drop_as_history", s.screen());
+    assert!(call_row(&s.draw(), "rtt").starts_with("rtt      0.45 ms  "));
+    // We leave: no heartbeat is "yet" to come, and none is live.
+    s.ev(30.0, EventKind::Leaving { rejoin: false });
+    s.ev(
+        30.1,
+        EventKind::SessionLeft {
+            reason: LeftReason::User,
+        },
+    );
+    insta::assert_snapshot!("left_with_the_call_as_history", s.screen());
+    let buf = s.draw();
+    assert!(call_row(&buf, "rtt").starts_with("rtt      last 0.45 ms"));
+    assert!(call_row(&buf, "error").starts_with("error    last 11:07:00: "));
+    assert!(!text(&buf).contains("no heartbeat yet"));
+    // A new join starts a new call's numbers.
+    s.joined(40.0, &[]);
+    let buf = s.draw();
+    assert_eq!(call_row(&buf, "rtt"), "rtt      no heartbeat yet");
+    assert_eq!(call_row(&buf, "error"), "error    none");
+}

@@ -258,16 +258,28 @@ fn call_panel(m: &Model, frame: &mut Frame, area: Rect) {
         v
     };
     let error = match &m.last_error {
-        Some(e) => vec![Span::styled(e.clone(), t.style(Meaning::Warn))],
+        Some(e) if e.current => vec![Span::styled(e.text.clone(), t.style(Meaning::Warn))],
+        // Past: what it was and when, to look up in the log or the
+        // server's, but muted and dated so nobody takes it for news.
+        Some(e) => muted(&format!(
+            "last {}: {}",
+            fmt::when(e.at, m.wall, &m.tz),
+            e.text
+        )),
         None => muted("none"),
     };
-    let rtt = match m.rtt.back() {
-        Some(d) => vec![Span::styled(
-            format!("{:<10}", fmt::rtt(*d)),
-            t.style(Meaning::Text),
-        )],
-        None => muted("no heartbeat yet"),
+    // Only a heartbeat on the connection we have is the round trip now; the
+    // last one from before a drop, or from a call that is over, is history.
+    let (rtt_text, rtt_meaning) = match m.rtt.back() {
+        Some(d) if m.rtt_live => (format!("{:<10}", fmt::rtt(*d)), Meaning::Text),
+        Some(d) => (format!("last {}", fmt::rtt(*d)), Meaning::Muted),
+        None if matches!(m.status, Status::Connecting { .. } | Status::Joined) => {
+            ("no heartbeat yet".into(), Meaning::Muted)
+        }
+        None => ("none".into(), Meaning::Muted),
     };
+    let spark_at = LABEL + cols(&rtt_text) + 1;
+    let rtt = vec![Span::styled(rtt_text, t.style(rtt_meaning))];
     let w = inner.width;
     let where_rows = facts::rows(&m.info, m.facts.as_ref());
     let mut lines: Vec<Line> = where_rows.iter().map(|r| fact_row(m, w, r)).collect();
@@ -280,9 +292,17 @@ fn call_panel(m: &Model, frame: &mut Frame, area: Rect) {
     ]);
     debug_assert_eq!(lines.len(), where_rows.len() + STATE_ROWS);
     frame.render_widget(Paragraph::new(lines), inner);
-    // The sparkline after the RTT value: one bar per heartbeat, newest right.
+    // The sparkline after the RTT value: one bar per heartbeat, newest
+    // right; muted with the value when that is history.
+    let spark_meaning = if m.rtt_live {
+        Meaning::Accent
+    } else {
+        Meaning::Muted
+    };
     if !m.rtt.is_empty() && usize::from(inner.height) > rtt_row {
-        let x = inner.x + (LABEL + 11) as u16;
+        let x = inner
+            .x
+            .saturating_add(u16::try_from(spark_at).unwrap_or(u16::MAX));
         if x < inner.right() {
             let spark = Rect::new(x, inner.y + rtt_row as u16, inner.right() - x, 1);
             let n = usize::from(spark.width).min(m.rtt.len());
@@ -305,7 +325,7 @@ fn call_panel(m: &Model, frame: &mut Frame, area: Rect) {
                 Sparkline::default()
                     .data(&data)
                     .max(8)
-                    .style(t.style(Meaning::Accent)),
+                    .style(t.style(spark_meaning)),
                 spark,
             );
         }
@@ -588,8 +608,13 @@ fn reconnecting(m: &Model, frame: &mut Frame, area: Rect) {
             Span::styled(words::UNLESS, t.style(Meaning::Muted)),
         ]));
     }
-    if let Some(e) = &m.last_error {
-        lines.push(Line::from(Span::styled(e.clone(), t.style(Meaning::Warn))));
+    // What went wrong, while it is news (the engine reports why the
+    // connection was lost, and errors since; not why each attempt failed).
+    if let Some(e) = m.last_error.as_ref().filter(|e| e.current) {
+        lines.push(Line::from(Span::styled(
+            e.text.clone(),
+            t.style(Meaning::Warn),
+        )));
     }
     lines.push(Line::raw(""));
     text_overlay(
