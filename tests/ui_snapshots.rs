@@ -1100,3 +1100,146 @@ fn an_outage_and_a_leave_leave_history_not_live_looking_numbers() {
     assert_eq!(call_row(&buf, "rtt"), "rtt      no heartbeat yet");
     assert_eq!(call_row(&buf, "error"), "error    none");
 }
+
+/// The cells of `buf` in `rows` x `cols`, one string a row.
+fn columns(buf: &Buffer, rows: std::ops::Range<u16>, cols: std::ops::Range<u16>) -> Vec<String> {
+    rows.map(|y| cols.clone().map(|x| buf[(x, y)].symbol()).collect())
+        .collect()
+}
+
+#[test]
+fn an_overlay_leaves_no_bits_of_what_it_covers_beside_it() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[("bob", 60)]);
+    // A wrapped line, and a reason in wide letters where the box's left
+    // edge falls on the call panel.
+    s.ev(
+        5.0,
+        EventKind::Error {
+            message: "the server says: participant limit nearly reached, \
+                      new joins may be refused until someone leaves the room"
+                .into(),
+        },
+    );
+    s.ev(
+        20.0,
+        EventKind::ConnectionLost {
+            reason: "接続が切断されました".into(),
+        },
+    );
+    s.ev(
+        20.0,
+        EventKind::ReconnectAttempt {
+            attempt: 1,
+            max: 10,
+            delay: Duration::from_secs(5),
+        },
+    );
+    s.at(21.0);
+    let screen = s.screen();
+    insta::assert_snapshot!("reconnecting_over_wide_text", screen);
+    let buf = s.draw();
+    well_formed(&buf).unwrap_or_else(|e| panic!("{e}\n{screen}"));
+    let (bx, by) = find(&buf, "┌──").expect("the box's top left corner is drawn");
+    let overlay = boxed(&buf, "connection lost");
+    let (w, h) = (
+        overlay.lines().next().unwrap().chars().count() as u16,
+        overlay.lines().count() as u16,
+    );
+    // Beside the box, on each of its rows: panel frames (a top border with
+    // its title), nothing else.
+    let frame_only =
+        |row: &String| row.starts_with('┌') || row.chars().all(|c| " │─┌┐└┘".contains(c));
+    for side in [
+        columns(&buf, by..by + h, 0..bx),
+        columns(&buf, by..by + h, bx + w..80),
+    ] {
+        assert!(side.iter().all(frame_only), "{side:#?}\n{screen}");
+    }
+    // Under it, the log goes on with whole lines only: no line's second
+    // half without its first.
+    let below = columns(&buf, by + h..23, 1..79);
+    let first = below.iter().find(|r| !r.trim().is_empty()).unwrap();
+    assert!(
+        first.trim_start_matches(' ').starts_with("11:"),
+        "{first:?}\n{screen}"
+    );
+}
+
+#[test]
+fn the_log_never_starts_with_the_second_half_of_a_line() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[]);
+    let rows = calltop::ui::layout::log_inner_area(&s.m).height;
+    // A line that takes three rows, then enough short ones that only its
+    // last two rows would still be in view.
+    s.ev(
+        1.0,
+        EventKind::Error {
+            message: format!("a long notice from the server: {}", "words ".repeat(25)),
+        },
+    );
+    for i in 0..rows - 2 {
+        s.ev(
+            2.0 + f64::from(i),
+            EventKind::Error {
+                message: format!("short notice {i}"),
+            },
+        );
+    }
+    let screen = s.screen();
+    insta::assert_snapshot!(screen);
+    let buf = s.draw();
+    let (_, top) = find(&buf, "┌ Events ").unwrap();
+    let log = columns(&buf, top + 1..23, 2..78);
+    let first = log.iter().find(|r| !r.trim().is_empty()).unwrap();
+    assert!(first.starts_with("11:"), "{first:?}\n{screen}");
+    assert!(!screen.contains("│              words"), "{screen}");
+    assert!(screen.contains("short notice 0"), "{screen}");
+}
+
+#[test]
+fn hints_at_80_columns_are_whole_or_not_there() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[]);
+    s.ev(
+        300.0,
+        EventKind::SessionTimedOut {
+            idle_timeout: Duration::from_secs(300),
+        },
+    );
+    s.key(Action::Back);
+    insta::assert_snapshot!("timed_out_at_80_columns", s.screen());
+    // Shortened to fit.
+    assert_eq!(
+        call_row(&s.draw(), "call"),
+        "call     left after 05:00 alone · j join"
+    );
+    s.joined(310.0, &[]);
+    s.ev(
+        320.0,
+        EventKind::SessionLeft {
+            reason: LeftReason::Removed,
+        },
+    );
+    s.key(Action::Back);
+    // Too long even in short: left out (the footer says j join).
+    assert_eq!(
+        call_row(&s.draw(), "call"),
+        "call     removed by an administrator"
+    );
+    // A notice naming a key is cut between words, never inside one.
+    s.joined(330.0, &[]);
+    s.key(Action::Quit);
+    let notice = "quitting: leaving the session first (q again to quit at once)";
+    let header = text(&s.draw()).lines().next().unwrap().to_owned();
+    let shown = header.split("  ").last().unwrap().trim();
+    let cut = shown
+        .strip_suffix('…')
+        .unwrap_or_else(|| panic!("{header:?}"));
+    assert!(notice.starts_with(cut), "{header:?}");
+    assert!(
+        notice[cut.len()..].starts_with(' '),
+        "a word cut: {header:?}"
+    );
+}

@@ -162,6 +162,24 @@ impl LogFormatter for Formatter {
     }
 }
 
+/// Blanks the rows at the top of `area` that continue a wrapped line whose
+/// start is not in it (above it, or under an overlay): half a line without
+/// its time reads as if it were a line of its own. A line's first row
+/// starts with its time; the rows that continue it, with spaces.
+pub fn clear_orphans(buf: &mut Buffer, area: Rect) {
+    for y in area.top()..area.bottom() {
+        let row = (area.left()..area.right()).map(|x| buf[(x, y)].symbol());
+        let mut row = row.peekable();
+        let continues = row.peek() == Some(&" ") && row.any(|s| s != " ");
+        if !continues {
+            break;
+        }
+        for x in area.left()..area.right() {
+            buf[(x, y)].reset();
+        }
+    }
+}
+
 /// Splits `text` into pieces of at most `first` columns, then `rest` columns,
 /// breaking at spaces where it can.
 fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
@@ -318,6 +336,42 @@ mod tests {
             wrap("e\u{301}e\u{301}e\u{301}", 2, 2),
             vec!["e\u{301}e\u{301}", "e\u{301}"]
         );
+    }
+
+    fn rows(buf: &Buffer) -> Vec<String> {
+        (0..buf.area.height)
+            .map(|y| {
+                (0..buf.area.width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn continuations_at_the_top_are_blanked_and_nothing_after_a_start() {
+        let mut buf = Buffer::with_lines([
+            "   end of one",
+            "   and more  ",
+            "12 a start   ",
+            "   its rest  ",
+        ]);
+        let area = buf.area;
+        clear_orphans(&mut buf, area);
+        assert_eq!(
+            rows(&buf),
+            [
+                "             ",
+                "             ",
+                "12 a start   ",
+                "   its rest  "
+            ]
+        );
+        // Blank rows (an empty log) are not continuations.
+        let mut buf = Buffer::with_lines(["     ", "12 x "]);
+        let area = buf.area;
+        clear_orphans(&mut buf, area);
+        assert_eq!(rows(&buf), ["     ", "12 x "]);
     }
 
     #[test]

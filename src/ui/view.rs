@@ -9,12 +9,12 @@ use ratatui::widgets::{Block, Clear, LineGauge, Paragraph, Sparkline, Wrap};
 use super::facts;
 use super::fmt;
 use super::keys::Action;
-use super::layout::{self, MIN_HEIGHT, MIN_WIDTH, STATE_ROWS, layout};
+use super::layout::{self, Areas, MIN_HEIGHT, MIN_WIDTH, STATE_ROWS, layout};
 use super::log;
 use super::model::{Model, NO_NAME, Shown, Status};
 use super::sanitize::clean;
 use super::theme::Meaning;
-use super::width::{cols, fit, fit_middle, pad};
+use super::width::{cols, fit, fit_middle, fit_words, pad};
 use super::words;
 use crate::event::LeftReason;
 
@@ -41,11 +41,11 @@ pub fn view(m: &Model, frame: &mut Frame) {
     log_panel(m, frame, a.log);
     footer(m, frame, a.footer);
     if m.help {
-        help(m, frame, area);
+        help(m, frame, &a);
     } else if m.reconnect_overlay() {
-        reconnecting(m, frame, area);
+        reconnecting(m, frame, &a);
     } else if m.final_message() {
-        final_message(m, frame, area);
+        final_message(m, frame, &a);
     }
 }
 
@@ -94,7 +94,8 @@ fn header(m: &Model, frame: &mut Frame, area: Rect) {
             ..area
         };
         let room = usize::from(rest.width.saturating_sub(1));
-        let line = Line::from(Span::styled(fit(text, room), t.style(*meaning)));
+        // Whole words: a notice often names a key and what it does.
+        let line = Line::from(Span::styled(fit_words(text, room), t.style(*meaning)));
         frame.render_widget(Paragraph::new(line).alignment(Alignment::Right), rest);
     }
 }
@@ -157,7 +158,8 @@ fn row<'a>(m: &Model, width: u16, label: &'a str, value: Vec<Span<'a>>) -> Line<
     Line::from(spans)
 }
 
-fn call_state(m: &Model) -> Vec<Span<'static>> {
+/// Where the call stands, in `room` columns.
+fn call_state(m: &Model, room: usize) -> Vec<Span<'static>> {
     let t = &m.theme;
     let join = m.keymap.label(Action::Join);
     let since = |m: &Model| {
@@ -191,12 +193,19 @@ fn call_state(m: &Model) -> Vec<Span<'static>> {
                 Status::TimedOut(d) => (Meaning::Warn, words::timed_out(*d)),
                 _ => (Meaning::Error, "connection closed".to_owned()),
             };
+            // The way back in, whole: in short, or not at all (the footer
+            // has it too) where the row is narrow. Half a hint is none.
+            let left = room.saturating_sub(cols(&what) + cols(" · ") + cols(&join));
+            let hint = [" to join again", " join"]
+                .into_iter()
+                .find(|h| cols(h) <= left)
+                .filter(|_| !m.replay);
             let mut spans = vec![Span::styled(what, t.style(meaning))];
-            if !m.replay {
+            if let Some(hint) = hint {
                 spans.extend([
                     Span::styled(" · ", t.style(Meaning::Muted)),
                     Span::styled(join, t.strong(Meaning::Accent)),
-                    Span::styled(" to join again", t.style(Meaning::Muted)),
+                    Span::styled(hint, t.style(Meaning::Muted)),
                 ]);
             }
             spans
@@ -284,8 +293,9 @@ fn call_panel(m: &Model, frame: &mut Frame, area: Rect) {
     let where_rows = facts::rows(&m.info, m.facts.as_ref());
     let mut lines: Vec<Line> = where_rows.iter().map(|r| fact_row(m, w, r)).collect();
     let rtt_row = lines.len() + 1;
+    let state_room = usize::from(w).saturating_sub(LABEL);
     lines.extend([
-        row(m, w, "call", call_state(m)),
+        row(m, w, "call", call_state(m, state_room)),
         row(m, w, "rtt", rtt),
         row(m, w, "drops", drops),
         row(m, w, "error", error),
@@ -490,25 +500,46 @@ fn log_panel(m: &Model, frame: &mut Frame, area: Rect) {
             .right_aligned(),
         );
     }
+    let inner = block.inner(area);
     frame.render_widget(log::widget(&m.log, t).block(block), area);
+    // The widget fills the view from the newest line up, so its top row
+    // can be the end of a wrapped line whose start did not fit.
+    log::clear_orphans(frame.buffer_mut(), inner);
 }
 
-fn key_hints(m: &Model, keys: &[(Action, &'static str)]) -> Vec<Span<'static>> {
+/// Key hints, `l leave · j join`: those that fit in `room` columns, each
+/// whole (a key without what it does, or half a word, helps nobody), in
+/// their order.
+fn key_hints(m: &Model, keys: &[(String, &'static str)], room: usize) -> Vec<Span<'static>> {
     let t = &m.theme;
     let mut spans = Vec::new();
-    for (i, (a, what)) in keys.iter().enumerate() {
-        if i > 0 {
-            spans.push(Span::styled(" · ", t.style(Meaning::Muted)));
+    let mut used = 0;
+    for (key, what) in keys {
+        let sep = if spans.is_empty() { "" } else { " · " };
+        let w = cols(sep) + cols(key) + 1 + cols(what);
+        if used + w > room {
+            continue;
         }
-        spans.push(Span::styled(m.keymap.label(*a), t.strong(Meaning::Accent)));
+        used += w;
+        if !sep.is_empty() {
+            spans.push(Span::styled(sep, t.style(Meaning::Muted)));
+        }
+        spans.push(Span::styled(key.clone(), t.strong(Meaning::Accent)));
         spans.push(Span::styled(format!(" {what}"), t.style(Meaning::Muted)));
     }
     spans
 }
 
+/// The keys for `actions`, as the keymap writes them, with what they do.
+fn labelled(m: &Model, actions: &[(Action, &'static str)]) -> Vec<(String, &'static str)> {
+    actions
+        .iter()
+        .map(|(a, what)| (m.keymap.label(*a), *what))
+        .collect()
+}
+
 fn footer(m: &Model, frame: &mut Frame, area: Rect) {
-    let mut spans = vec![Span::raw(" ")];
-    spans.extend(key_hints(
+    let mut keys = labelled(
         m,
         &[
             (Action::Leave, "leave"),
@@ -517,20 +548,56 @@ fn footer(m: &Model, frame: &mut Frame, area: Rect) {
             (Action::Help, "help"),
             (Action::Quit, "quit"),
         ],
+    );
+    keys.push(("↑↓".into(), "scroll log"));
+    let mut spans = vec![Span::raw(" ")];
+    spans.extend(key_hints(
+        m,
+        &keys,
+        usize::from(area.width).saturating_sub(1),
     ));
-    let t = &m.theme;
-    spans.push(Span::styled(" · ", t.style(Meaning::Muted)));
-    spans.push(Span::styled("↑↓", t.strong(Meaning::Accent)));
-    spans.push(Span::styled(" scroll log", t.style(Meaning::Muted)));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// A centred box `width` x `height` (clamped to the area), cleared.
-fn overlay(frame: &mut Frame, area: Rect, width: u16, height: u16) -> Rect {
+/// A centred box `width` x `height` (clamped to the screen), cleared, on
+/// rows emptied of what is behind it: the text of each part of the
+/// dashboard the box lies on goes for those rows (the panels' frames
+/// stay). Otherwise the box cuts lines into bits of words beside it, and
+/// a wide letter cut at its left edge hides the border itself on a real
+/// terminal (the terminal draws the letter, never the border's cell).
+fn overlay(frame: &mut Frame, a: &Areas, width: u16, height: u16) -> Rect {
+    let area = frame.area();
     let r = area.centered(
         Constraint::Length(width.min(area.width.saturating_sub(2))),
         Constraint::Length(height.min(area.height.saturating_sub(2))),
     );
+    let band = Rect {
+        x: area.x,
+        width: area.width,
+        ..r
+    };
+    let log = layout::panel().inner(a.log);
+    let behind = [
+        layout::panel().inner(a.call),
+        layout::panel().inner(a.people),
+        log,
+        a.idle,
+        a.banner,
+    ];
+    for part in behind {
+        if part.left() < r.right() && r.left() < part.right() {
+            frame.render_widget(Clear, band.intersection(part));
+        }
+    }
+    // Under the box, the log may go on with a line whose start the box hid.
+    if r.bottom() > log.top() && r.bottom() < log.bottom() {
+        let below = Rect {
+            y: r.bottom(),
+            height: log.bottom() - r.bottom(),
+            ..log
+        };
+        log::clear_orphans(frame.buffer_mut(), below);
+    }
     frame.render_widget(Clear, r);
     r
 }
@@ -548,31 +615,33 @@ fn overlay_block<'a>(m: &Model, title: &'a str, meaning: Meaning) -> Block<'a> {
 fn text_overlay(
     m: &Model,
     frame: &mut Frame,
-    area: Rect,
+    a: &Areas,
     width: u16,
     title: &str,
     meaning: Meaning,
     lines: Vec<Line<'static>>,
     hints: &[(Action, &'static str)],
 ) {
+    let area = frame.area();
+    let inner_width = width.min(area.width.saturating_sub(2)).saturating_sub(2);
     let mut bottom = vec![Span::raw(" ")];
     // A replay shows what happened; it has no call to act on.
     let live = |(a, _): &&(Action, &str)| !m.replay || matches!(a, Action::Quit | Action::Back);
     let hints: Vec<(Action, &'static str)> = hints.iter().filter(live).copied().collect();
-    bottom.extend(key_hints(m, &hints));
+    let room = usize::from(inner_width).saturating_sub(2);
+    bottom.extend(key_hints(m, &labelled(m, &hints), room));
     bottom.push(Span::raw(" "));
     let block = overlay_block(m, title, meaning).title_bottom(Line::from(bottom).centered());
     let paragraph = Paragraph::new(lines)
         .alignment(Alignment::Center)
         .wrap(Wrap { trim: true })
         .block(block);
-    let inner_width = width.min(area.width.saturating_sub(2)).saturating_sub(2);
     let height = u16::try_from(paragraph.line_count(inner_width)).unwrap_or(u16::MAX);
-    let r = overlay(frame, area, width, height);
+    let r = overlay(frame, a, width, height);
     frame.render_widget(paragraph, r);
 }
 
-fn reconnecting(m: &Model, frame: &mut Frame, area: Rect) {
+fn reconnecting(m: &Model, frame: &mut Frame, a: &Areas) {
     let t = &m.theme;
     let mut lines = vec![Line::raw("")];
     let attempt = match m.retry() {
@@ -620,7 +689,7 @@ fn reconnecting(m: &Model, frame: &mut Frame, area: Rect) {
     text_overlay(
         m,
         frame,
-        area,
+        a,
         56,
         "connection lost",
         Meaning::Error,
@@ -633,7 +702,7 @@ fn reconnecting(m: &Model, frame: &mut Frame, area: Rect) {
     );
 }
 
-fn final_message(m: &Model, frame: &mut Frame, area: Rect) {
+fn final_message(m: &Model, frame: &mut Frame, a: &Areas) {
     let t = &m.theme;
     let (title, meaning, why) = match &m.status {
         Status::Closed(reason) => (
@@ -668,7 +737,7 @@ fn final_message(m: &Model, frame: &mut Frame, area: Rect) {
     text_overlay(
         m,
         frame,
-        area,
+        a,
         60,
         title,
         meaning,
@@ -681,7 +750,7 @@ fn final_message(m: &Model, frame: &mut Frame, area: Rect) {
     );
 }
 
-fn help(m: &Model, frame: &mut Frame, area: Rect) {
+fn help(m: &Model, frame: &mut Frame, a: &Areas) {
     let t = &m.theme;
     let rows = m.keymap.help();
     // In columns: a key may be any printable character, a wide one too.
@@ -711,7 +780,7 @@ fn help(m: &Model, frame: &mut Frame, area: Rect) {
         }
     }
     let height = lines.len() as u16 + 2;
-    let r = overlay(frame, area, 60, height);
+    let r = overlay(frame, a, 60, height);
     frame.render_widget(
         Paragraph::new(lines).block(overlay_block(m, "keys", Meaning::Accent)),
         r,
@@ -733,9 +802,11 @@ fn too_small(m: &Model, frame: &mut Frame, area: Rect) {
             Span::styled("call: ", t.style(Meaning::Muted)),
             badge(m),
         ]),
+        // Whole hints, however narrow: the paragraph wraps them at spaces.
         Line::from(key_hints(
             m,
-            &[(Action::Leave, "leave"), (Action::Quit, "quit")],
+            &labelled(m, &[(Action::Leave, "leave"), (Action::Quit, "quit")]),
+            usize::MAX,
         )),
     ];
     if let Some((meaning, text)) = &m.notice {
