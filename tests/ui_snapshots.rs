@@ -1243,3 +1243,28 @@ fn hints_at_80_columns_are_whole_or_not_there() {
         "a word cut: {header:?}"
     );
 }
+
+#[test]
+fn tag_characters_from_the_server_show_as_replacement_marks() {
+    // U+E0041.. spell "ALL CAPS" invisibly; U+E007F ends a tag sequence.
+    let tagged = "mallory\u{e0041}\u{e004c}\u{e004c}\u{e007f}";
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[(tagged, 60)]);
+    s.ev(
+        1.0,
+        EventKind::Error {
+            message: format!("notice from {tagged}"),
+        },
+    );
+    let buf = s.draw();
+    let tag = |c: char| ('\u{e0000}'..='\u{e007f}').contains(&c);
+    for cell in buf.content() {
+        assert!(!cell.symbol().chars().any(tag), "{:?}", cell.symbol());
+    }
+    let screen = text(&buf);
+    let shown = "mallory\u{fffd}\u{fffd}\u{fffd}\u{fffd}";
+    let people = boxed(&buf, "Participants (1)");
+    assert!(people.contains(shown), "{people}");
+    assert!(screen.contains(&format!("{shown} joined")), "{screen}");
+    assert!(screen.contains(&format!("notice from {shown}")), "{screen}");
+}
