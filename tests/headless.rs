@@ -549,13 +549,13 @@ async fn close_reasons_say_it_once_and_text_is_escaped_once() {
     // Quotes, an apostrophe, accents and a dash: text, not escapes.
     let words = r#"it's "over" — déjà vu"#;
 
-    let url = one_shot_server(Then::Close(4010, words)).await;
+    let url = one_shot_server(Then::Close(4002, words)).await;
     let mut h = Headless::start(&url, "alice", &[], true);
     h.until("connection_closed").await;
     let (reason, line) = said(&h);
     assert_eq!(
         reason,
-        format!("server closed the connection: {words} (close code 4010)"),
+        format!("server closed the connection: {words} (close code 4002)"),
         "{line}"
     );
     assert_eq!(h.exit_code().await, 5);
@@ -599,13 +599,13 @@ async fn close_reasons_say_it_once_and_text_is_escaped_once() {
     assert_eq!(h.exit_code().await, 0);
 
     // A control character is escaped once, by JSON: never raw on the line.
-    let url = one_shot_server(Then::Close(4010, "bye\u{1b}[2J")).await;
+    let url = one_shot_server(Then::Close(4002, "bye\u{1b}[2J")).await;
     let mut h = Headless::start(&url, "alice", &[], true);
     h.until("connection_closed").await;
     let (reason, line) = said(&h);
     assert_eq!(
         reason,
-        "server closed the connection: bye\u{1b}[2J (close code 4010)"
+        "server closed the connection: bye\u{1b}[2J (close code 4002)"
     );
     assert!(line.contains(r"bye\u001b[2J"), "{line}");
     assert!(!line.contains('\u{1b}'), "{line}");

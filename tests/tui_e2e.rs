@@ -373,3 +373,95 @@ fn pasted_text_is_not_taken_for_keys() {
     tmux.keys("q");
     assert_eq!(tmux.wait_exit(tmux.pid()), 0);
 }
+
+/// The value on the call panel's row labelled `label`, if it is on screen.
+fn call_value(screen: &str, label: &str) -> Option<String> {
+    let start = format!("│ {label:<9}");
+    screen.lines().find_map(|l| {
+        let rest = l.strip_prefix(&start)?;
+        Some(rest.split('│').next().unwrap_or("").trim_end().to_owned())
+    })
+}
+
+/// A round trip measured on the connection we have: a number, not history.
+fn live_rtt(screen: &str) -> bool {
+    call_value(screen, "rtt").is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// The reconnect overlay is up, and on each of its rows nothing but panel
+/// frames (a top border may carry its title) is drawn beside it: no bits
+/// of the lines it covers. `Err` says what is there.
+fn overlay_alone_on_its_rows(screen: &str) -> Result<(), String> {
+    let rows: Vec<Vec<char>> = screen.lines().map(|l| l.chars().collect()).collect();
+    let top = rows
+        .iter()
+        .position(|r| r.iter().collect::<String>().contains(" connection lost ─"))
+        .ok_or("no overlay")?;
+    let left = rows[top]
+        .iter()
+        .skip(1)
+        .position(|c| *c == '┌')
+        .ok_or("no corner")?
+        + 1;
+    let right = rows[top]
+        .iter()
+        .rposition(|c| *c == '┐')
+        .ok_or("no corner")?;
+    let bottom = (top..rows.len())
+        .find(|&y| rows[y].get(left) == Some(&'└'))
+        .ok_or("no bottom")?;
+    for row in &rows[top..=bottom] {
+        for side in [&row[..left], row.get(right + 1..).unwrap_or(&[])] {
+            let frame_only =
+                side.first() == Some(&'┌') || side.iter().all(|c| " │─┌┐└┘".contains(*c));
+            if !frame_only {
+                return Err(format!(
+                    "{:?} beside the overlay",
+                    side.iter().collect::<String>()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn an_outage_shows_what_was_as_history_and_nothing_beside_the_overlay() {
+    if !have_tmux("an_outage_shows_what_was_as_history_and_nothing_beside_the_overlay") {
+        return;
+    }
+    let world = World::start("stale");
+    let tmux = Tmux::start("stale", 80, 24, &world.args("e2e-stale", "frank"));
+    tmux.wait("joined, with a round trip measured", |s| {
+        s.contains(" JOINED ") && live_rtt(s)
+    });
+    world.relay().set_up(false);
+    tmux.wait("the overlay, alone on its rows", |s| {
+        s.contains("down for") && overlay_alone_on_its_rows(s).is_ok()
+    });
+    // Hidden, to see the call panel: down, the last round trip is history.
+    tmux.keys("Escape");
+    tmux.wait("the round trip as history while down", |s| {
+        s.contains("RECONNECTING")
+            && !s.contains("down for")
+            && call_value(s, "rtt").is_some_and(|v| v.starts_with("last "))
+    });
+    world.relay().set_up(true);
+    // Back: the drop's reason is the last error now, with its time.
+    tmux.wait("the restore, the drop as history", |s| {
+        s.contains(" JOINED ")
+            && call_value(s, "error").is_some_and(|v| v.starts_with("last ") && v.contains(':'))
+    });
+    tmux.wait("a round trip on the new connection", live_rtt);
+    // Left: no heartbeat is "yet" to come; the last is history.
+    tmux.keys("l");
+    tmux.wait("left, the call as history", |s| {
+        s.contains(" LEFT ")
+            && call_value(s, "rtt").is_some_and(|v| v.starts_with("last "))
+            && !s.contains("no heartbeat yet")
+    });
+    world.wait_listed("e2e-stale", "frank", None);
+    let pid = tmux.pid();
+    tmux.keys("q");
+    assert_eq!(tmux.wait_exit(pid), 0);
+}

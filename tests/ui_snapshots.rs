@@ -861,3 +861,410 @@ fn at_the_oldest_line_further_scroll_keys_cost_nothing() {
     );
     assert!(text(&s.draw()).contains("connecting to ws://127.0.0.1:7878/ws"));
 }
+
+/// Every wide character is followed by the blank cell it covers: nothing
+/// is drawn in a cell the terminal gives to the character before it (a
+/// real terminal would show the character, not what was drawn there).
+fn well_formed(buf: &Buffer) -> Result<(), String> {
+    use ratatui::buffer::CellWidth;
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width.saturating_sub(1) {
+            let c = &buf[(x, y)];
+            if c.symbol().cell_width() > 1 && buf[(x + 1, y)].symbol() != " " {
+                return Err(format!(
+                    "{:?} at ({x}, {y}) hides {:?}",
+                    c.symbol(),
+                    buf[(x + 1, y)].symbol()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where `needle` starts in row `y`, in columns, from column `from` on.
+fn column_of(buf: &Buffer, y: u16, from: u16, needle: &str) -> Option<u16> {
+    (from..buf.area.width).find(|&x| {
+        let rest: String = (x..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+        rest.starts_with(needle)
+    })
+}
+
+/// Names in every script and shape: wide, full-width, combining marks,
+/// emoji with a presentation selector, a flag, halfwidth kana; one long.
+fn a_call_with_names_from_everywhere(s: &mut Scene) {
+    s.m.info.session = "quarterly-planning-review-with-the-whole-product-team".into();
+    s.m.info.user = "alice-from-the-platform-group".into();
+    s.joined(
+        0.0,
+        &[
+            ("李小龍", 300),
+            ("Ｆｕｌｌｗｉｄｔｈ", 250),
+            ("Zoe\u{308}y A\u{30a}sa", 200),
+            ("Rene\u{301}e", 150),
+            ("❤\u{fe0f} heart", 120),
+            ("🇫🇷 Amélie", 100),
+            ("ｶﾞｷﾞ", 60),
+            ("bartholomew-the-long", 30),
+        ],
+    );
+}
+
+#[test]
+fn names_from_everywhere_line_up_and_long_ones_say_they_are_cut() {
+    let mut s = Scene::new(120, 40);
+    a_call_with_names_from_everywhere(&mut s);
+    let screen = s.screen();
+    insta::assert_snapshot!(screen);
+    let buf = s.draw();
+    let (px, py) = find(&buf, "┌ Participants").unwrap();
+    // The join times start in one column, whatever the names are written in.
+    let at: Vec<Option<u16>> = (py + 1..py + 9)
+        .map(|y| column_of(&buf, y, px, "11:0"))
+        .collect();
+    assert!(
+        at[0].is_some() && at.iter().all(|x| *x == at[0]),
+        "{at:?}\n{screen}"
+    );
+    well_formed(&buf).unwrap_or_else(|e| panic!("{e}\n{screen}"));
+    // At 80 columns the long name is cut, with `…`, and the times still
+    // line up.
+    drop(s); // one scene at a time: they share the log
+    let mut s = Scene::new(80, 24);
+    a_call_with_names_from_everywhere(&mut s);
+    let buf = s.draw();
+    let screen = text(&buf);
+    let (px, py) = find(&buf, "┌ Participants").unwrap();
+    let at: Vec<Option<u16>> = (py + 1..py + 9)
+        .map(|y| column_of(&buf, y, px, "11:0"))
+        .collect();
+    assert!(
+        at[0].is_some() && at.iter().all(|x| *x == at[0]),
+        "{at:?}\n{screen}"
+    );
+    assert!(screen.contains("bartholomew-the-l… 11:06:10"), "{screen}");
+    // The header: session and user cut to the row, each saying so.
+    let header = screen.lines().next().unwrap();
+    assert!(
+        header.contains(" quarterly-planning-review-w… as alice-from-the-platform-gr…  "),
+        "{header:?}"
+    );
+}
+
+#[test]
+fn help_lines_up_keys_of_any_width() {
+    let mut s = Scene::new(80, 24);
+    // A key may be any printable character: here a wide one.
+    s.m.keymap = Keymap::from_config(&calltop::config::KeysSection {
+        leave: "終".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    s.key(Action::Help);
+    let buf = s.draw();
+    let (_, top) = find(&buf, " keys ").unwrap();
+    let at = |what: &str| {
+        (top..buf.area.height)
+            .find_map(|y| column_of(&buf, y, 0, what))
+            .unwrap_or_else(|| panic!("{what:?} not in\n{}", text(&buf)))
+    };
+    assert_eq!(
+        at("leave the session"),
+        at("join, or rejoin"),
+        "{}",
+        text(&buf)
+    );
+    assert_eq!(
+        at("leave the session"),
+        at("same as quit"),
+        "{}",
+        text(&buf)
+    );
+}
+
+#[test]
+fn a_join_before_today_says_which_day() {
+    let mut s = Scene::new(80, 24);
+    // The scene's "now" is 2026-11-18 11:06:40 UTC.
+    s.joined(
+        0.0,
+        &[("bob", 60), ("carol", 12 * 3600), ("dave", 3 * 86_400)],
+    );
+    let buf = s.draw();
+    let people = boxed(&buf, "Participants (3)");
+    for row in [
+        "joined Nov 15 11:06",
+        "joined Nov 17 23:06",
+        "joined 11:05:40",
+    ] {
+        assert!(people.contains(row), "{row:?} missing:\n{people}");
+    }
+    // In the dashboard's zone: nine hours east, carol joined today.
+    s.m.tz = TimeZone::fixed(jiff::tz::offset(9));
+    let people = boxed(&s.draw(), "Participants (3)");
+    assert!(people.contains("joined 08:06:40"), "{people}");
+}
+
+/// The call panel's row labelled `label`, from the label on, trimmed.
+fn call_row(buf: &Buffer, label: &str) -> String {
+    let call = boxed(buf, "Call");
+    call.lines()
+        .find_map(|l| {
+            let inner = l.trim_start_matches('│').trim_start();
+            inner
+                .strip_prefix(label)
+                .filter(|rest| rest.starts_with(' '))
+                .map(|rest| format!("{label}{}", rest.split('│').next().unwrap().trim_end()))
+        })
+        .unwrap_or_else(|| panic!("no {label:?} row in\n{call}"))
+}
+
+#[test]
+fn an_outage_and_a_leave_leave_history_not_live_looking_numbers() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[("bob", 60)]);
+    s.heartbeats(2.0, 8);
+    let live = call_row(&s.draw(), "rtt");
+    assert!(live.starts_with("rtt      0.71 ms "), "{live}");
+    s.ev(
+        20.0,
+        EventKind::ConnectionLost {
+            reason: "heartbeat unanswered for 2500 ms".into(),
+        },
+    );
+    s.ev(
+        20.0,
+        EventKind::ReconnectAttempt {
+            attempt: 1,
+            max: 10,
+            delay: Duration::from_secs(2),
+        },
+    );
+    // Down (the overlay hidden, to see the panel): the last round trip is
+    // history, muted, not a value that looks measured now.
+    s.key(Action::Back);
+    let buf = s.draw();
+    assert_eq!(
+        call_row(&buf, "rtt"),
+        "rtt      last 0.71 ms ▄▅▆▇█▄▆▇",
+        "{}",
+        text(&buf)
+    );
+    let (x, y) = find(&buf, "last 0.71 ms").unwrap();
+    assert_eq!(buf[(x, y)].fg, Color::DarkGray);
+    // Meanwhile the reason is news.
+    let (x, y) = find(&buf, "heartbeat unanswered").unwrap();
+    assert_eq!(buf[(x, y)].fg, Color::Yellow);
+    s.ev(
+        22.3,
+        EventKind::ConnectionRestored {
+            resumed: true,
+            downtime: Duration::from_millis(2300),
+            attempts: 1,
+        },
+    );
+    // Restored: the drop's reason is history (dated, muted), and until a
+    // heartbeat on the new connection so is the round trip.
+    let buf = s.draw();
+    assert_eq!(
+        call_row(&buf, "error"),
+        "error    last 11:07:00: heartbeat unanswere…"
+    );
+    let (x, y) = find(&buf, "last 11:07:00").unwrap();
+    assert_eq!(buf[(x, y)].fg, Color::DarkGray);
+    assert!(call_row(&buf, "rtt").starts_with("rtt      last 0.71 ms"));
+    s.ev(
+        24.0,
+        EventKind::Heartbeat {
+            rtt: Duration::from_micros(450),
+        },
+    );
+    insta::assert_snapshot!("restored_with_the_drop_as_history", s.screen());
+    assert!(call_row(&s.draw(), "rtt").starts_with("rtt      0.45 ms  "));
+    // We leave: no heartbeat is "yet" to come, and none is live.
+    s.ev(30.0, EventKind::Leaving { rejoin: false });
+    s.ev(
+        30.1,
+        EventKind::SessionLeft {
+            reason: LeftReason::User,
+        },
+    );
+    insta::assert_snapshot!("left_with_the_call_as_history", s.screen());
+    let buf = s.draw();
+    assert!(call_row(&buf, "rtt").starts_with("rtt      last 0.45 ms"));
+    assert!(call_row(&buf, "error").starts_with("error    last 11:07:00: "));
+    assert!(!text(&buf).contains("no heartbeat yet"));
+    // A new join starts a new call's numbers.
+    s.joined(40.0, &[]);
+    let buf = s.draw();
+    assert_eq!(call_row(&buf, "rtt"), "rtt      no heartbeat yet");
+    assert_eq!(call_row(&buf, "error"), "error    none");
+}
+
+/// The cells of `buf` in `rows` x `cols`, one string a row.
+fn columns(buf: &Buffer, rows: std::ops::Range<u16>, cols: std::ops::Range<u16>) -> Vec<String> {
+    rows.map(|y| cols.clone().map(|x| buf[(x, y)].symbol()).collect())
+        .collect()
+}
+
+#[test]
+fn an_overlay_leaves_no_bits_of_what_it_covers_beside_it() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[("bob", 60)]);
+    // A wrapped line, and a reason in wide letters where the box's left
+    // edge falls on the call panel.
+    s.ev(
+        5.0,
+        EventKind::Error {
+            message: "the server says: participant limit nearly reached, \
+                      new joins may be refused until someone leaves the room"
+                .into(),
+        },
+    );
+    s.ev(
+        20.0,
+        EventKind::ConnectionLost {
+            reason: "接続が切断されました".into(),
+        },
+    );
+    s.ev(
+        20.0,
+        EventKind::ReconnectAttempt {
+            attempt: 1,
+            max: 10,
+            delay: Duration::from_secs(5),
+        },
+    );
+    s.at(21.0);
+    let screen = s.screen();
+    insta::assert_snapshot!("reconnecting_over_wide_text", screen);
+    let buf = s.draw();
+    well_formed(&buf).unwrap_or_else(|e| panic!("{e}\n{screen}"));
+    let (bx, by) = find(&buf, "┌──").expect("the box's top left corner is drawn");
+    let overlay = boxed(&buf, "connection lost");
+    let (w, h) = (
+        overlay.lines().next().unwrap().chars().count() as u16,
+        overlay.lines().count() as u16,
+    );
+    // Beside the box, on each of its rows: panel frames (a top border with
+    // its title), nothing else.
+    let frame_only =
+        |row: &String| row.starts_with('┌') || row.chars().all(|c| " │─┌┐└┘".contains(c));
+    for side in [
+        columns(&buf, by..by + h, 0..bx),
+        columns(&buf, by..by + h, bx + w..80),
+    ] {
+        assert!(side.iter().all(frame_only), "{side:#?}\n{screen}");
+    }
+    // Under it, the log goes on with whole lines only: no line's second
+    // half without its first.
+    let below = columns(&buf, by + h..23, 1..79);
+    let first = below.iter().find(|r| !r.trim().is_empty()).unwrap();
+    assert!(
+        first.trim_start_matches(' ').starts_with("11:"),
+        "{first:?}\n{screen}"
+    );
+}
+
+#[test]
+fn the_log_never_starts_with_the_second_half_of_a_line() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[]);
+    let rows = calltop::ui::layout::log_inner_area(&s.m).height;
+    // A line that takes three rows, then enough short ones that only its
+    // last two rows would still be in view.
+    s.ev(
+        1.0,
+        EventKind::Error {
+            message: format!("a long notice from the server: {}", "words ".repeat(25)),
+        },
+    );
+    for i in 0..rows - 2 {
+        s.ev(
+            2.0 + f64::from(i),
+            EventKind::Error {
+                message: format!("short notice {i}"),
+            },
+        );
+    }
+    let screen = s.screen();
+    insta::assert_snapshot!(screen);
+    let buf = s.draw();
+    let (_, top) = find(&buf, "┌ Events ").unwrap();
+    let log = columns(&buf, top + 1..23, 2..78);
+    let first = log.iter().find(|r| !r.trim().is_empty()).unwrap();
+    assert!(first.starts_with("11:"), "{first:?}\n{screen}");
+    assert!(!screen.contains("│              words"), "{screen}");
+    assert!(screen.contains("short notice 0"), "{screen}");
+}
+
+#[test]
+fn hints_at_80_columns_are_whole_or_not_there() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[]);
+    s.ev(
+        300.0,
+        EventKind::SessionTimedOut {
+            idle_timeout: Duration::from_secs(300),
+        },
+    );
+    s.key(Action::Back);
+    insta::assert_snapshot!("timed_out_at_80_columns", s.screen());
+    // Shortened to fit.
+    assert_eq!(
+        call_row(&s.draw(), "call"),
+        "call     left after 05:00 alone · j join"
+    );
+    s.joined(310.0, &[]);
+    s.ev(
+        320.0,
+        EventKind::SessionLeft {
+            reason: LeftReason::Removed,
+        },
+    );
+    s.key(Action::Back);
+    // Too long even in short: left out (the footer says j join).
+    assert_eq!(
+        call_row(&s.draw(), "call"),
+        "call     removed by an administrator"
+    );
+    // A notice naming a key is cut between words, never inside one.
+    s.joined(330.0, &[]);
+    s.key(Action::Quit);
+    let notice = "quitting: leaving the session first (q again to quit at once)";
+    let header = text(&s.draw()).lines().next().unwrap().to_owned();
+    let shown = header.split("  ").last().unwrap().trim();
+    let cut = shown
+        .strip_suffix('…')
+        .unwrap_or_else(|| panic!("{header:?}"));
+    assert!(notice.starts_with(cut), "{header:?}");
+    assert!(
+        notice[cut.len()..].starts_with(' '),
+        "a word cut: {header:?}"
+    );
+}
+
+#[test]
+fn tag_characters_from_the_server_show_as_replacement_marks() {
+    // U+E0041.. spell "ALL CAPS" invisibly; U+E007F ends a tag sequence.
+    let tagged = "mallory\u{e0041}\u{e004c}\u{e004c}\u{e007f}";
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[(tagged, 60)]);
+    s.ev(
+        1.0,
+        EventKind::Error {
+            message: format!("notice from {tagged}"),
+        },
+    );
+    let buf = s.draw();
+    let tag = |c: char| ('\u{e0000}'..='\u{e007f}').contains(&c);
+    for cell in buf.content() {
+        assert!(!cell.symbol().chars().any(tag), "{:?}", cell.symbol());
+    }
+    let screen = text(&buf);
+    let shown = "mallory\u{fffd}\u{fffd}\u{fffd}\u{fffd}";
+    let people = boxed(&buf, "Participants (1)");
+    assert!(people.contains(shown), "{people}");
+    assert!(screen.contains(&format!("{shown} joined")), "{screen}");
+    assert!(screen.contains(&format!("notice from {shown}")), "{screen}");
+}

@@ -82,6 +82,23 @@ pub fn time_of_day(t: SystemTime, tz: &TimeZone) -> String {
     zoned(t, tz).map_or_else(|| "--:--:--".into(), |z| z.strftime("%H:%M:%S").to_string())
 }
 
+/// When `t` was, as seen at `now`: the time of day if that was today in
+/// `tz`, `Nov 17 11:01` on another day this year, `2025-11-17 11:01` in
+/// another year. A time of day alone would pass yesterday off as today.
+pub fn when(t: SystemTime, now: SystemTime, tz: &TimeZone) -> String {
+    let (Some(z), Some(today)) = (zoned(t, tz), zoned(now, tz)) else {
+        return time_of_day(t, tz);
+    };
+    let format = if z.date() == today.date() {
+        "%H:%M:%S"
+    } else if z.year() == today.year() {
+        "%b %-d %H:%M"
+    } else {
+        "%Y-%m-%d %H:%M"
+    };
+    z.strftime(format).to_string()
+}
+
 /// Wall-clock time of day with milliseconds, `14:02:05.123`, for the event log.
 pub fn time_of_day_ms(t: SystemTime, tz: &TimeZone) -> String {
     zoned(t, tz).map_or_else(
@@ -123,5 +140,22 @@ mod tests {
         let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_123);
         assert_eq!(time_of_day(t, &TimeZone::UTC), "11:06:40");
         assert_eq!(time_of_day_ms(t, &TimeZone::UTC), "11:06:40.123");
+    }
+
+    #[test]
+    fn a_time_on_another_day_says_which_day() {
+        let utc = TimeZone::UTC;
+        // 2026-11-18 11:06:40 UTC
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let ago = |s: u64| now - Duration::from_secs(s);
+        assert_eq!(when(ago(300), now, &utc), "11:01:40");
+        assert_eq!(when(ago(11 * 3600), now, &utc), "00:06:40");
+        assert_eq!(when(ago(12 * 3600), now, &utc), "Nov 17 23:06");
+        assert_eq!(when(ago(20 * 86_400), now, &utc), "Oct 29 11:06");
+        assert_eq!(when(ago(400 * 86_400), now, &utc), "2025-10-14 11:06");
+        // "Today" is the dashboard's zone's: 23:06 UTC on the 17th is the
+        // 18th nine hours east.
+        let east = TimeZone::fixed(jiff::tz::offset(9));
+        assert_eq!(when(ago(12 * 3600), now, &east), "08:06:40");
     }
 }

@@ -10,11 +10,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 use tui_logger::{ExtLogRecord, LogFormatter, TuiLoggerWidget, TuiWidgetEvent, TuiWidgetState};
-use unicode_width::UnicodeWidthChar;
 
 use super::fmt;
 use super::sanitize;
 use super::theme::{Meaning, Theme};
+use super::width;
 
 /// One line for the log. `text` must already be safe to show (see [`sanitize`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +162,24 @@ impl LogFormatter for Formatter {
     }
 }
 
+/// Blanks the rows at the top of `area` that continue a wrapped line whose
+/// start is not in it (above it, or under an overlay): half a line without
+/// its time reads as if it were a line of its own. A line's first row
+/// starts with its time; the rows that continue it, with spaces.
+pub fn clear_orphans(buf: &mut Buffer, area: Rect) {
+    for y in area.top()..area.bottom() {
+        let row = (area.left()..area.right()).map(|x| buf[(x, y)].symbol());
+        let mut row = row.peekable();
+        let continues = row.peek() == Some(&" ") && row.any(|s| s != " ");
+        if !continues {
+            break;
+        }
+        for x in area.left()..area.right() {
+            buf[(x, y)].reset();
+        }
+    }
+}
+
 /// Splits `text` into pieces of at most `first` columns, then `rest` columns,
 /// breaking at spaces where it can.
 fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
@@ -170,7 +188,7 @@ fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
     let mut cols = 0;
     let avail = |out: &Vec<String>| if out.is_empty() { first } else { rest };
     for word in text.split(' ') {
-        let w: usize = word.chars().map(|c| c.width().unwrap_or(0)).sum();
+        let w = width::cols(word);
         let sep = usize::from(!line.is_empty());
         if cols + sep + w <= avail(&out) {
             if sep == 1 {
@@ -184,15 +202,15 @@ fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
             out.push(std::mem::take(&mut line));
             cols = 0;
         }
-        // A word longer than a whole line is cut where it must be.
-        for c in word.chars() {
-            let cw = c.width().unwrap_or(0);
-            if cols + cw > avail(&out) && !line.is_empty() {
+        // A word longer than a whole line is cut where it must be (between
+        // graphemes: a letter keeps its marks).
+        for (g, gw) in width::graphemes(word) {
+            if cols + gw > avail(&out) && !line.is_empty() {
                 out.push(std::mem::take(&mut line));
                 cols = 0;
             }
-            line.push(c);
-            cols += cw;
+            line.push_str(g);
+            cols += gw;
         }
     }
     if !line.is_empty() || out.is_empty() {
@@ -312,6 +330,48 @@ mod tests {
         assert_eq!(wrap("abcdefgh", 3, 4), vec!["abc", "defg", "h"]);
         assert_eq!(wrap("", 5, 5), vec![""]);
         assert_eq!(wrap("a bcdefgh", 4, 4), vec!["a", "bcde", "fgh"]);
+        // Columns as drawn: wide letters, and marks that stay with theirs.
+        assert_eq!(wrap("李小龍 李", 6, 6), vec!["李小龍", "李"]);
+        assert_eq!(
+            wrap("e\u{301}e\u{301}e\u{301}", 2, 2),
+            vec!["e\u{301}e\u{301}", "e\u{301}"]
+        );
+    }
+
+    fn rows(buf: &Buffer) -> Vec<String> {
+        (0..buf.area.height)
+            .map(|y| {
+                (0..buf.area.width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn continuations_at_the_top_are_blanked_and_nothing_after_a_start() {
+        let mut buf = Buffer::with_lines([
+            "   end of one",
+            "   and more  ",
+            "12 a start   ",
+            "   its rest  ",
+        ]);
+        let area = buf.area;
+        clear_orphans(&mut buf, area);
+        assert_eq!(
+            rows(&buf),
+            [
+                "             ",
+                "             ",
+                "12 a start   ",
+                "   its rest  "
+            ]
+        );
+        // Blank rows (an empty log) are not continuations.
+        let mut buf = Buffer::with_lines(["     ", "12 x "]);
+        let area = buf.area;
+        clear_orphans(&mut buf, area);
+        assert_eq!(rows(&buf), ["     ", "12 x "]);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! - [`app`]: the render loop (terminal input, engine events, timers)
 //! - [`replay`]: the same dashboard on a recording
 //! - [`terminal`]: raw mode and the alternate screen, always restored
-//! - [`keys`], [`theme`], [`log`], [`sanitize`], [`fmt`], [`facts`], [`words`]: one job each
+//! - [`keys`], [`theme`], [`log`], [`sanitize`], [`fmt`], [`facts`], [`words`],
+//!   [`width`]: one job each
 
 pub mod app;
 pub mod facts;
@@ -20,6 +21,7 @@ pub mod sanitize;
 pub mod terminal;
 pub mod theme;
 pub mod view;
+pub mod width;
 pub mod words;
 
 pub use app::run;

@@ -163,6 +163,17 @@ pub fn who(id: &str, user: &str) -> String {
     }
 }
 
+/// The last thing that went wrong, cleaned, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastError {
+    pub text: String,
+    pub at: SystemTime,
+    /// It explains where the call is now (down, closed, or nothing has
+    /// happened since). False once the call has got past it (restored,
+    /// joined, left): still worth reading, as history, but not as news.
+    pub current: bool,
+}
+
 /// Everything the dashboard shows.
 #[derive(Clone)]
 pub struct Model {
@@ -185,10 +196,17 @@ pub struct Model {
     /// What the server told us about itself and this call, cleaned; `None`
     /// until it says, and again once the call ends.
     pub facts: Option<ServerFacts>,
+    /// Round-trip times of this call's heartbeats, newest last; kept once
+    /// the call is over (what the connection was like is worth seeing
+    /// then), gone on the next join.
     pub rtt: VecDeque<Duration>,
+    /// The newest round trip is of the connection we have now: false from a
+    /// drop, a leave or the end of the call until the next heartbeat, so a
+    /// value from before is never shown as if it were current.
+    pub rtt_live: bool,
     pub lost_count: u32,
     pub last_downtime: Option<Duration>,
-    pub last_error: Option<String>,
+    pub last_error: Option<LastError>,
     pub idle: Option<Idle>,
     pub help: bool,
     /// The final message of an ended session was closed with Esc.
@@ -283,6 +301,7 @@ impl Model {
             participants: BTreeMap::new(),
             facts: None,
             rtt: VecDeque::with_capacity(RTT_HISTORY),
+            rtt_live: false,
             lost_count: 0,
             last_downtime: None,
             last_error: None,
@@ -440,6 +459,23 @@ impl Model {
         out.push(Effect::Log(LogLine { ts, meaning, text }));
     }
 
+    /// Something went wrong at `at`: the latest error, and current.
+    fn failed(&mut self, text: String, at: SystemTime) {
+        self.last_error = Some(LastError {
+            text,
+            at,
+            current: true,
+        });
+    }
+
+    /// The call has got past its last error (restored, joined, left): it
+    /// stays readable, as history.
+    fn past_error(&mut self) {
+        if let Some(e) = &mut self.last_error {
+            e.current = false;
+        }
+    }
+
     /// Feedback in the header from outside `update`: a replay's keys, which
     /// change no call.
     pub fn say(&mut self, meaning: Meaning, text: String) {
@@ -537,10 +573,13 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
     let (meaning, text) = match kind {
         EventKind::Connecting { attempt } => {
             if !m.status.is_active() {
-                // A new join: the last call's drops and error are history.
+                // A new join: a new call's numbers. The last call's drops
+                // and error are in the log; its round trips go with it.
                 m.lost_count = 0;
                 m.last_downtime = None;
                 m.last_error = None;
+                m.rtt.clear();
+                m.rtt_live = false;
                 notice = Some((
                     Meaning::Accent,
                     format!("joining session {}", m.info.session),
@@ -563,6 +602,8 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
             m.call_start = Some((at, ts));
             m.participants.clear();
             m.final_dismissed = false;
+            // Whatever went wrong on the way in is behind us now.
+            m.past_error();
             let others = match participants {
                 0 => "nobody else is here yet".into(),
                 n => format!("{} here", plural(n, "other person is", "others are")),
@@ -575,6 +616,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
         }
         EventKind::SessionLeft { reason } => {
             m.status = Status::Left(reason);
+            m.past_error();
             let meaning = match reason {
                 LeftReason::User => Meaning::Muted,
                 LeftReason::Removed | LeftReason::Ended | LeftReason::Replaced => Meaning::Error,
@@ -583,6 +625,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
         }
         EventKind::SessionTimedOut { idle_timeout } => {
             m.status = Status::TimedOut(idle_timeout);
+            m.past_error();
             let text = format!("{} (idle timeout)", words::timed_out(idle_timeout));
             (Meaning::Warn, Some(text))
         }
@@ -594,7 +637,8 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
                 retry: None,
             };
             m.lost_count += 1;
-            m.last_error = Some(reason.clone());
+            m.rtt_live = false;
+            m.failed(reason.clone(), ts);
             (Meaning::Error, Some(format!("connection lost: {reason}")))
         }
         EventKind::ConnectionRestored {
@@ -605,6 +649,9 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
             m.status = Status::Joined;
             m.reconnect_dismissed = false;
             m.last_downtime = Some(downtime);
+            // The drop is over, its reason history. The round trip stays
+            // history too until a heartbeat on this connection.
+            m.past_error();
             let how = if resumed {
                 "the server kept our place"
             } else {
@@ -620,7 +667,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
         EventKind::ConnectionClosed { reason } => {
             m.reconnect_dismissed = false;
             let reason = clean(&reason);
-            m.last_error = Some(reason.clone());
+            m.failed(reason.clone(), ts);
             m.status = Status::Closed(reason.clone());
             (Meaning::Error, Some(format!("connection closed: {reason}")))
         }
@@ -713,18 +760,22 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
                 m.rtt.pop_front();
             }
             m.rtt.push_back(rtt);
+            m.rtt_live = true;
             // The sparkline shows these; one line every two seconds would bury the log.
             (Meaning::Muted, None)
         }
         EventKind::Error { message } => {
             let message = clean(&message);
-            m.last_error = Some(message.clone());
+            m.failed(message.clone(), ts);
             (Meaning::Warn, Some(message))
         }
         // Which run this is: the header shows it already.
         EventKind::RunStarted { .. } => (Meaning::Muted, None),
         EventKind::Leaving { rejoin } => {
             m.status = Status::Leaving;
+            // No more heartbeats on the way out.
+            m.rtt_live = false;
+            m.past_error();
             let text = match (rejoin, m.quit_by.is_some()) {
                 (true, _) => "leaving the session, then joining it again",
                 (false, true) => "leaving the session, then quitting",
@@ -763,7 +814,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
     if terminal {
         m.participants.clear();
         m.facts = None;
-        m.rtt.clear();
+        m.rtt_live = false;
         m.idle = None;
         m.call_start = None;
         m.final_dismissed = false;
@@ -1118,7 +1169,7 @@ mod tests {
                 reason: "boom\u{1b}[2J".into(),
             },
         );
-        assert_eq!(m.last_error.as_deref(), Some("boom␛[2J"));
+        assert_eq!(error(&m), Some(("boom␛[2J", true)));
         ev(
             &mut m,
             t0,
@@ -1302,10 +1353,12 @@ mod tests {
                 reason: "gave up".into(),
             },
         );
-        assert!(m.rtt.is_empty(), "no round trip after the call");
-        // What went wrong stays readable until the next join…
+        assert!(!m.rtt_live, "no live round trip after the call");
+        // What went wrong, and how the connection did, stay readable until
+        // the next join…
         assert_eq!(m.lost_count, 1);
-        assert_eq!(m.last_error.as_deref(), Some("gave up"));
+        assert_eq!(error(&m), Some(("gave up", true)));
+        assert_eq!(m.rtt.back(), Some(&Duration::from_millis(3)));
         // …which starts from nothing.
         joined(&mut m, t0);
         assert_eq!((m.lost_count, m.last_downtime), (0, None));
@@ -1328,7 +1381,102 @@ mod tests {
             },
         );
         ev(&mut m, t0, EventKind::Connecting { attempt: 2 });
-        assert_eq!(m.last_error.as_deref(), Some("refused"));
+        assert_eq!(error(&m), Some(("refused", true)));
+    }
+
+    /// The last error's text and whether it is current.
+    fn error(m: &Model) -> Option<(&str, bool)> {
+        m.last_error.as_ref().map(|e| (e.text.as_str(), e.current))
+    }
+
+    #[test]
+    fn an_error_the_call_got_past_is_history_not_news() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        lost(&mut m, t0);
+        assert_eq!(error(&m), Some(("boom", true)));
+        let restored = EventKind::ConnectionRestored {
+            resumed: true,
+            downtime: Duration::from_secs(3),
+            attempts: 3,
+        };
+        ev(&mut m, t0, restored.clone());
+        assert_eq!(
+            error(&m),
+            Some(("boom", false)),
+            "restored: the drop is over"
+        );
+        // A new error while joined is current, until we leave.
+        ev(
+            &mut m,
+            t0,
+            EventKind::Error {
+                message: "ignored a frame".into(),
+            },
+        );
+        assert_eq!(error(&m), Some(("ignored a frame", true)));
+        ev(&mut m, t0, EventKind::Leaving { rejoin: false });
+        assert_eq!(error(&m), Some(("ignored a frame", false)));
+        ev(
+            &mut m,
+            t0,
+            EventKind::SessionLeft {
+                reason: LeftReason::User,
+            },
+        );
+        assert_eq!(error(&m), Some(("ignored a frame", false)));
+        // Errors on the way into a call are behind us once we are in.
+        joined(&mut m, t0);
+        assert_eq!(m.last_error, None);
+        let (mut m, t0) = model();
+        ev(&mut m, t0, EventKind::Connecting { attempt: 1 });
+        ev(
+            &mut m,
+            t0,
+            EventKind::Error {
+                message: "refused".into(),
+            },
+        );
+        ev(&mut m, t0, EventKind::SessionJoined { participants: 0 });
+        assert_eq!(error(&m), Some(("refused", false)));
+    }
+
+    #[test]
+    fn a_round_trip_is_live_only_from_a_heartbeat_on_the_connection_we_have() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        assert!(!m.rtt_live);
+        let beat = |m: &mut Model| {
+            ev(
+                m,
+                t0,
+                EventKind::Heartbeat {
+                    rtt: Duration::from_millis(2),
+                },
+            )
+        };
+        beat(&mut m);
+        assert!(m.rtt_live);
+        lost(&mut m, t0);
+        assert!(!m.rtt_live, "down: the last value is from before");
+        ev(
+            &mut m,
+            t0,
+            EventKind::ConnectionRestored {
+                resumed: true,
+                downtime: Duration::from_secs(1),
+                attempts: 1,
+            },
+        );
+        assert!(
+            !m.rtt_live,
+            "back, but nothing measured on this connection yet"
+        );
+        beat(&mut m);
+        assert!(m.rtt_live);
+        ev(&mut m, t0, EventKind::Leaving { rejoin: false });
+        assert!(!m.rtt_live, "no heartbeats on the way out");
+        assert_eq!(m.rtt.len(), 2, "the history stays");
     }
 
     fn arrive(m: &mut Model, id: &str, user: &str, secs: u64) -> Update {

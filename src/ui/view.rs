@@ -9,11 +9,12 @@ use ratatui::widgets::{Block, Clear, LineGauge, Paragraph, Sparkline, Wrap};
 use super::facts;
 use super::fmt;
 use super::keys::Action;
-use super::layout::{self, MIN_HEIGHT, MIN_WIDTH, STATE_ROWS, layout};
+use super::layout::{self, Areas, MIN_HEIGHT, MIN_WIDTH, STATE_ROWS, layout};
 use super::log;
 use super::model::{Model, NO_NAME, Shown, Status};
 use super::sanitize::clean;
 use super::theme::Meaning;
+use super::width::{cols, fit, fit_middle, fit_words, pad};
 use super::words;
 use crate::event::LeftReason;
 
@@ -40,11 +41,11 @@ pub fn view(m: &Model, frame: &mut Frame) {
     log_panel(m, frame, a.log);
     footer(m, frame, a.footer);
     if m.help {
-        help(m, frame, area);
+        help(m, frame, &a);
     } else if m.reconnect_overlay() {
-        reconnecting(m, frame, area);
+        reconnecting(m, frame, &a);
     } else if m.final_message() {
-        final_message(m, frame, area);
+        final_message(m, frame, &a);
     }
 }
 
@@ -55,15 +56,33 @@ fn badge(m: &Model) -> Span<'static> {
     )
 }
 
+/// How `room` columns are shared by two texts `a` and `b` columns wide: each
+/// whole if both fit; otherwise `b` gets at least half (or what it needs),
+/// `a` the rest.
+fn share(a: usize, b: usize, room: usize) -> (usize, usize) {
+    if a + b <= room {
+        return (a, b);
+    }
+    let b = b.min((room / 2).max(room.saturating_sub(a)));
+    (room - b, b)
+}
+
 fn header(m: &Model, frame: &mut Frame, area: Rect) {
     let t = &m.theme;
+    let (calltop, badge, as_) = (" calltop ", badge(m), " as ");
+    // Session and user cut to what is left of the row, with `…`, rather
+    // than clipped at the edge, where a cut name looks like a whole one.
+    let room =
+        usize::from(area.width).saturating_sub(cols(calltop) + badge.width() + 2 + cols(as_) + 2);
+    let (session, user) = (&m.info.session, &m.info.user);
+    let (session_room, user_room) = share(cols(session), cols(user), room);
     let left = Line::from(vec![
-        Span::styled(" calltop ", t.strong(Meaning::Accent)),
-        badge(m),
+        Span::styled(calltop, t.strong(Meaning::Accent)),
+        badge,
         Span::raw("  "),
-        Span::styled(m.info.session.clone(), t.strong(Meaning::Text)),
-        Span::styled(" as ", t.style(Meaning::Muted)),
-        Span::styled(m.info.user.clone(), t.style(Meaning::Text)),
+        Span::styled(fit(session, session_room), t.strong(Meaning::Text)),
+        Span::styled(as_, t.style(Meaning::Muted)),
+        Span::styled(fit(user, user_room), t.style(Meaning::Text)),
         Span::raw("  "),
     ]);
     let used = (left.width() as u16).min(area.width);
@@ -75,76 +94,10 @@ fn header(m: &Model, frame: &mut Frame, area: Rect) {
             ..area
         };
         let room = usize::from(rest.width.saturating_sub(1));
-        let line = Line::from(Span::styled(fit(text, room), t.style(*meaning)));
+        // Whole words: a notice often names a key and what it does.
+        let line = Line::from(Span::styled(fit_words(text, room), t.style(*meaning)));
         frame.render_widget(Paragraph::new(line).alignment(Alignment::Right), rest);
     }
-}
-
-/// Display columns of `c`.
-fn char_cols(c: char) -> usize {
-    use unicode_width::UnicodeWidthChar;
-    c.width().unwrap_or(0)
-}
-
-/// Display columns of `text`.
-fn cols(text: &str) -> usize {
-    text.chars().map(char_cols).sum()
-}
-
-/// `text` cut to `width` columns, with `…` when cut.
-fn fit(text: &str, width: usize) -> String {
-    use unicode_width::UnicodeWidthChar;
-    if cols(text) <= width {
-        return text.to_owned();
-    }
-    let mut out = String::new();
-    let mut cols = 0;
-    for c in text.chars() {
-        let w = c.width().unwrap_or(0);
-        if cols + w + 1 > width {
-            break;
-        }
-        out.push(c);
-        cols += w;
-    }
-    if width > 0 {
-        out.push('…');
-    }
-    out
-}
-
-/// `text` cut to `width` columns in the middle, keeping more of its end:
-/// `#83…6246576`. For ids, which tend to differ at the end (counters) if
-/// not everywhere (random numbers).
-fn fit_middle(text: &str, width: usize) -> String {
-    if cols(text) <= width {
-        return text.to_owned();
-    }
-    if width <= 1 {
-        return "…".repeat(width);
-    }
-    let body = width - 1;
-    let (head, tail) = (body / 3, body - body / 3);
-    let take = |chars: &mut dyn Iterator<Item = char>, room: usize| {
-        let mut used = 0;
-        let mut out = Vec::new();
-        for c in chars {
-            if used + char_cols(c) > room {
-                break;
-            }
-            used += char_cols(c);
-            out.push(c);
-        }
-        out
-    };
-    let start = take(&mut text.chars(), head);
-    let mut end = take(&mut text.chars().rev(), tail);
-    end.reverse();
-    start
-        .into_iter()
-        .chain(std::iter::once('…'))
-        .chain(end)
-        .collect()
 }
 
 /// A participant's name and, when it is to be shown, their id (`#…`) in
@@ -159,10 +112,11 @@ fn name_and_id(name: &str, id: Option<&str>, width: usize) -> (String, String) {
     if nw + 2 + iw <= width {
         return (name.to_owned(), format!("  {id}"));
     }
-    let room = width.saturating_sub(1);
-    let id_room = iw.min((room / 2).max(room.saturating_sub(nw)));
-    let name = fit(name, room - id_room);
-    (name, format!(" {}", fit_middle(id, id_room)))
+    let (name_room, id_room) = share(nw, iw, width.saturating_sub(1));
+    (
+        fit(name, name_room),
+        format!(" {}", fit_middle(id, id_room)),
+    )
 }
 
 fn banner(m: &Model, frame: &mut Frame, area: Rect, text: &str) {
@@ -192,7 +146,7 @@ fn row<'a>(m: &Model, width: u16, label: &'a str, value: Vec<Span<'a>>) -> Line<
         if room == 0 {
             break;
         }
-        let w = span.width();
+        let w = cols(&span.content);
         if w <= room {
             room -= w;
             spans.push(span);
@@ -204,13 +158,14 @@ fn row<'a>(m: &Model, width: u16, label: &'a str, value: Vec<Span<'a>>) -> Line<
     Line::from(spans)
 }
 
-fn call_state(m: &Model) -> Vec<Span<'static>> {
+/// Where the call stands, in `room` columns.
+fn call_state(m: &Model, room: usize) -> Vec<Span<'static>> {
     let t = &m.theme;
     let join = m.keymap.label(Action::Join);
     let since = |m: &Model| {
         m.call_start.map(|(_, wall)| {
             let mins = m.in_call().map(fmt::minutes).unwrap_or_default();
-            format!("since {} · {mins}", fmt::time_of_day(wall, &m.tz))
+            format!("since {} · {mins}", fmt::when(wall, m.wall, &m.tz))
         })
     };
     match &m.status {
@@ -238,12 +193,19 @@ fn call_state(m: &Model) -> Vec<Span<'static>> {
                 Status::TimedOut(d) => (Meaning::Warn, words::timed_out(*d)),
                 _ => (Meaning::Error, "connection closed".to_owned()),
             };
+            // The way back in, whole: in short, or not at all (the footer
+            // has it too) where the row is narrow. Half a hint is none.
+            let left = room.saturating_sub(cols(&what) + cols(" · ") + cols(&join));
+            let hint = [" to join again", " join"]
+                .into_iter()
+                .find(|h| cols(h) <= left)
+                .filter(|_| !m.replay);
             let mut spans = vec![Span::styled(what, t.style(meaning))];
-            if !m.replay {
+            if let Some(hint) = hint {
                 spans.extend([
                     Span::styled(" · ", t.style(Meaning::Muted)),
                     Span::styled(join, t.strong(Meaning::Accent)),
-                    Span::styled(" to join again", t.style(Meaning::Muted)),
+                    Span::styled(hint, t.style(Meaning::Muted)),
                 ]);
             }
             spans
@@ -305,31 +267,52 @@ fn call_panel(m: &Model, frame: &mut Frame, area: Rect) {
         v
     };
     let error = match &m.last_error {
-        Some(e) => vec![Span::styled(e.clone(), t.style(Meaning::Warn))],
+        Some(e) if e.current => vec![Span::styled(e.text.clone(), t.style(Meaning::Warn))],
+        // Past: what it was and when, to look up in the log or the
+        // server's, but muted and dated so nobody takes it for news.
+        Some(e) => muted(&format!(
+            "last {}: {}",
+            fmt::when(e.at, m.wall, &m.tz),
+            e.text
+        )),
         None => muted("none"),
     };
-    let rtt = match m.rtt.back() {
-        Some(d) => vec![Span::styled(
-            format!("{:<10}", fmt::rtt(*d)),
-            t.style(Meaning::Text),
-        )],
-        None => muted("no heartbeat yet"),
+    // Only a heartbeat on the connection we have is the round trip now; the
+    // last one from before a drop, or from a call that is over, is history.
+    let (rtt_text, rtt_meaning) = match m.rtt.back() {
+        Some(d) if m.rtt_live => (format!("{:<10}", fmt::rtt(*d)), Meaning::Text),
+        Some(d) => (format!("last {}", fmt::rtt(*d)), Meaning::Muted),
+        None if matches!(m.status, Status::Connecting { .. } | Status::Joined) => {
+            ("no heartbeat yet".into(), Meaning::Muted)
+        }
+        None => ("none".into(), Meaning::Muted),
     };
+    let spark_at = LABEL + cols(&rtt_text) + 1;
+    let rtt = vec![Span::styled(rtt_text, t.style(rtt_meaning))];
     let w = inner.width;
     let where_rows = facts::rows(&m.info, m.facts.as_ref());
     let mut lines: Vec<Line> = where_rows.iter().map(|r| fact_row(m, w, r)).collect();
     let rtt_row = lines.len() + 1;
+    let state_room = usize::from(w).saturating_sub(LABEL);
     lines.extend([
-        row(m, w, "call", call_state(m)),
+        row(m, w, "call", call_state(m, state_room)),
         row(m, w, "rtt", rtt),
         row(m, w, "drops", drops),
         row(m, w, "error", error),
     ]);
     debug_assert_eq!(lines.len(), where_rows.len() + STATE_ROWS);
     frame.render_widget(Paragraph::new(lines), inner);
-    // The sparkline after the RTT value: one bar per heartbeat, newest right.
+    // The sparkline after the RTT value: one bar per heartbeat, newest
+    // right; muted with the value when that is history.
+    let spark_meaning = if m.rtt_live {
+        Meaning::Accent
+    } else {
+        Meaning::Muted
+    };
     if !m.rtt.is_empty() && usize::from(inner.height) > rtt_row {
-        let x = inner.x + (LABEL + 11) as u16;
+        let x = inner
+            .x
+            .saturating_add(u16::try_from(spark_at).unwrap_or(u16::MAX));
         if x < inner.right() {
             let spark = Rect::new(x, inner.y + rtt_row as u16, inner.right() - x, 1);
             let n = usize::from(spark.width).min(m.rtt.len());
@@ -352,12 +335,15 @@ fn call_panel(m: &Model, frame: &mut Frame, area: Rect) {
                 Sparkline::default()
                     .data(&data)
                     .max(8)
-                    .style(t.style(Meaning::Accent)),
+                    .style(t.style(spark_meaning)),
                 spark,
             );
         }
     }
 }
+
+/// Before a participant's join time, where there is room.
+const JOINED: &str = "joined ";
 
 fn people_panel(m: &Model, frame: &mut Frame, area: Rect) {
     let t = &m.theme;
@@ -395,26 +381,35 @@ fn people_panel(m: &Model, frame: &mut Frame, area: Rect) {
         let id = p.show_id.then(|| format!("#{}", clean(p.id)));
         (name.to_owned(), id)
     };
-    // When each joined: "joined 11:01:40", or only the time when a name
-    // and its id need the room.
-    let (long, short) = (16usize, 9usize);
+    // When each joined: "joined 11:01:40" ("joined Nov 17 09:12" before
+    // today), or only the time when a name needs the room. Every width
+    // here is in display columns, so the times line up under each other
+    // whatever the names are written in.
+    let whens: Vec<Option<String>> = people[..shown]
+        .iter()
+        .map(|p| p.joined_at.map(|w| fmt::when(w, m.wall, &m.tz)))
+        .collect();
+    let when_cols = whens.iter().flatten().map(|w| cols(w)).max();
+    let (long, short) = match when_cols {
+        Some(w) => (cols(JOINED) + w + 1, w + 1),
+        None => (0, 0),
+    };
     let cramped = people[..shown].iter().any(|p| {
         let (name, id) = label(p);
-        id.is_some_and(|id| cols(&name) + 1 + cols(&id) > width.saturating_sub(long + 1))
+        let needs = cols(&name) + id.map_or(0, |id| 1 + cols(&id));
+        needs > width.saturating_sub(long + 1)
     });
-    let (when_width, joined) = if cramped {
-        (short, "")
-    } else {
-        (long, "joined ")
-    };
-    let name_width = width.saturating_sub(when_width + 1).max(4);
+    let (when_width, joined) = if cramped { (short, "") } else { (long, JOINED) };
+    let name_width = match when_width {
+        0 => width,
+        w => width.saturating_sub(w + 1),
+    }
+    .max(4);
     let mut lines: Vec<Line> = people[..shown]
         .iter()
-        .map(|p| {
-            let when = p
-                .joined_at
-                .map(|w| format!("{joined}{}", fmt::time_of_day(w, &m.tz)))
-                .unwrap_or_default();
+        .zip(whens)
+        .map(|(p, when)| {
+            let when = when.map(|w| format!("{joined}{w}")).unwrap_or_default();
             let (name, id) = label(p);
             let meaning = if p.name.is_empty() {
                 Meaning::Muted
@@ -422,11 +417,11 @@ fn people_panel(m: &Model, frame: &mut Frame, area: Rect) {
                 Meaning::Accent
             };
             let (name, id) = name_and_id(&name, id.as_deref(), name_width);
-            let pad = name_width.saturating_sub(cols(&name) + cols(&id));
+            let gap = pad(&format!("{name}{id}"), name_width + 1);
             Line::from(vec![
                 Span::styled(name, t.style(meaning)),
                 Span::styled(id, t.style(Meaning::Muted)),
-                Span::raw(" ".repeat(pad + 1)),
+                Span::raw(gap),
                 Span::styled(when, t.style(Meaning::Muted)),
             ])
         })
@@ -505,25 +500,46 @@ fn log_panel(m: &Model, frame: &mut Frame, area: Rect) {
             .right_aligned(),
         );
     }
+    let inner = block.inner(area);
     frame.render_widget(log::widget(&m.log, t).block(block), area);
+    // The widget fills the view from the newest line up, so its top row
+    // can be the end of a wrapped line whose start did not fit.
+    log::clear_orphans(frame.buffer_mut(), inner);
 }
 
-fn key_hints(m: &Model, keys: &[(Action, &'static str)]) -> Vec<Span<'static>> {
+/// Key hints, `l leave · j join`: those that fit in `room` columns, each
+/// whole (a key without what it does, or half a word, helps nobody), in
+/// their order.
+fn key_hints(m: &Model, keys: &[(String, &'static str)], room: usize) -> Vec<Span<'static>> {
     let t = &m.theme;
     let mut spans = Vec::new();
-    for (i, (a, what)) in keys.iter().enumerate() {
-        if i > 0 {
-            spans.push(Span::styled(" · ", t.style(Meaning::Muted)));
+    let mut used = 0;
+    for (key, what) in keys {
+        let sep = if spans.is_empty() { "" } else { " · " };
+        let w = cols(sep) + cols(key) + 1 + cols(what);
+        if used + w > room {
+            continue;
         }
-        spans.push(Span::styled(m.keymap.label(*a), t.strong(Meaning::Accent)));
+        used += w;
+        if !sep.is_empty() {
+            spans.push(Span::styled(sep, t.style(Meaning::Muted)));
+        }
+        spans.push(Span::styled(key.clone(), t.strong(Meaning::Accent)));
         spans.push(Span::styled(format!(" {what}"), t.style(Meaning::Muted)));
     }
     spans
 }
 
+/// The keys for `actions`, as the keymap writes them, with what they do.
+fn labelled(m: &Model, actions: &[(Action, &'static str)]) -> Vec<(String, &'static str)> {
+    actions
+        .iter()
+        .map(|(a, what)| (m.keymap.label(*a), *what))
+        .collect()
+}
+
 fn footer(m: &Model, frame: &mut Frame, area: Rect) {
-    let mut spans = vec![Span::raw(" ")];
-    spans.extend(key_hints(
+    let mut keys = labelled(
         m,
         &[
             (Action::Leave, "leave"),
@@ -532,20 +548,56 @@ fn footer(m: &Model, frame: &mut Frame, area: Rect) {
             (Action::Help, "help"),
             (Action::Quit, "quit"),
         ],
+    );
+    keys.push(("↑↓".into(), "scroll log"));
+    let mut spans = vec![Span::raw(" ")];
+    spans.extend(key_hints(
+        m,
+        &keys,
+        usize::from(area.width).saturating_sub(1),
     ));
-    let t = &m.theme;
-    spans.push(Span::styled(" · ", t.style(Meaning::Muted)));
-    spans.push(Span::styled("↑↓", t.strong(Meaning::Accent)));
-    spans.push(Span::styled(" scroll log", t.style(Meaning::Muted)));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// A centred box `width` x `height` (clamped to the area), cleared.
-fn overlay(frame: &mut Frame, area: Rect, width: u16, height: u16) -> Rect {
+/// A centred box `width` x `height` (clamped to the screen), cleared, on
+/// rows emptied of what is behind it: the text of each part of the
+/// dashboard the box lies on goes for those rows (the panels' frames
+/// stay). Otherwise the box cuts lines into bits of words beside it, and
+/// a wide letter cut at its left edge hides the border itself on a real
+/// terminal (the terminal draws the letter, never the border's cell).
+fn overlay(frame: &mut Frame, a: &Areas, width: u16, height: u16) -> Rect {
+    let area = frame.area();
     let r = area.centered(
         Constraint::Length(width.min(area.width.saturating_sub(2))),
         Constraint::Length(height.min(area.height.saturating_sub(2))),
     );
+    let band = Rect {
+        x: area.x,
+        width: area.width,
+        ..r
+    };
+    let log = layout::panel().inner(a.log);
+    let behind = [
+        layout::panel().inner(a.call),
+        layout::panel().inner(a.people),
+        log,
+        a.idle,
+        a.banner,
+    ];
+    for part in behind {
+        if part.left() < r.right() && r.left() < part.right() {
+            frame.render_widget(Clear, band.intersection(part));
+        }
+    }
+    // Under the box, the log may go on with a line whose start the box hid.
+    if r.bottom() > log.top() && r.bottom() < log.bottom() {
+        let below = Rect {
+            y: r.bottom(),
+            height: log.bottom() - r.bottom(),
+            ..log
+        };
+        log::clear_orphans(frame.buffer_mut(), below);
+    }
     frame.render_widget(Clear, r);
     r
 }
@@ -563,31 +615,33 @@ fn overlay_block<'a>(m: &Model, title: &'a str, meaning: Meaning) -> Block<'a> {
 fn text_overlay(
     m: &Model,
     frame: &mut Frame,
-    area: Rect,
+    a: &Areas,
     width: u16,
     title: &str,
     meaning: Meaning,
     lines: Vec<Line<'static>>,
     hints: &[(Action, &'static str)],
 ) {
+    let area = frame.area();
+    let inner_width = width.min(area.width.saturating_sub(2)).saturating_sub(2);
     let mut bottom = vec![Span::raw(" ")];
     // A replay shows what happened; it has no call to act on.
     let live = |(a, _): &&(Action, &str)| !m.replay || matches!(a, Action::Quit | Action::Back);
     let hints: Vec<(Action, &'static str)> = hints.iter().filter(live).copied().collect();
-    bottom.extend(key_hints(m, &hints));
+    let room = usize::from(inner_width).saturating_sub(2);
+    bottom.extend(key_hints(m, &labelled(m, &hints), room));
     bottom.push(Span::raw(" "));
     let block = overlay_block(m, title, meaning).title_bottom(Line::from(bottom).centered());
     let paragraph = Paragraph::new(lines)
         .alignment(Alignment::Center)
         .wrap(Wrap { trim: true })
         .block(block);
-    let inner_width = width.min(area.width.saturating_sub(2)).saturating_sub(2);
     let height = u16::try_from(paragraph.line_count(inner_width)).unwrap_or(u16::MAX);
-    let r = overlay(frame, area, width, height);
+    let r = overlay(frame, a, width, height);
     frame.render_widget(paragraph, r);
 }
 
-fn reconnecting(m: &Model, frame: &mut Frame, area: Rect) {
+fn reconnecting(m: &Model, frame: &mut Frame, a: &Areas) {
     let t = &m.theme;
     let mut lines = vec![Line::raw("")];
     let attempt = match m.retry() {
@@ -623,14 +677,19 @@ fn reconnecting(m: &Model, frame: &mut Frame, area: Rect) {
             Span::styled(words::UNLESS, t.style(Meaning::Muted)),
         ]));
     }
-    if let Some(e) = &m.last_error {
-        lines.push(Line::from(Span::styled(e.clone(), t.style(Meaning::Warn))));
+    // What went wrong, while it is news (the engine reports why the
+    // connection was lost, and errors since; not why each attempt failed).
+    if let Some(e) = m.last_error.as_ref().filter(|e| e.current) {
+        lines.push(Line::from(Span::styled(
+            e.text.clone(),
+            t.style(Meaning::Warn),
+        )));
     }
     lines.push(Line::raw(""));
     text_overlay(
         m,
         frame,
-        area,
+        a,
         56,
         "connection lost",
         Meaning::Error,
@@ -643,7 +702,7 @@ fn reconnecting(m: &Model, frame: &mut Frame, area: Rect) {
     );
 }
 
-fn final_message(m: &Model, frame: &mut Frame, area: Rect) {
+fn final_message(m: &Model, frame: &mut Frame, a: &Areas) {
     let t = &m.theme;
     let (title, meaning, why) = match &m.status {
         Status::Closed(reason) => (
@@ -683,7 +742,7 @@ fn final_message(m: &Model, frame: &mut Frame, area: Rect) {
     text_overlay(
         m,
         frame,
-        area,
+        a,
         60,
         title,
         meaning,
@@ -696,19 +755,16 @@ fn final_message(m: &Model, frame: &mut Frame, area: Rect) {
     );
 }
 
-fn help(m: &Model, frame: &mut Frame, area: Rect) {
+fn help(m: &Model, frame: &mut Frame, a: &Areas) {
     let t = &m.theme;
     let rows = m.keymap.help();
-    let key_width = rows
-        .iter()
-        .map(|(k, _)| k.chars().count())
-        .max()
-        .unwrap_or(1);
+    // In columns: a key may be any printable character, a wide one too.
+    let key_width = rows.iter().map(|(k, _)| cols(k)).max().unwrap_or(1);
     let mut lines = vec![Line::raw("")];
     lines.extend(rows.iter().map(|(k, what)| {
         Line::from(vec![
-            Span::raw("  "),
-            Span::styled(format!("{k:>key_width$}"), t.strong(Meaning::Accent)),
+            Span::raw(format!("  {}", pad(k, key_width))),
+            Span::styled(k.clone(), t.strong(Meaning::Accent)),
             Span::raw("  "),
             Span::styled(*what, t.style(Meaning::Text)),
         ])
@@ -729,7 +785,7 @@ fn help(m: &Model, frame: &mut Frame, area: Rect) {
         }
     }
     let height = lines.len() as u16 + 2;
-    let r = overlay(frame, area, 60, height);
+    let r = overlay(frame, a, 60, height);
     frame.render_widget(
         Paragraph::new(lines).block(overlay_block(m, "keys", Meaning::Accent)),
         r,
@@ -751,9 +807,11 @@ fn too_small(m: &Model, frame: &mut Frame, area: Rect) {
             Span::styled("call: ", t.style(Meaning::Muted)),
             badge(m),
         ]),
+        // Whole hints, however narrow: the paragraph wraps them at spaces.
         Line::from(key_hints(
             m,
-            &[(Action::Leave, "leave"), (Action::Quit, "quit")],
+            &labelled(m, &[(Action::Leave, "leave"), (Action::Quit, "quit")]),
+            usize::MAX,
         )),
     ];
     if let Some((meaning, text)) = &m.notice {
@@ -777,17 +835,6 @@ fn too_small(m: &Model, frame: &mut Frame, area: Rect) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_are_cut_in_the_middle_keeping_more_of_their_end() {
-        assert_eq!(fit_middle("#8362730246246576", 17), "#8362730246246576");
-        assert_eq!(fit_middle("#8362730246246576", 11), "#83…6246576");
-        assert_eq!(fit_middle("#8362730246246576", 5), "#…576");
-        assert_eq!(fit_middle("#8362730246246576", 1), "…");
-        assert_eq!(fit_middle("#8362730246246576", 0), "");
-        // Display columns, not characters.
-        assert_eq!(fit_middle("#李李李李李李", 8), "#…李李");
-    }
 
     #[test]
     fn a_name_and_its_id_share_the_room() {
