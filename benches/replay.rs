@@ -300,6 +300,7 @@ fn generate(path: &Path, n: usize, seed: u64) -> Result<Generated, String> {
                     attempt: 1,
                     max: 10,
                     delay: Duration::from_millis(500),
+                    last_error: None,
                 },
             )?;
             offset += Duration::from_millis(500);

@@ -104,12 +104,16 @@ pub enum EventKind {
     ConnectionClosed {
         reason: String,
     },
-    /// The next attempt is scheduled `delay` after this event.
+    /// The next attempt is scheduled `delay` after this event. `last_error`:
+    /// why the attempt before failed (for the first one after a loss, the
+    /// loss itself), so an outage says what each try ran into.
     ReconnectAttempt {
         attempt: u32,
         max: u32,
         #[serde(rename = "delay_ms", with = "ms")]
         delay: Duration,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_error: Option<String>,
     },
     /// `id` is what the server keys them by (the user name on calltop's
     /// protocol, a number on Janus); `user` is the name they go by, empty
@@ -280,10 +284,12 @@ impl EventKind {
                 attempt,
                 max,
                 delay,
+                last_error,
             } => EventKind::ReconnectAttempt {
                 attempt,
                 max,
                 delay: ms(delay),
+                last_error,
             },
             EventKind::ParticipantJoined {
                 user,
@@ -796,8 +802,7 @@ mod tests {
             EventKind::ReconnectAttempt {
                 attempt: 1,
                 max: 10,
-                delay: d,
-            },
+                delay: d, last_error: None, },
             EventKind::ParticipantJoined {
                 user: "bob".into(),
                 id: "77".into(),

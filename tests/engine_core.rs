@@ -546,6 +546,7 @@ impl Harness {
                 attempt,
                 max,
                 delay,
+                ..
             } if self.hurrying => {
                 // `reconnect_now` says the attempt that was scheduled starts now.
                 assert_eq!(*max, policy.max_attempts);
@@ -562,6 +563,7 @@ impl Harness {
                 attempt,
                 max,
                 delay,
+                ..
             } => {
                 assert_eq!(*max, policy.max_attempts);
                 assert!((1..=*max).contains(attempt), "attempt {attempt} of {max}");
@@ -904,12 +906,16 @@ fn transport_drop_while_joined_reconnects_at_once_and_resumes() {
     let lost_at = h.now;
     let outs = h.down(None);
     assert_eq!(names(&outs), ["connection_lost", "reconnect_attempt"]);
+    let EventKind::ConnectionLost { reason } = events(&outs)[0].clone() else {
+        panic!("{outs:?}")
+    };
     assert_eq!(
         events(&outs)[1],
         EventKind::ReconnectAttempt {
             attempt: 1,
             max: 10,
-            delay: Duration::ZERO
+            delay: Duration::ZERO,
+            last_error: Some(reason),
         }
     );
     // The first retry goes out at once, after it is announced.
@@ -1076,6 +1082,7 @@ fn first_join_to_an_unreachable_server_gives_up_after_max_attempts() {
                         attempt,
                         max: m,
                         delay,
+                        ..
                     },
                     EventKind::Connecting { attempt: a },
                 ) => {
@@ -1410,7 +1417,8 @@ fn hurrying_reconnects_does_not_spend_the_retry_budget() {
             [EventKind::ReconnectAttempt {
                 attempt: 2,
                 max: 10,
-                delay: Duration::ZERO
+                delay: Duration::ZERO,
+                last_error: None,
             }]
         );
         assert_eq!(connects(&outs), 1);
@@ -1546,7 +1554,8 @@ fn reconnect_now_during_a_backoff_wait_starts_the_attempt_at_once() {
             EventKind::ReconnectAttempt {
                 attempt: 2,
                 max: 10,
-                delay: Duration::ZERO
+                delay: Duration::ZERO,
+                last_error: None,
             },
             EventKind::Connecting { attempt: 2 }
         ]
@@ -1579,7 +1588,8 @@ fn reconnect_now_during_a_backoff_wait_starts_the_attempt_at_once() {
         [EventKind::ReconnectAttempt {
             attempt: 2,
             max: 10,
-            delay: Duration::ZERO
+            delay: Duration::ZERO,
+            last_error: None,
         }],
         "the attempt that was scheduled starts now, and says so"
     );

@@ -512,6 +512,7 @@ fn any_kind() -> impl Strategy<Value = EventKind> {
                 attempt,
                 max,
                 delay,
+                last_error: None,
             }
         }),
         (name, "[a-c]", proptest::option::of(0u64..2_000_000_000_000)).prop_map(

@@ -246,6 +246,7 @@ fn a_call_with_history(s: &mut Scene) {
             attempt: 1,
             max: 10,
             delay: Duration::ZERO,
+            last_error: None,
         },
     );
     s.ev(
@@ -447,6 +448,7 @@ fn reconnecting_overlay() {
                 attempt: i as u32 + 1,
                 max: 10,
                 delay: Duration::from_millis(*ms),
+                last_error: None,
             },
         );
         t += *ms as f64 / 1000.0 + 0.01;
@@ -494,6 +496,7 @@ fn the_reconnect_overlay_shows_the_idle_countdown_and_esc_hides_it() {
             attempt: 2,
             max: 10,
             delay: Duration::from_secs(5),
+            last_error: None,
         },
     );
     s.at(12.5);
@@ -1038,6 +1041,7 @@ fn an_outage_and_a_leave_leave_history_not_live_looking_numbers() {
             attempt: 1,
             max: 10,
             delay: Duration::from_secs(2),
+            last_error: None,
         },
     );
     // Down (the overlay hidden, to see the panel): the last round trip is
@@ -1133,6 +1137,7 @@ fn an_overlay_leaves_no_bits_of_what_it_covers_beside_it() {
             attempt: 1,
             max: 10,
             delay: Duration::from_secs(5),
+            last_error: None,
         },
     );
     s.at(21.0);

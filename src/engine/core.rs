@@ -285,6 +285,7 @@ impl Engine {
                             attempt: self.attempt,
                             max: self.settings.reconnect.max_attempts,
                             delay: std::time::Duration::ZERO,
+                            last_error: None,
                         },
                     );
                     self.start_attempt(now);
@@ -566,6 +567,7 @@ impl Engine {
                 attempt: self.attempt,
                 max: policy.max_attempts,
                 delay,
+                last_error: self.last_error.clone(),
             },
         );
         if delay.is_zero() {

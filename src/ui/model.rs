@@ -675,7 +675,12 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
             attempt,
             max,
             delay,
+            last_error,
         } => {
+            // What the attempt before ran into: the latest, not the first, reason.
+            if let Some(e) = last_error {
+                m.failed(clean(&e), ts);
+            }
             let next = Retry {
                 attempt,
                 max,
@@ -1159,6 +1164,32 @@ mod tests {
     }
 
     #[test]
+    fn an_outage_shows_the_latest_attempts_reason_not_the_first() {
+        let (mut m, t0) = model();
+        joined(&mut m, t0);
+        ev(
+            &mut m,
+            t0,
+            EventKind::ConnectionLost {
+                reason: "heartbeat unanswered".into(),
+            },
+        );
+        ev(
+            &mut m,
+            t0 + Duration::from_secs(2),
+            EventKind::ReconnectAttempt {
+                attempt: 3,
+                max: 10,
+                delay: Duration::from_secs(1),
+                last_error: Some("cannot reach 127.0.0.1:7878: connection refused".into()),
+            },
+        );
+        let e = m.last_error.as_ref().unwrap();
+        assert_eq!(e.text, "cannot reach 127.0.0.1:7878: connection refused");
+        assert!(e.current);
+    }
+
+    #[test]
     fn reconnecting_counts_attempts_and_restore_clears_it() {
         let (mut m, t0) = model();
         joined(&mut m, t0);
@@ -1177,6 +1208,7 @@ mod tests {
                 attempt: 2,
                 max: 10,
                 delay: Duration::from_millis(2500),
+                last_error: None,
             },
         );
         tick(&mut m, t0 + Duration::from_millis(600));
@@ -1213,6 +1245,7 @@ mod tests {
                 attempt: 3,
                 max: 10,
                 delay: Duration::from_secs(8),
+                last_error: None,
             },
         );
     }
@@ -1232,6 +1265,7 @@ mod tests {
                 attempt: 3,
                 max: 10,
                 delay: Duration::ZERO,
+                last_error: None,
             },
         );
         assert_eq!(logged(&u), vec!["reconnect attempt 3 of 10 now".to_owned()]);
@@ -1261,6 +1295,7 @@ mod tests {
                 attempt: 4,
                 max: 10,
                 delay: Duration::from_secs(1),
+                last_error: None,
             },
         );
         assert!(!m.reconnect_overlay());
