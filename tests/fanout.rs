@@ -31,7 +31,9 @@ async fn a_subscriber_that_stops_reading_for_10_s_causes_no_connection_lost() {
     let alice = CallSession::new(
         SessionSettings::builder(srv.ws_url(), "busy", "alice")
             .heartbeat_interval(Duration::from_millis(4))
-            .heartbeat_timeout(Duration::from_millis(500))
+            // Generous: a machine busy with other work must not make a
+            // loss of its own; a stalled engine would send no heartbeat at all.
+            .heartbeat_timeout(Duration::from_secs(5))
             .build()
             .unwrap(),
     );

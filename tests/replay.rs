@@ -467,7 +467,8 @@ fn info() -> CallInfo {
 /// Everything the model knows about the call (its UI-only parts aside).
 fn state(m: &Model) -> String {
     format!(
-        "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+        "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+        m.rtt_live,
         m.status,
         m.now,
         m.wall,
