@@ -153,8 +153,7 @@ pub async fn serve(
                     Step::Stop
                 } else {
                     match hub.join(&conn, &session, &user, token.as_deref(), resume.as_deref()) {
-                        JoinOutcome::Joined(f) => {
-                            reply(f);
+                        JoinOutcome::Joined => {
                             member = Some((session, user));
                             Step::Continue
                         }

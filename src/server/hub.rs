@@ -104,7 +104,9 @@ pub struct Hub {
 /// The answer to a join.
 #[derive(Debug)]
 pub enum JoinOutcome {
-    Joined(ServerFrame),
+    /// In the session; the `joined` reply is already queued on the connection,
+    /// ahead of anything else about the room.
+    Joined,
     Refused(ErrorCode, String),
     /// The resume token belongs to someone removed or a session that ended.
     Revoked(ServerFrame, u16),
@@ -231,6 +233,19 @@ impl Hub {
                 joined_at: rfc3339_ms(s.joined_at),
             })
             .collect();
+        // The reply is queued under the same lock that added the member, so
+        // nothing about the room can reach the member before its `joined`
+        // (the client would drop it as early, and the roster lacks it), and
+        // everything after this snapshot reaches it after.
+        conn.push(Outgoing::Frame(ServerFrame::Joined {
+            v: crate::protocol::PROTOCOL_VERSION,
+            session: session.to_owned(),
+            user: user.to_owned(),
+            resumed,
+            resume_token: new_token,
+            resume_window_ms: self.resume_window.as_millis() as u64,
+            participants,
+        }));
         if newcomer {
             for (_, s) in &others {
                 if let Some(c) = &s.conn {
@@ -241,15 +256,7 @@ impl Hub {
                 }
             }
         }
-        JoinOutcome::Joined(ServerFrame::Joined {
-            v: crate::protocol::PROTOCOL_VERSION,
-            session: session.to_owned(),
-            user: user.to_owned(),
-            resumed,
-            resume_token: new_token,
-            resume_window_ms: self.resume_window.as_millis() as u64,
-            participants,
-        })
+        JoinOutcome::Joined
     }
 
     /// The member leaves on purpose: gone at once, others told.
