@@ -6,62 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use rand::RngCore;
-use tokio::sync::{Notify, mpsc};
 
+pub use super::outbox::{Conn, Outbox, Outgoing};
 use crate::event::rfc3339_ms;
 use crate::protocol::{ErrorCode, Participant, ServerFrame, close};
-
-/// What a connection task is told to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outgoing {
-    Frame(ServerFrame),
-    /// Send a close frame with this code and reason, then stop.
-    Close(u16, String),
-    /// Drop the socket without a close frame (the demo's simulated network failure).
-    Drop,
-}
-
-/// Frames a slow client may have queued before it is disconnected.
-const OUTBOX: usize = 256;
-
-#[derive(Debug, Clone)]
-pub struct Conn {
-    pub id: u64,
-    tx: mpsc::Sender<Outgoing>,
-    /// Cuts the connection off at once, past whatever is queued.
-    kill: Arc<Notify>,
-}
-
-/// The receiving side of a [`Conn`], for its writer task.
-pub struct Outbox {
-    pub rx: mpsc::Receiver<Outgoing>,
-    pub kill: Arc<Notify>,
-}
-
-impl Conn {
-    pub fn new(id: u64) -> (Conn, Outbox) {
-        let (tx, rx) = mpsc::channel(OUTBOX);
-        let kill = Arc::new(Notify::new());
-        (
-            Conn {
-                id,
-                tx,
-                kill: kill.clone(),
-            },
-            Outbox { rx, kill },
-        )
-    }
-
-    pub fn push(&self, out: Outgoing) {
-        // A client that does not read its frames is cut off rather than
-        // allowed to grow the server's memory. The kill does not go through
-        // the full queue, so it always lands (a stored permit if the writer
-        // is not waiting yet).
-        if self.tx.try_send(out).is_err() {
-            self.kill.notify_one();
-        }
-    }
-}
 
 #[derive(Debug)]
 struct Slot {
@@ -191,7 +139,7 @@ impl Hub {
                     && old.id != conn.id
                 {
                     if !resumed {
-                        old.push(Outgoing::Frame(ServerFrame::Error {
+                        old.push(Outgoing::frame(&ServerFrame::Error {
                             code: ErrorCode::Replaced,
                             message: "another connection joined as this user".into(),
                         }));
@@ -237,7 +185,7 @@ impl Hub {
         // nothing about the room can reach the member before its `joined`
         // (the client would drop it as early, and the roster lacks it), and
         // everything after this snapshot reaches it after.
-        conn.push(Outgoing::Frame(ServerFrame::Joined {
+        conn.push(Outgoing::frame(&ServerFrame::Joined {
             v: crate::protocol::PROTOCOL_VERSION,
             session: session.to_owned(),
             user: user.to_owned(),
@@ -247,12 +195,14 @@ impl Hub {
             participants,
         }));
         if newcomer {
+            // Serialized once; every member's queue shares the bytes.
+            let news = Outgoing::frame(&ServerFrame::ParticipantJoined {
+                user: user.to_owned(),
+                joined_at,
+            });
             for (_, s) in &others {
                 if let Some(c) = &s.conn {
-                    c.push(Outgoing::Frame(ServerFrame::ParticipantJoined {
-                        user: user.to_owned(),
-                        joined_at: joined_at.clone(),
-                    }));
+                    c.push(news.clone());
                 }
             }
         }
@@ -282,11 +232,12 @@ impl Hub {
     }
 
     fn broadcast_left(room: &Room, user: &str) {
+        let news = Outgoing::frame(&ServerFrame::ParticipantLeft {
+            user: user.to_owned(),
+        });
         for s in room.members.values() {
             if let Some(c) = &s.conn {
-                c.push(Outgoing::Frame(ServerFrame::ParticipantLeft {
-                    user: user.to_owned(),
-                }));
+                c.push(news.clone());
             }
         }
     }
@@ -333,7 +284,7 @@ impl Hub {
             return false;
         };
         if let Some(c) = &slot.conn {
-            c.push(Outgoing::Frame(ServerFrame::Removed));
+            c.push(Outgoing::frame(&ServerFrame::Removed));
             c.push(Outgoing::Close(
                 close::REMOVED,
                 "removed by an administrator".into(),
@@ -357,7 +308,7 @@ impl Hub {
         };
         for (_, slot) in room.members {
             if let Some(c) = &slot.conn {
-                c.push(Outgoing::Frame(ServerFrame::Ended));
+                c.push(Outgoing::frame(&ServerFrame::Ended));
                 c.push(Outgoing::Close(close::ENDED, "session ended".into()));
             }
             st.revoked
@@ -385,34 +336,59 @@ impl Hub {
         }
     }
 
-    /// Closes every connection (server shutting down).
-    pub fn close_all(&self, code: u16, reason: &str) {
+    /// The facts `GET /api/sessions` shows, copied out under the lock (names,
+    /// times, flags: cheap); sorting, formatting and serializing happen after
+    /// it is released, so a listing of thousands holds up no join or leave.
+    pub fn listing(&self) -> Listing {
         let st = self.lock();
-        for room in st.rooms.values() {
-            for slot in room.members.values() {
-                if let Some(c) = &slot.conn {
-                    c.push(Outgoing::Close(code, reason.to_owned()));
-                }
-            }
+        Listing {
+            sessions: st
+                .rooms
+                .iter()
+                .map(|(id, room)| {
+                    let members = room
+                        .members
+                        .iter()
+                        .map(|(u, s)| (u.clone(), s.joined_at, s.conn.is_some()))
+                        .collect();
+                    (id.clone(), members)
+                })
+                .collect(),
         }
     }
 
     pub fn sessions(&self) -> Vec<SessionInfo> {
-        let st = self.lock();
-        let mut out: Vec<SessionInfo> = st
-            .rooms
-            .iter()
-            .map(|(id, room)| {
-                let mut members: Vec<(&String, &Slot)> = room.members.iter().collect();
-                members.sort_by_key(|(_, s)| s.joined_at);
+        self.listing().into_sessions()
+    }
+}
+
+/// One member as the listing copies it: user, joined at, connected.
+type Listed = (String, SystemTime, bool);
+
+/// A copy of who is where, taken by [`Hub::listing`].
+#[derive(Debug)]
+pub struct Listing {
+    /// Each session with its members, in name order.
+    sessions: Vec<(String, Vec<Listed>)>,
+}
+
+impl Listing {
+    /// Sessions by id, each one's participants oldest first.
+    pub fn into_sessions(self) -> Vec<SessionInfo> {
+        let mut out: Vec<SessionInfo> = self
+            .sessions
+            .into_iter()
+            .map(|(id, mut members)| {
+                // Stable: members who joined in the same instant stay in name order.
+                members.sort_by_key(|(_, at, _)| *at);
                 SessionInfo {
-                    id: id.clone(),
+                    id,
                     participants: members
                         .into_iter()
-                        .map(|(u, s)| ParticipantInfo {
-                            user: u.clone(),
-                            joined_at: rfc3339_ms(s.joined_at),
-                            connected: s.conn.is_some(),
+                        .map(|(user, at, connected)| ParticipantInfo {
+                            user,
+                            joined_at: rfc3339_ms(at),
+                            connected,
                         })
                         .collect(),
                 }
@@ -421,27 +397,24 @@ impl Hub {
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out
     }
+
+    /// The admin API's answer, `{"sessions":[…]}`, serialized straight from
+    /// the typed listing (no `serde_json::Value` in between).
+    pub fn to_json(self) -> Vec<u8> {
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            sessions: &'a [SessionInfo],
+        }
+        let sessions = self.into_sessions();
+        // Strings and bools only: serializing cannot fail.
+        serde_json::to_vec(&Body {
+            sessions: &sessions,
+        })
+        .unwrap_or_default()
+    }
 }
 
 /// A fresh random admin token.
 pub fn admin_token() -> String {
     random_token()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_client_that_stops_reading_is_cut_off_not_buffered_without_end() {
-        let (conn, outbox) = Conn::new(1);
-        for seq in 0..(OUTBOX as u64 + 10) {
-            conn.push(Outgoing::Frame(ServerFrame::Pong { seq }));
-        }
-        // The kill is signalled even though the queue had no room for anything.
-        tokio::time::timeout(Duration::from_secs(5), outbox.kill.notified())
-            .await
-            .expect("the overflow kills the connection");
-        assert_eq!(outbox.rx.len(), OUTBOX);
-    }
 }
