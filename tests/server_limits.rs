@@ -378,6 +378,14 @@ async fn half_sent_upgrades_and_silent_sockets_are_closed_after_the_upgrade_time
         );
     }
     eventually("every place back", || async { srv.open_connections() == 0 }).await;
+    // Headers without end are refused rather than read on.
+    let mut s = TcpStream::connect(srv.addr).await.unwrap();
+    let long = format!("GET /ws HTTP/1.1\r\nX-Pad: {}\r\n", "x".repeat(20 * 1024));
+    let _ = s.write_all(long.as_bytes()).await;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(WAIT, s.read_to_end(&mut buf)).await;
+    let head = String::from_utf8_lossy(&buf);
+    assert!(head.starts_with("HTTP/1.1 431"), "{head}");
     // A client that completes its upgrade in time is served as ever.
     let _ok = joined_ws(&srv.ws_url(), "s", "after").await;
 }

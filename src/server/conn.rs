@@ -46,6 +46,14 @@ pub async fn serve(
                         return;
                     }
                 }
+                Outgoing::Frame(frame) => {
+                    // Server frames are plain data: they always serialize.
+                    let text = serde_json::to_string(&frame).unwrap_or_default();
+                    let send = async { sink.send(Message::Text(text.into())).await.is_ok() };
+                    if !outbox.write(cost, send).await {
+                        return;
+                    }
+                }
                 Outgoing::Flush => {
                     if !outbox
                         .write(cost, async { sink.flush().await.is_ok() })

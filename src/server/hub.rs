@@ -13,7 +13,12 @@ use crate::protocol::{ErrorCode, Participant, ServerFrame, close};
 
 #[derive(Debug)]
 struct Slot {
+    /// The member's name again, shared: a listing copies it without allocating.
+    user: Arc<str>,
     joined_at: SystemTime,
+    /// `joined_at` as RFC 3339, formatted once at the join rather than on
+    /// every roster and listing (thousands of times under the lock).
+    since: Arc<str>,
     resume_token: String,
     conn: Option<Conn>,
     /// Bumped on every (re)connect, so a stale expiry timer knows it is stale.
@@ -155,10 +160,13 @@ impl Hub {
                 (resumed, false)
             }
             None => {
+                let joined_at = SystemTime::now();
                 room.members.insert(
                     user.to_owned(),
                     Slot {
-                        joined_at: SystemTime::now(),
+                        user: user.into(),
+                        joined_at,
+                        since: rfc3339_ms(joined_at).into(),
                         resume_token: new_token.clone(),
                         conn: Some(conn.clone()),
                         generation: 0,
@@ -167,25 +175,27 @@ impl Hub {
                 (false, true)
             }
         };
-        let joined_at = rfc3339_ms(room.members[user].joined_at);
-        let mut others: Vec<(&String, &Slot)> = room
+        let joined_at = room.members[user].since.to_string();
+        let mut others: Vec<&Slot> = room
             .members
             .iter()
             .filter(|(u, _)| u.as_str() != user)
+            .map(|(_, s)| s)
             .collect();
-        others.sort_by_key(|(_, s)| s.joined_at);
+        others.sort_by_key(|s| s.joined_at);
         let participants = others
             .iter()
-            .map(|(u, s)| Participant {
-                user: (*u).clone(),
-                joined_at: rfc3339_ms(s.joined_at),
+            .map(|s| Participant {
+                user: s.user.to_string(),
+                joined_at: s.since.to_string(),
             })
             .collect();
         // The reply is queued under the same lock that added the member, so
         // nothing about the room can reach the member before its `joined`
         // (the client would drop it as early, and the roster lacks it), and
-        // everything after this snapshot reaches it after.
-        conn.push(Outgoing::frame(&ServerFrame::Joined {
+        // everything after this snapshot reaches it after. Its text, as long
+        // as the room, is made by the connection's writer, off the lock.
+        conn.push(Outgoing::Frame(Box::new(ServerFrame::Joined {
             v: crate::protocol::PROTOCOL_VERSION,
             session: session.to_owned(),
             user: user.to_owned(),
@@ -193,14 +203,14 @@ impl Hub {
             resume_token: new_token,
             resume_window_ms: self.resume_window.as_millis() as u64,
             participants,
-        }));
+        })));
         if newcomer {
             // Serialized once; every member's queue shares the bytes.
             let news = Outgoing::frame(&ServerFrame::ParticipantJoined {
                 user: user.to_owned(),
                 joined_at,
             });
-            for (_, s) in &others {
+            for s in &others {
                 if let Some(c) = &s.conn {
                     c.push(news.clone());
                 }
@@ -348,8 +358,13 @@ impl Hub {
                 .map(|(id, room)| {
                     let members = room
                         .members
-                        .iter()
-                        .map(|(u, s)| (u.clone(), s.joined_at, s.conn.is_some()))
+                        .values()
+                        .map(|s| Listed {
+                            user: s.user.clone(),
+                            joined_at: s.joined_at,
+                            since: s.since.clone(),
+                            connected: s.conn.is_some(),
+                        })
                         .collect();
                     (id.clone(), members)
                 })
@@ -362,8 +377,14 @@ impl Hub {
     }
 }
 
-/// One member as the listing copies it: user, joined at, connected.
-type Listed = (String, SystemTime, bool);
+/// One member as the listing copies it (reference counts, no allocation).
+#[derive(Debug)]
+struct Listed {
+    user: Arc<str>,
+    joined_at: SystemTime,
+    since: Arc<str>,
+    connected: bool,
+}
 
 /// A copy of who is where, taken by [`Hub::listing`].
 #[derive(Debug)]
@@ -373,44 +394,74 @@ pub struct Listing {
 }
 
 impl Listing {
-    /// Sessions by id, each one's participants oldest first.
-    pub fn into_sessions(self) -> Vec<SessionInfo> {
-        let mut out: Vec<SessionInfo> = self
-            .sessions
-            .into_iter()
-            .map(|(id, mut members)| {
-                // Stable: members who joined in the same instant stay in name order.
-                members.sort_by_key(|(_, at, _)| *at);
-                SessionInfo {
-                    id,
-                    participants: members
-                        .into_iter()
-                        .map(|(user, at, connected)| ParticipantInfo {
-                            user,
-                            joined_at: rfc3339_ms(at),
-                            connected,
-                        })
-                        .collect(),
-                }
-            })
-            .collect();
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        out
+    /// Sessions by id, each one's members oldest first (stable: members who
+    /// joined in the same instant stay in name order).
+    fn sort(&mut self) {
+        self.sessions.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, members) in &mut self.sessions {
+            members.sort_by_key(|m| m.joined_at);
+        }
     }
 
-    /// The admin API's answer, `{"sessions":[…]}`, serialized straight from
-    /// the typed listing (no `serde_json::Value` in between).
-    pub fn to_json(self) -> Vec<u8> {
-        #[derive(serde::Serialize)]
+    /// Sessions by id, each one's participants oldest first.
+    pub fn into_sessions(mut self) -> Vec<SessionInfo> {
+        self.sort();
+        self.sessions
+            .into_iter()
+            .map(|(id, members)| SessionInfo {
+                id,
+                participants: members
+                    .into_iter()
+                    .map(|m| ParticipantInfo {
+                        user: m.user.to_string(),
+                        joined_at: m.since.to_string(),
+                        connected: m.connected,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The admin API's answer, `{"sessions":[…]}` as [`SessionInfo`]s,
+    /// serialized straight from the copy (no `serde_json::Value`, no owned
+    /// strings in between).
+    pub fn to_json(mut self) -> Vec<u8> {
+        use serde::Serialize;
+        #[derive(Serialize)]
         struct Body<'a> {
-            sessions: &'a [SessionInfo],
+            sessions: Vec<Session<'a>>,
         }
-        let sessions = self.into_sessions();
+        #[derive(Serialize)]
+        struct Session<'a> {
+            id: &'a str,
+            participants: Vec<Participant<'a>>,
+        }
+        #[derive(Serialize)]
+        struct Participant<'a> {
+            user: &'a str,
+            joined_at: &'a str,
+            connected: bool,
+        }
+        self.sort();
+        let body = Body {
+            sessions: self
+                .sessions
+                .iter()
+                .map(|(id, members)| Session {
+                    id,
+                    participants: members
+                        .iter()
+                        .map(|m| Participant {
+                            user: &m.user,
+                            joined_at: &m.since,
+                            connected: m.connected,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
         // Strings and bools only: serializing cannot fail.
-        serde_json::to_vec(&Body {
-            sessions: &sessions,
-        })
-        .unwrap_or_default()
+        serde_json::to_vec(&body).unwrap_or_default()
     }
 }
 

@@ -10,19 +10,30 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::protocol::ServerFrame;
 
-/// Frames a client may have queued before it is cut off.
-pub const MAX_QUEUED_FRAMES: usize = 256;
+/// Frames a client may have queued before it is cut off. A burst of joins
+/// into a room of thousands queues one `participant_joined` per newcomer for
+/// every member faster than a real client reads them (256 cut off clients
+/// of a 2,000-client burst that were reading all along); a client that stops
+/// reading reaches this all the same.
+pub const MAX_QUEUED_FRAMES: usize = 16 * 1024;
 
 /// Bytes a client may have queued before it is cut off. A frame that finds
 /// the queue empty is taken whatever its size (a large room's `joined`), so
 /// this bounds a backlog, never one reply.
-pub const MAX_QUEUED_BYTES: usize = 256 * 1024;
+pub const MAX_QUEUED_BYTES: usize = 2 * 1024 * 1024;
+
+/// What a pong the WebSocket layer queued may hold (a control frame's
+/// largest payload and its header).
+const PONG_BYTES: usize = 125 + 6;
 
 /// What a connection's writer is told to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outgoing {
     /// A frame, serialized once (a broadcast shares one copy among all members).
     Text(Utf8Bytes),
+    /// A frame the writer serializes: a reply as long as the room (`joined`),
+    /// queued under the hub's lock but not made into text there.
+    Frame(Box<ServerFrame>),
     /// Write out what the WebSocket layer queued on its own (the pong that
     /// answers a WebSocket ping). Going through this queue, those count
     /// against the client's bound like any frame.
@@ -40,12 +51,22 @@ impl Outgoing {
         Outgoing::Text(text.into())
     }
 
-    /// What it holds in memory while queued.
+    /// What it holds in memory while queued (for a frame not yet
+    /// serialized, about what its text will).
     fn bytes(&self) -> usize {
         match self {
             Outgoing::Text(t) => t.len(),
+            Outgoing::Frame(f) => match f.as_ref() {
+                ServerFrame::Joined { participants, .. } => participants
+                    .iter()
+                    .map(|p| p.user.len() + p.joined_at.len() + 28)
+                    .sum::<usize>()
+                    .saturating_add(256),
+                _ => 128,
+            },
+            Outgoing::Flush => PONG_BYTES,
             Outgoing::Close(_, reason) => reason.len() + 2,
-            Outgoing::Flush | Outgoing::Drop => 0,
+            Outgoing::Drop => 0,
         }
     }
 }
