@@ -109,6 +109,7 @@ pub struct ServeSection {
     pub max_connections_per_ip: usize,
     pub upgrade_timeout_secs: u64,
     pub listen_backlog: u32,
+    pub max_queued_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +193,7 @@ impl Default for ServeSection {
             max_connections_per_ip: s.max_connections_per_ip,
             upgrade_timeout_secs: s.upgrade_timeout.as_secs(),
             listen_backlog: s.listen_backlog,
+            max_queued_bytes: s.max_queued_bytes,
         }
     }
 }
@@ -359,6 +361,7 @@ impl Config {
             max_connections_per_ip: s.max_connections_per_ip,
             upgrade_timeout: Duration::from_secs(s.upgrade_timeout_secs),
             listen_backlog: s.listen_backlog,
+            max_queued_bytes: s.max_queued_bytes,
         };
         config.validate()?;
         Ok(config)
@@ -521,6 +524,10 @@ mod tests {
             "serve.upgrade_timeout_secs"
         );
         assert_eq!(refused(|s| s.listen_backlog = 0), "serve.listen_backlog");
+        assert_eq!(
+            refused(|s| s.max_queued_bytes = 100),
+            "serve.max_queued_bytes"
+        );
         assert_eq!(refused(|s| s.listen = "nowhere".into()), "serve.listen");
         let mut c = Config::default();
         c.serve.listen = "localhost:7879".into();

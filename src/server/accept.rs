@@ -10,14 +10,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::Request;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tower_service::Service;
 
 use super::admit::{Admission, Counted, Refusal};
 use super::burst::BurstLog;
@@ -30,6 +31,13 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Refusals answered at once (each holds a socket for at most the upgrade
 /// timeout); past this, a refused connection is closed without an answer.
 const MAX_REFUSING: usize = 64;
+
+/// The kernel's send buffer for each client socket. Left to itself, Linux
+/// grows it to 4 MB (`tcp_wmem`) for a client that stops reading: 140,000
+/// pongs held in the kernel before our own queue even starts to fill. This
+/// much (the kernel doubles it) still carries a large room's `joined` at
+/// over a megabyte a second at 100 ms round trip.
+const SOCKET_SEND_BUFFER: usize = 64 * 1024;
 
 /// Largest HTTP request head read before the upgrade: room for any real
 /// client's headers and tokens, none for a client that sends headers forever.
@@ -74,6 +82,7 @@ impl Acceptor {
             };
             // Signaling frames are small and each one matters now.
             let _ = stream.set_nodelay(true);
+            let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SOCKET_SEND_BUFFER);
             match self.admission.admit(peer.ip()) {
                 Ok(ticket) => {
                     let io = Counted::new(stream, ticket);
@@ -133,12 +142,20 @@ fn http1_builder(upgrade_timeout: Duration) -> http1::Builder {
     b
 }
 
-/// Serves one admitted connection's HTTP until it upgrades or closes.
-async fn serve<I>(io: I, app: Router, upgrade_timeout: Duration, mut stop: watch::Receiver<bool>)
-where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let service = TowerToHyperService::new(app);
+/// Serves one admitted connection's HTTP until it upgrades or closes. Its
+/// requests carry the socket's [`Abort`], for the WebSocket it may become.
+async fn serve(
+    io: Counted,
+    app: Router,
+    upgrade_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let abort = io.abort_handle();
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(abort.clone());
+        // A Router is always ready: no poll_ready needed before a call.
+        Service::call(&mut app.clone(), req)
+    });
     let conn = http1_builder(upgrade_timeout)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();

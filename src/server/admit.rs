@@ -7,10 +7,12 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv6Addr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 /// Why a connection was refused.
@@ -144,24 +146,53 @@ impl Drop for Ticket {
     }
 }
 
-/// A socket with its ticket: the ticket goes when the socket does, wherever
-/// it went (hyper hands it to the WebSocket on upgrade).
+/// Asks for a connection to end with a reset rather than a close: for a
+/// client cut off for not reading, whose unsent data the kernel would
+/// otherwise keep, and keep trying to deliver, long after we let go.
+#[derive(Debug, Clone, Default)]
+pub struct Abort(Arc<AtomicBool>);
+
+impl Abort {
+    pub fn set(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A client socket with its ticket: the ticket goes when the socket does,
+/// wherever it went (hyper hands it to the WebSocket on upgrade).
 #[derive(Debug)]
-pub struct Counted<S> {
-    pub io: S,
+pub struct Counted {
+    io: TcpStream,
+    abort: Abort,
     _ticket: Ticket,
 }
 
-impl<S> Counted<S> {
-    pub fn new(io: S, ticket: Ticket) -> Counted<S> {
+impl Counted {
+    pub fn new(io: TcpStream, ticket: Ticket) -> Counted {
         Counted {
             io,
+            abort: Abort::default(),
             _ticket: ticket,
+        }
+    }
+
+    /// Sets this socket to be reset when it closes.
+    pub fn abort_handle(&self) -> Abort {
+        self.abort.clone()
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        if self.abort.0.load(Ordering::Relaxed) {
+            // Linger 0: close sends a reset and drops what is unsent, so the
+            // client learns at once and the kernel frees the buffer now.
+            let _ = socket2::SockRef::from(&self.io).set_linger(Some(std::time::Duration::ZERO));
         }
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+impl AsyncRead for Counted {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -171,7 +202,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+impl AsyncWrite for Counted {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

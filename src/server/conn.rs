@@ -7,9 +7,10 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
 
+use super::admit::Abort;
 use super::burst::BurstLog;
 use super::hub::{Conn, Hub, JoinOutcome, Outbox, Outgoing};
-use super::outbox::{MAX_QUEUED_BYTES, MAX_QUEUED_FRAMES};
+use super::outbox::MAX_QUEUED_FRAMES;
 use crate::protocol::{self, ClientFrame, ErrorCode, PROTOCOL_VERSION, ServerFrame, close};
 
 /// Limits of one connection.
@@ -33,6 +34,7 @@ pub async fn serve(
     limits: ConnLimits,
     mut shutdown: watch::Receiver<bool>,
     cut_offs: BurstLog,
+    abort: Abort,
 ) {
     let (conn, mut outbox) = hub.new_conn();
     let (mut sink, mut stream) = socket.split();
@@ -221,11 +223,14 @@ pub async fn serve(
         }
     }
     if conn.is_cut_off() {
+        // Reset, not closed: what is unsent is dropped at once, and the
+        // client, which does not read, learns from its next write.
+        abort.set();
         cut_offs.note(|| {
             tracing::warn!(
                 target: "calltop::server",
                 "cut off a client that stopped reading (over {MAX_QUEUED_FRAMES} frames or {} KiB queued for it)",
-                MAX_QUEUED_BYTES / 1024
+                hub.max_queued_bytes / 1024
             )
         });
     }

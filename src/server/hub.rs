@@ -52,6 +52,8 @@ pub struct Hub {
     state: Arc<Mutex<State>>,
     pub resume_window: Duration,
     pub join_token: Option<String>,
+    /// What may be queued for one client before it is cut off.
+    pub max_queued_bytes: usize,
 }
 
 /// The answer to a join.
@@ -91,6 +93,7 @@ impl Hub {
             state: Arc::new(Mutex::new(State::default())),
             resume_window,
             join_token,
+            max_queued_bytes: super::outbox::DEFAULT_MAX_QUEUED_BYTES,
         }
     }
 
@@ -101,7 +104,7 @@ impl Hub {
     pub fn new_conn(&self) -> (Conn, Outbox) {
         let mut st = self.lock();
         st.next_conn += 1;
-        Conn::new(st.next_conn)
+        Conn::new(st.next_conn, self.max_queued_bytes)
     }
 
     pub fn join(
@@ -468,4 +471,72 @@ impl Listing {
 /// A fresh random admin token.
 pub fn admin_token() -> String {
     random_token()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The frames queued for `outbox` so far, as text.
+    async fn queued(outbox: &mut Outbox, n: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            match outbox.next().await {
+                Some(Outgoing::Text(t)) => out.push(t.to_string()),
+                Some(Outgoing::Frame(f)) => out.push(serde_json::to_string(&f).unwrap()),
+                other => panic!("not a frame: {other:?}"),
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn the_joined_reply_is_queued_before_anything_else_about_the_room() {
+        let hub = Hub::new(Duration::from_secs(30), None);
+        let (a, mut a_out) = hub.new_conn();
+        let (b, _b_out) = hub.new_conn();
+        assert!(matches!(
+            hub.join(&a, "s", "alice", None, None),
+            JoinOutcome::Joined
+        ));
+        // Another join right after, before alice's connection task has done
+        // anything: it may not overtake her reply.
+        hub.join(&b, "s", "bob", None, None);
+        let frames = queued(&mut a_out, 2).await;
+        assert!(frames[0].contains(r#""type":"joined""#), "{frames:?}");
+        assert!(
+            frames[1].contains(r#""type":"participant_joined""#),
+            "{frames:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_listing_is_a_copy_sorted_oldest_first() {
+        let hub = Hub::new(Duration::from_secs(30), None);
+        let mut keep = Vec::new();
+        for (s, u) in [("b", "zed"), ("a", "yan"), ("b", "amy")] {
+            let (c, o) = hub.new_conn();
+            hub.join(&c, s, u, None, None);
+            keep.push((c, o));
+        }
+        let listing = hub.listing();
+        // The copy holds no lock: the hub goes on meanwhile.
+        let (c, _o) = hub.new_conn();
+        hub.join(&c, "a", "late", None, None);
+        let body: serde_json::Value = serde_json::from_slice(&listing.to_json()).unwrap();
+        let users = |i: usize| -> Vec<String> {
+            body["sessions"][i]["participants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["user"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(body["sessions"][0]["id"], "a");
+        assert_eq!(users(0), ["yan"]);
+        assert_eq!(users(1), ["zed", "amy"]);
+        let typed: Vec<SessionInfo> = serde_json::from_value(body["sessions"].clone()).unwrap();
+        assert_eq!(typed[1].participants[0].joined_at.len(), 24);
+        assert_eq!(hub.sessions()[0].participants.len(), 2);
+    }
 }

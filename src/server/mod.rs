@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
@@ -50,6 +51,9 @@ pub struct ServerConfig {
     /// Connections the kernel queues before we accept them (capped by
     /// `net.core.somaxconn`).
     pub listen_backlog: u32,
+    /// What may be queued for one client (past its first frame) before it is
+    /// cut off for not reading.
+    pub max_queued_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +69,7 @@ impl Default for ServerConfig {
             max_connections_per_ip: 1_000,
             upgrade_timeout: Duration::from_secs(5),
             listen_backlog: 4096,
+            max_queued_bytes: outbox::DEFAULT_MAX_QUEUED_BYTES,
         }
     }
 }
@@ -114,6 +119,13 @@ impl ServerConfig {
                 "serve.upgrade_timeout_secs",
                 self.upgrade_timeout.as_secs(),
                 format!("1 to {day} (one day)"),
+            ));
+        }
+        if self.max_queued_bytes < 4096 {
+            return Err(SettingsError::new(
+                "serve.max_queued_bytes",
+                self.max_queued_bytes,
+                "at least 4096",
             ));
         }
         if !(1..=65_535).contains(&self.listen_backlog) {
@@ -192,10 +204,11 @@ pub async fn start(config: ServerConfig) -> std::io::Result<ServerHandle> {
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let listener = listen::bind(config.listen, config.listen_backlog)?;
     let addr = listener.local_addr()?;
-    let hub = Hub::new(
+    let mut hub = Hub::new(
         config.resume_window,
         config.join_token.clone().filter(|t| !t.is_empty()),
     );
+    hub.max_queued_bytes = config.max_queued_bytes;
     let admin_token = config
         .admin_token
         .clone()
@@ -241,7 +254,12 @@ pub async fn start(config: ServerConfig) -> std::io::Result<ServerHandle> {
     })
 }
 
-async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    abort: Option<Extension<admit::Abort>>,
+) -> Response {
+    let abort = abort.map(|Extension(a)| a).unwrap_or_default();
     // Frames up to 16 times the limit reach our own check, which answers with
     // a clear error; larger ones are cut off by the WebSocket layer itself
     // (the connection just closes), so no client can make us buffer more.
@@ -265,6 +283,7 @@ async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Respons
                 state.limits,
                 state.shutdown,
                 state.cut_offs,
+                abort,
             )
         })
 }

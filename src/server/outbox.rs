@@ -17,10 +17,11 @@ use crate::protocol::ServerFrame;
 /// reading reaches this all the same.
 pub const MAX_QUEUED_FRAMES: usize = 16 * 1024;
 
-/// Bytes a client may have queued before it is cut off. A frame that finds
-/// the queue empty is taken whatever its size (a large room's `joined`), so
-/// this bounds a backlog, never one reply.
-pub const MAX_QUEUED_BYTES: usize = 2 * 1024 * 1024;
+/// Bytes a client may have queued before it is cut off, unless configured
+/// (`serve.max_queued_bytes`). A frame that finds the queue empty is taken
+/// whatever its size (a large room's `joined`), so this bounds a backlog,
+/// never one reply.
+pub const DEFAULT_MAX_QUEUED_BYTES: usize = 2 * 1024 * 1024;
 
 /// What a pong the WebSocket layer queued may hold (a control frame's
 /// largest payload and its header).
@@ -71,8 +72,9 @@ impl Outgoing {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Budget {
+    max_bytes: usize,
     bytes: AtomicUsize,
     cut: AtomicBool,
     /// Wakes the writer when the client is cut off, even mid-send.
@@ -94,9 +96,15 @@ pub struct Outbox {
 }
 
 impl Conn {
-    pub fn new(id: u64) -> (Conn, Outbox) {
+    /// A connection whose queue may hold `max_bytes` (past its first frame).
+    pub fn new(id: u64, max_bytes: usize) -> (Conn, Outbox) {
         let (tx, rx) = mpsc::channel(MAX_QUEUED_FRAMES);
-        let budget = Arc::new(Budget::default());
+        let budget = Arc::new(Budget {
+            max_bytes,
+            bytes: AtomicUsize::new(0),
+            cut: AtomicBool::new(false),
+            kill: Notify::new(),
+        });
         (
             Conn {
                 id,
@@ -114,7 +122,7 @@ impl Conn {
         }
         let n = out.bytes();
         let before = self.budget.bytes.fetch_add(n, Ordering::Relaxed);
-        let over = before > 0 && before + n > MAX_QUEUED_BYTES;
+        let over = before > 0 && before + n > self.budget.max_bytes;
         if over || self.tx.try_send(out).is_err() {
             self.budget.bytes.fetch_sub(n, Ordering::Relaxed);
             self.cut_off();
@@ -179,7 +187,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_cuts_the_client_off() {
-        let (conn, mut outbox) = Conn::new(1);
+        let (conn, mut outbox) = Conn::new(1, DEFAULT_MAX_QUEUED_BYTES);
         for seq in 0..(MAX_QUEUED_FRAMES as u64 + 10) {
             conn.push(pong(seq));
         }
@@ -190,8 +198,8 @@ mod tests {
 
     #[tokio::test]
     async fn too_many_bytes_cut_the_client_off_but_one_large_reply_is_taken() {
-        let (conn, mut outbox) = Conn::new(1);
-        let big = Outgoing::Text("x".repeat(MAX_QUEUED_BYTES * 2).into());
+        let (conn, mut outbox) = Conn::new(1, DEFAULT_MAX_QUEUED_BYTES);
+        let big = Outgoing::Text("x".repeat(DEFAULT_MAX_QUEUED_BYTES * 2).into());
         conn.push(big.clone());
         assert!(!conn.is_cut_off(), "a reply into an empty queue is taken");
         assert_eq!(outbox.next().await, Some(big.clone()));
@@ -206,7 +214,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cut_off_lands_on_a_writer_stuck_in_a_send() {
-        let (conn, outbox) = Conn::new(1);
+        let (conn, outbox) = Conn::new(1, DEFAULT_MAX_QUEUED_BYTES);
         let stuck =
             tokio::spawn(async move { outbox.write(0, std::future::pending::<bool>()).await });
         for seq in 0..(MAX_QUEUED_FRAMES as u64 + 1) {
