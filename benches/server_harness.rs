@@ -732,10 +732,10 @@ fn lock_time(n: usize) {
         std::hint::black_box(hub.listing().into_sessions());
     });
     println!(
-        "under the lock: {copy:.3} ms now (the copy); {old_locked:.3} ms as before (copy, sort, times)"
+        "under the lock: {copy:.3} ms now (the copy); {old_locked:.3} ms as before (copy, sort, every time formatted)"
     );
     println!(
-        "off the lock:   {new_off:.3} ms now (sort, times, typed JSON); {old_off:.3} ms as before (a Value, then its JSON)"
+        "off the lock:   {new_off:.3} ms now (sort, typed JSON, on a blocking thread); {old_off:.3} ms as before (a Value, then its JSON, on a runtime worker)"
     );
     println!("median of {runs} each");
 }
