@@ -1,6 +1,5 @@
 //! Command-line flags (docs/EVENTS.md, "Headless mode").
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -195,9 +194,9 @@ pub struct JanusArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
+    /// Address to listen on, HOST:PORT (127.0.0.1:7878, localhost:7878).
     #[arg(long, value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
+    pub listen: Option<String>,
     /// Admin API token (default: random, printed at start).
     #[arg(long, value_name = "TOKEN")]
     pub admin_token: Option<String>,
@@ -236,7 +235,7 @@ impl Cli {
         put("janus.admin_key", j.admin_key.clone().map(Into::into));
         put("janus.participant_id", j.participant_id.map(Into::into));
         if let Some(Cmd::Serve(a)) = &self.command {
-            put("serve.listen", a.listen.map(|l| l.to_string().into()));
+            put("serve.listen", a.listen.clone().map(Into::into));
             put("serve.admin_token", a.admin_token.clone().map(Into::into));
             put("serve.join_token", a.join_token.clone().map(Into::into));
             put("serve.resume_window_secs", a.resume_window.map(Into::into));

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -126,7 +125,8 @@ pub struct JanusSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServeSection {
-    pub listen: SocketAddr,
+    /// HOST:PORT; a host name is resolved (`localhost:7878`).
+    pub listen: String,
     pub resume_window_secs: u64,
     pub max_frame_bytes: usize,
     /// Empty: a random token, printed at start.
@@ -134,6 +134,11 @@ pub struct ServeSection {
     /// Empty: joins need no token.
     pub join_token: String,
     pub client_silence_secs: u64,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub upgrade_timeout_secs: u64,
+    pub listen_backlog: u32,
+    pub max_queued_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,12 +226,17 @@ impl Default for ServeSection {
     fn default() -> Self {
         let s = ServerConfig::default();
         ServeSection {
-            listen: s.listen,
+            listen: s.listen.to_string(),
             resume_window_secs: s.resume_window.as_secs(),
             max_frame_bytes: s.max_frame_bytes,
             admin_token: String::new(),
             join_token: String::new(),
             client_silence_secs: s.client_silence.as_secs(),
+            max_connections: s.max_connections,
+            max_connections_per_ip: s.max_connections_per_ip,
+            upgrade_timeout_secs: s.upgrade_timeout.as_secs(),
+            listen_backlog: s.listen_backlog,
+            max_queued_bytes: s.max_queued_bytes,
         }
     }
 }
@@ -450,12 +460,17 @@ impl Config {
     pub fn server_config(&self) -> Result<ServerConfig, SettingsError> {
         let s = &self.serve;
         let config = ServerConfig {
-            listen: s.listen,
+            listen: crate::server::listen::resolve(&s.listen)?,
             resume_window: Duration::from_secs(s.resume_window_secs),
             max_frame_bytes: s.max_frame_bytes,
             admin_token: Some(s.admin_token.clone()).filter(|t| !t.is_empty()),
             join_token: Some(s.join_token.clone()).filter(|t| !t.is_empty()),
             client_silence: Duration::from_secs(s.client_silence_secs),
+            max_connections: s.max_connections,
+            max_connections_per_ip: s.max_connections_per_ip,
+            upgrade_timeout: Duration::from_secs(s.upgrade_timeout_secs),
+            listen_backlog: s.listen_backlog,
+            max_queued_bytes: s.max_queued_bytes,
         };
         config.validate()?;
         Ok(config)
@@ -896,6 +911,35 @@ mod tests {
             "{}",
             l.explain(&e)
         );
+    }
+
+    #[test]
+    fn serve_limits_and_listen_are_checked_by_name() {
+        let refused = |f: fn(&mut ServeSection)| {
+            let mut c = Config::default();
+            f(&mut c.serve);
+            c.check().unwrap_err().setting
+        };
+        assert_eq!(refused(|s| s.max_connections = 0), "serve.max_connections");
+        assert_eq!(
+            refused(|s| s.max_connections_per_ip = 0),
+            "serve.max_connections_per_ip"
+        );
+        assert_eq!(
+            refused(|s| s.upgrade_timeout_secs = 0),
+            "serve.upgrade_timeout_secs"
+        );
+        assert_eq!(refused(|s| s.listen_backlog = 0), "serve.listen_backlog");
+        assert_eq!(
+            refused(|s| s.max_queued_bytes = 100),
+            "serve.max_queued_bytes"
+        );
+        assert_eq!(refused(|s| s.listen = "nowhere".into()), "serve.listen");
+        let mut c = Config::default();
+        c.serve.listen = "localhost:7879".into();
+        let sc = c.server_config().unwrap();
+        assert!(sc.listen.ip().is_loopback());
+        assert_eq!(sc.listen.port(), 7879);
     }
 
     #[test]

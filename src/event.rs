@@ -802,7 +802,9 @@ mod tests {
             EventKind::ReconnectAttempt {
                 attempt: 1,
                 max: 10,
-                delay: d, last_error: None, },
+                delay: d,
+                last_error: None,
+            },
             EventKind::ParticipantJoined {
                 user: "bob".into(),
                 id: "77".into(),

@@ -182,6 +182,12 @@ async fn serve(config: &Config) -> anyhow::Result<Exit> {
             return Ok(Exit::Usage);
         }
     };
+    // Each closes every client with 1001 (going away), so clients reconnect
+    // at once, rather than a kill's reset they may take for a network fault.
+    // Installed before the address is printed: whoever reads it may signal.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     let listen = server_config.listen;
     let server_config_token = server_config.admin_token.clone();
     let server = server::start(server_config)
@@ -197,10 +203,10 @@ async fn serve(config: &Config) -> anyhow::Result<Exit> {
     if server_config_token.is_none() {
         println!("calltop serve: admin token {}", server.admin_token);
     }
-    let mut term = signal(SignalKind::terminate())?;
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
+        _ = interrupt.recv() => {}
         _ = term.recv() => {}
+        _ = hangup.recv() => {}
     }
     server.shutdown().await;
     Ok(Exit::Ok)

@@ -118,8 +118,14 @@ mod tests {
 
     #[test]
     fn a_minted_token_lets_in_exactly_its_session_and_user() {
-        let t = mint(SECRET, "standup", "alice", Duration::from_secs(3600), SystemTime::now())
-            .unwrap();
+        let t = mint(
+            SECRET,
+            "standup",
+            "alice",
+            Duration::from_secs(3600),
+            SystemTime::now(),
+        )
+        .unwrap();
         let c = verify(SECRET, &t, "standup", "alice").unwrap();
         assert_eq!((c.session.as_str(), c.sub.as_str()), ("standup", "alice"));
         assert_eq!(c.exp - c.iat, 3600);
@@ -129,7 +135,10 @@ mod tests {
         ));
         assert!(matches!(
             verify(SECRET, &t, "other", "alice"),
-            Err(TokenError::Mismatch { what: "session", .. })
+            Err(TokenError::Mismatch {
+                what: "session",
+                ..
+            })
         ));
         assert_eq!(
             verify(b"another secret, long enough", &t, "standup", "alice"),
@@ -143,12 +152,21 @@ mod tests {
         let t = mint(SECRET, "s", "u", Duration::from_secs(3600), old).unwrap();
         assert_eq!(verify(SECRET, &t, "s", "u"), Err(TokenError::Expired));
         assert_eq!(
-            mint(b"short", "s", "u", Duration::from_secs(1), SystemTime::now()),
+            mint(
+                b"short",
+                "s",
+                "u",
+                Duration::from_secs(1),
+                SystemTime::now()
+            ),
             Err(TokenError::WeakSecret)
         );
         for junk in ["", "abc", "a.b.c", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1In0."] {
             assert!(
-                matches!(verify(SECRET, junk, "s", "u"), Err(TokenError::Malformed(_))),
+                matches!(
+                    verify(SECRET, junk, "s", "u"),
+                    Err(TokenError::Malformed(_))
+                ),
                 "{junk}"
             );
         }

@@ -99,7 +99,8 @@ async fn garbage_from_the_server_is_reported_and_the_session_goes_on() {
     // A name the protocol does not allow (an escape sequence in it) is
     // refused, not followed: only the real bob is here.
     assert!(
-        messages[6].contains(r"ignored participant bob\u{1b}[2J: a user name with control characters"),
+        messages[6]
+            .contains(r"ignored participant bob\u{1b}[2J: a user name with control characters"),
         "{messages:?}"
     );
     match ev.last("participant_joined") {

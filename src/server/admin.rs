@@ -34,7 +34,17 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response
     if !authorized(&state, &headers) {
         return unauthorized();
     }
-    Json(json!({ "sessions": state.hub.sessions() })).into_response()
+    // Only the copy is made under the hub's lock; the rest (sorting, times,
+    // JSON) runs on a blocking thread, so a listing of thousands delays
+    // neither a join nor another connection's heartbeat on this worker.
+    let listing = state.hub.listing();
+    match tokio::task::spawn_blocking(move || listing.to_json()).await {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("listing failed: {e}"),
+        ),
+    }
 }
 
 pub async fn kick(

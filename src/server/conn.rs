@@ -7,7 +7,10 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
 
+use super::admit::Abort;
+use super::burst::BurstLog;
 use super::hub::{Conn, Hub, JoinOutcome, Outbox, Outgoing};
+use super::outbox::MAX_QUEUED_FRAMES;
 use crate::protocol::{self, ClientFrame, ErrorCode, PROTOCOL_VERSION, ServerFrame, close};
 
 /// Limits of one connection.
@@ -30,42 +33,55 @@ pub async fn serve(
     hub: Hub,
     limits: ConnLimits,
     mut shutdown: watch::Receiver<bool>,
+    cut_offs: BurstLog,
+    abort: Abort,
 ) {
-    let (conn, outbox) = hub.new_conn();
-    let Outbox {
-        rx: mut outbox,
-        kill,
-    } = outbox;
+    let (conn, mut outbox) = hub.new_conn();
     let (mut sink, mut stream) = socket.split();
     let mut writer = tokio::spawn(async move {
-        loop {
-            let out = tokio::select! {
-                out = outbox.recv() => out,
-                _ = kill.notified() => None,
-            };
-            let Some(out) = out else { return };
+        while let Some(out) = outbox.next().await {
+            let cost = Outbox::cost(&out);
             match out {
-                Outgoing::Frame(f) => {
-                    let text = serde_json::to_string(&f).expect("server frames always serialize");
-                    if sink.send(Message::Text(text.into())).await.is_err() {
+                Outgoing::Text(text) => {
+                    let send = async { sink.send(Message::Text(text)).await.is_ok() };
+                    if !outbox.write(cost, send).await {
+                        return;
+                    }
+                }
+                Outgoing::Frame(frame) => {
+                    // Server frames are plain data: they always serialize.
+                    let text = serde_json::to_string(&frame).unwrap_or_default();
+                    let send = async { sink.send(Message::Text(text.into())).await.is_ok() };
+                    if !outbox.write(cost, send).await {
+                        return;
+                    }
+                }
+                Outgoing::Flush => {
+                    if !outbox
+                        .write(cost, async { sink.flush().await.is_ok() })
+                        .await
+                    {
                         return;
                     }
                 }
                 Outgoing::Close(code, reason) => {
-                    let _ = sink
-                        .send(Message::Close(Some(CloseFrame {
+                    let close = async {
+                        let frame = CloseFrame {
                             code,
                             reason: reason.into(),
-                        })))
-                        .await;
-                    let _ = sink.close().await;
+                        };
+                        let _ = sink.send(Message::Close(Some(frame))).await;
+                        let _ = sink.close().await;
+                        false
+                    };
+                    outbox.write(cost, close).await;
                     return;
                 }
                 Outgoing::Drop => return,
             }
         }
     });
-    let reply = |f: ServerFrame| conn.push(Outgoing::Frame(f));
+    let reply = |f: ServerFrame| conn.push(Outgoing::frame(&f));
     let mut member: Option<(String, String)> = None;
     let mut writer_done = false;
     loop {
@@ -99,7 +115,14 @@ pub async fn serve(
                 break;
             }
             Message::Close(_) => break,
-            Message::Ping(_) | Message::Pong(_) => continue,
+            // The WebSocket layer has queued the pong itself; writing it out
+            // through our queue makes a ping flood from a client that does
+            // not read count against its bound like any other frame.
+            Message::Ping(_) => {
+                conn.push(Outgoing::Flush);
+                continue;
+            }
+            Message::Pong(_) => continue,
         };
         if text.len() > limits.max_frame_bytes {
             refuse(
@@ -153,8 +176,7 @@ pub async fn serve(
                     Step::Stop
                 } else {
                     match hub.join(&conn, &session, &user, token.as_deref(), resume.as_deref()) {
-                        JoinOutcome::Joined(f) => {
-                            reply(f);
+                        JoinOutcome::Joined => {
                             member = Some((session, user));
                             Step::Continue
                         }
@@ -200,6 +222,18 @@ pub async fn serve(
             break;
         }
     }
+    if conn.is_cut_off() {
+        // Reset, not closed: what is unsent is dropped at once, and the
+        // client, which does not read, learns from its next write.
+        abort.set();
+        cut_offs.note(|| {
+            tracing::warn!(
+                target: "calltop::server",
+                "cut off a client that stopped reading (over {MAX_QUEUED_FRAMES} frames or {} KiB queued for it)",
+                hub.max_queued_bytes / 1024
+            )
+        });
+    }
     if let Some((session, user)) = member
         && let Some(generation) = hub.disconnected(&conn, &session, &user)
     {
@@ -223,7 +257,7 @@ pub async fn serve(
 }
 
 fn refuse(conn: &Conn, code: ErrorCode, message: String) {
-    conn.push(Outgoing::Frame(ServerFrame::Error {
+    conn.push(Outgoing::frame(&ServerFrame::Error {
         code,
         message: message.clone(),
     }));

@@ -6,66 +6,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use rand::RngCore;
-use tokio::sync::{Notify, mpsc};
 
+pub use super::outbox::{Conn, Outbox, Outgoing};
 use crate::event::rfc3339_ms;
 use crate::protocol::{ErrorCode, Participant, ServerFrame, close};
 
-/// What a connection task is told to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outgoing {
-    Frame(ServerFrame),
-    /// Send a close frame with this code and reason, then stop.
-    Close(u16, String),
-    /// Drop the socket without a close frame (the demo's simulated network failure).
-    Drop,
-}
-
-/// Frames a slow client may have queued before it is disconnected.
-const OUTBOX: usize = 256;
-
-#[derive(Debug, Clone)]
-pub struct Conn {
-    pub id: u64,
-    tx: mpsc::Sender<Outgoing>,
-    /// Cuts the connection off at once, past whatever is queued.
-    kill: Arc<Notify>,
-}
-
-/// The receiving side of a [`Conn`], for its writer task.
-pub struct Outbox {
-    pub rx: mpsc::Receiver<Outgoing>,
-    pub kill: Arc<Notify>,
-}
-
-impl Conn {
-    pub fn new(id: u64) -> (Conn, Outbox) {
-        let (tx, rx) = mpsc::channel(OUTBOX);
-        let kill = Arc::new(Notify::new());
-        (
-            Conn {
-                id,
-                tx,
-                kill: kill.clone(),
-            },
-            Outbox { rx, kill },
-        )
-    }
-
-    pub fn push(&self, out: Outgoing) {
-        // A client that does not read its frames is cut off rather than
-        // allowed to grow the server's memory. The kill does not go through
-        // the full queue, so it always lands (a stored permit if the writer
-        // is not waiting yet).
-        if self.tx.try_send(out).is_err() {
-            self.kill.notify_one();
-        }
-    }
-}
-
 #[derive(Debug)]
 struct Slot {
+    /// The member's name again, shared: a listing copies it without allocating.
+    user: Arc<str>,
     joined_at: SystemTime,
+    /// `joined_at` as RFC 3339, formatted once at the join rather than on
+    /// every roster and listing (thousands of times under the lock).
+    since: Arc<str>,
     resume_token: String,
     conn: Option<Conn>,
     /// Bumped on every (re)connect, so a stale expiry timer knows it is stale.
@@ -99,12 +52,16 @@ pub struct Hub {
     state: Arc<Mutex<State>>,
     pub resume_window: Duration,
     pub join_token: Option<String>,
+    /// What may be queued for one client before it is cut off.
+    pub max_queued_bytes: usize,
 }
 
 /// The answer to a join.
 #[derive(Debug)]
 pub enum JoinOutcome {
-    Joined(ServerFrame),
+    /// In the session; the `joined` reply is already queued on the connection,
+    /// ahead of anything else about the room.
+    Joined,
     Refused(ErrorCode, String),
     /// The resume token belongs to someone removed or a session that ended.
     Revoked(ServerFrame, u16),
@@ -136,6 +93,7 @@ impl Hub {
             state: Arc::new(Mutex::new(State::default())),
             resume_window,
             join_token,
+            max_queued_bytes: super::outbox::DEFAULT_MAX_QUEUED_BYTES,
         }
     }
 
@@ -146,7 +104,7 @@ impl Hub {
     pub fn new_conn(&self) -> (Conn, Outbox) {
         let mut st = self.lock();
         st.next_conn += 1;
-        Conn::new(st.next_conn)
+        Conn::new(st.next_conn, self.max_queued_bytes)
     }
 
     pub fn join(
@@ -189,7 +147,7 @@ impl Hub {
                     && old.id != conn.id
                 {
                     if !resumed {
-                        old.push(Outgoing::Frame(ServerFrame::Error {
+                        old.push(Outgoing::frame(&ServerFrame::Error {
                             code: ErrorCode::Replaced,
                             message: "another connection joined as this user".into(),
                         }));
@@ -205,10 +163,13 @@ impl Hub {
                 (resumed, false)
             }
             None => {
+                let joined_at = SystemTime::now();
                 room.members.insert(
                     user.to_owned(),
                     Slot {
-                        joined_at: SystemTime::now(),
+                        user: user.into(),
+                        joined_at,
+                        since: rfc3339_ms(joined_at).into(),
                         resume_token: new_token.clone(),
                         conn: Some(conn.clone()),
                         generation: 0,
@@ -217,31 +178,27 @@ impl Hub {
                 (false, true)
             }
         };
-        let joined_at = rfc3339_ms(room.members[user].joined_at);
-        let mut others: Vec<(&String, &Slot)> = room
+        let joined_at = room.members[user].since.to_string();
+        let mut others: Vec<&Slot> = room
             .members
             .iter()
             .filter(|(u, _)| u.as_str() != user)
+            .map(|(_, s)| s)
             .collect();
-        others.sort_by_key(|(_, s)| s.joined_at);
+        others.sort_by_key(|s| s.joined_at);
         let participants = others
             .iter()
-            .map(|(u, s)| Participant {
-                user: (*u).clone(),
-                joined_at: rfc3339_ms(s.joined_at),
+            .map(|s| Participant {
+                user: s.user.to_string(),
+                joined_at: s.since.to_string(),
             })
             .collect();
-        if newcomer {
-            for (_, s) in &others {
-                if let Some(c) = &s.conn {
-                    c.push(Outgoing::Frame(ServerFrame::ParticipantJoined {
-                        user: user.to_owned(),
-                        joined_at: joined_at.clone(),
-                    }));
-                }
-            }
-        }
-        JoinOutcome::Joined(ServerFrame::Joined {
+        // The reply is queued under the same lock that added the member, so
+        // nothing about the room can reach the member before its `joined`
+        // (the client would drop it as early, and the roster lacks it), and
+        // everything after this snapshot reaches it after. Its text, as long
+        // as the room, is made by the connection's writer, off the lock.
+        conn.push(Outgoing::Frame(Box::new(ServerFrame::Joined {
             v: crate::protocol::PROTOCOL_VERSION,
             session: session.to_owned(),
             user: user.to_owned(),
@@ -249,7 +206,20 @@ impl Hub {
             resume_token: new_token,
             resume_window_ms: self.resume_window.as_millis() as u64,
             participants,
-        })
+        })));
+        if newcomer {
+            // Serialized once; every member's queue shares the bytes.
+            let news = Outgoing::frame(&ServerFrame::ParticipantJoined {
+                user: user.to_owned(),
+                joined_at,
+            });
+            for s in &others {
+                if let Some(c) = &s.conn {
+                    c.push(news.clone());
+                }
+            }
+        }
+        JoinOutcome::Joined
     }
 
     /// The member leaves on purpose: gone at once, others told.
@@ -275,11 +245,12 @@ impl Hub {
     }
 
     fn broadcast_left(room: &Room, user: &str) {
+        let news = Outgoing::frame(&ServerFrame::ParticipantLeft {
+            user: user.to_owned(),
+        });
         for s in room.members.values() {
             if let Some(c) = &s.conn {
-                c.push(Outgoing::Frame(ServerFrame::ParticipantLeft {
-                    user: user.to_owned(),
-                }));
+                c.push(news.clone());
             }
         }
     }
@@ -326,7 +297,7 @@ impl Hub {
             return false;
         };
         if let Some(c) = &slot.conn {
-            c.push(Outgoing::Frame(ServerFrame::Removed));
+            c.push(Outgoing::frame(&ServerFrame::Removed));
             c.push(Outgoing::Close(
                 close::REMOVED,
                 "removed by an administrator".into(),
@@ -350,7 +321,7 @@ impl Hub {
         };
         for (_, slot) in room.members {
             if let Some(c) = &slot.conn {
-                c.push(Outgoing::Frame(ServerFrame::Ended));
+                c.push(Outgoing::frame(&ServerFrame::Ended));
                 c.push(Outgoing::Close(close::ENDED, "session ended".into()));
             }
             st.revoked
@@ -378,41 +349,122 @@ impl Hub {
         }
     }
 
-    /// Closes every connection (server shutting down).
-    pub fn close_all(&self, code: u16, reason: &str) {
+    /// The facts `GET /api/sessions` shows, copied out under the lock (names,
+    /// times, flags: cheap); sorting, formatting and serializing happen after
+    /// it is released, so a listing of thousands holds up no join or leave.
+    pub fn listing(&self) -> Listing {
         let st = self.lock();
-        for room in st.rooms.values() {
-            for slot in room.members.values() {
-                if let Some(c) = &slot.conn {
-                    c.push(Outgoing::Close(code, reason.to_owned()));
-                }
-            }
+        Listing {
+            sessions: st
+                .rooms
+                .iter()
+                .map(|(id, room)| {
+                    let members = room
+                        .members
+                        .values()
+                        .map(|s| Listed {
+                            user: s.user.clone(),
+                            joined_at: s.joined_at,
+                            since: s.since.clone(),
+                            connected: s.conn.is_some(),
+                        })
+                        .collect();
+                    (id.clone(), members)
+                })
+                .collect(),
         }
     }
 
     pub fn sessions(&self) -> Vec<SessionInfo> {
-        let st = self.lock();
-        let mut out: Vec<SessionInfo> = st
-            .rooms
-            .iter()
-            .map(|(id, room)| {
-                let mut members: Vec<(&String, &Slot)> = room.members.iter().collect();
-                members.sort_by_key(|(_, s)| s.joined_at);
-                SessionInfo {
-                    id: id.clone(),
+        self.listing().into_sessions()
+    }
+}
+
+/// One member as the listing copies it (reference counts, no allocation).
+#[derive(Debug)]
+struct Listed {
+    user: Arc<str>,
+    joined_at: SystemTime,
+    since: Arc<str>,
+    connected: bool,
+}
+
+/// A copy of who is where, taken by [`Hub::listing`].
+#[derive(Debug)]
+pub struct Listing {
+    /// Each session with its members, in name order.
+    sessions: Vec<(String, Vec<Listed>)>,
+}
+
+impl Listing {
+    /// Sessions by id, each one's members oldest first (stable: members who
+    /// joined in the same instant stay in name order).
+    fn sort(&mut self) {
+        self.sessions.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, members) in &mut self.sessions {
+            members.sort_by_key(|m| m.joined_at);
+        }
+    }
+
+    /// Sessions by id, each one's participants oldest first.
+    pub fn into_sessions(mut self) -> Vec<SessionInfo> {
+        self.sort();
+        self.sessions
+            .into_iter()
+            .map(|(id, members)| SessionInfo {
+                id,
+                participants: members
+                    .into_iter()
+                    .map(|m| ParticipantInfo {
+                        user: m.user.to_string(),
+                        joined_at: m.since.to_string(),
+                        connected: m.connected,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The admin API's answer, `{"sessions":[…]}` as [`SessionInfo`]s,
+    /// serialized straight from the copy (no `serde_json::Value`, no owned
+    /// strings in between).
+    pub fn to_json(mut self) -> Vec<u8> {
+        use serde::Serialize;
+        #[derive(Serialize)]
+        struct Body<'a> {
+            sessions: Vec<Session<'a>>,
+        }
+        #[derive(Serialize)]
+        struct Session<'a> {
+            id: &'a str,
+            participants: Vec<Participant<'a>>,
+        }
+        #[derive(Serialize)]
+        struct Participant<'a> {
+            user: &'a str,
+            joined_at: &'a str,
+            connected: bool,
+        }
+        self.sort();
+        let body = Body {
+            sessions: self
+                .sessions
+                .iter()
+                .map(|(id, members)| Session {
+                    id,
                     participants: members
-                        .into_iter()
-                        .map(|(u, s)| ParticipantInfo {
-                            user: u.clone(),
-                            joined_at: rfc3339_ms(s.joined_at),
-                            connected: s.conn.is_some(),
+                        .iter()
+                        .map(|m| Participant {
+                            user: &m.user,
+                            joined_at: &m.since,
+                            connected: m.connected,
                         })
                         .collect(),
-                }
-            })
-            .collect();
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        out
+                })
+                .collect(),
+        };
+        // Strings and bools only: serializing cannot fail.
+        serde_json::to_vec(&body).unwrap_or_default()
     }
 }
 
@@ -425,16 +477,66 @@ pub fn admin_token() -> String {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_client_that_stops_reading_is_cut_off_not_buffered_without_end() {
-        let (conn, outbox) = Conn::new(1);
-        for seq in 0..(OUTBOX as u64 + 10) {
-            conn.push(Outgoing::Frame(ServerFrame::Pong { seq }));
+    /// The frames queued for `outbox` so far, as text.
+    async fn queued(outbox: &mut Outbox, n: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            match outbox.next().await {
+                Some(Outgoing::Text(t)) => out.push(t.to_string()),
+                Some(Outgoing::Frame(f)) => out.push(serde_json::to_string(&f).unwrap()),
+                other => panic!("not a frame: {other:?}"),
+            }
         }
-        // The kill is signalled even though the queue had no room for anything.
-        tokio::time::timeout(Duration::from_secs(5), outbox.kill.notified())
-            .await
-            .expect("the overflow kills the connection");
-        assert_eq!(outbox.rx.len(), OUTBOX);
+        out
+    }
+
+    #[tokio::test]
+    async fn the_joined_reply_is_queued_before_anything_else_about_the_room() {
+        let hub = Hub::new(Duration::from_secs(30), None);
+        let (a, mut a_out) = hub.new_conn();
+        let (b, _b_out) = hub.new_conn();
+        assert!(matches!(
+            hub.join(&a, "s", "alice", None, None),
+            JoinOutcome::Joined
+        ));
+        // Another join right after, before alice's connection task has done
+        // anything: it may not overtake her reply.
+        hub.join(&b, "s", "bob", None, None);
+        let frames = queued(&mut a_out, 2).await;
+        assert!(frames[0].contains(r#""type":"joined""#), "{frames:?}");
+        assert!(
+            frames[1].contains(r#""type":"participant_joined""#),
+            "{frames:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_listing_is_a_copy_sorted_oldest_first() {
+        let hub = Hub::new(Duration::from_secs(30), None);
+        let mut keep = Vec::new();
+        for (s, u) in [("b", "zed"), ("a", "yan"), ("b", "amy")] {
+            let (c, o) = hub.new_conn();
+            hub.join(&c, s, u, None, None);
+            keep.push((c, o));
+        }
+        let listing = hub.listing();
+        // The copy holds no lock: the hub goes on meanwhile.
+        let (c, _o) = hub.new_conn();
+        hub.join(&c, "a", "late", None, None);
+        let body: serde_json::Value = serde_json::from_slice(&listing.to_json()).unwrap();
+        let users = |i: usize| -> Vec<String> {
+            body["sessions"][i]["participants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["user"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(body["sessions"][0]["id"], "a");
+        assert_eq!(users(0), ["yan"]);
+        assert_eq!(users(1), ["zed", "amy"]);
+        let typed: Vec<SessionInfo> = serde_json::from_value(body["sessions"].clone()).unwrap();
+        assert_eq!(typed[1].participants[0].joined_at.len(), 24);
+        assert_eq!(hub.sessions()[0].participants.len(), 2);
     }
 }

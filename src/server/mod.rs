@@ -1,24 +1,30 @@
 //! The reference call server (`calltop serve`): WebSocket signaling and the
 //! admin API on one port.
 
+mod accept;
 mod admin;
+mod admit;
+mod burst;
 mod conn;
 pub mod hub;
+pub mod listen;
+pub mod outbox;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::response::Response;
 use axum::routing::{get, post};
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use hub::{Hub, ParticipantInfo, SessionInfo};
 
-use crate::protocol::{DEFAULT_MAX_FRAME_BYTES, close};
+use crate::protocol::DEFAULT_MAX_FRAME_BYTES;
 use crate::settings::{MAX_DURATION, SettingsError};
 
 /// How `calltop serve` behaves.
@@ -34,6 +40,20 @@ pub struct ServerConfig {
     pub join_token: Option<String>,
     /// A client silent this long is treated as disconnected.
     pub client_silence: Duration,
+    /// Connections open at once, all clients together; more are refused (503).
+    pub max_connections: usize,
+    /// Connections open at once from one client address (all of loopback is
+    /// one; IPv6 counts by /64); more are refused (503).
+    pub max_connections_per_ip: usize,
+    /// A connection's HTTP request (the WebSocket upgrade) must have arrived
+    /// within this, or the connection is closed.
+    pub upgrade_timeout: Duration,
+    /// Connections the kernel queues before we accept them (capped by
+    /// `net.core.somaxconn`).
+    pub listen_backlog: u32,
+    /// What may be queued for one client (past its first frame) before it is
+    /// cut off for not reading.
+    pub max_queued_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +65,11 @@ impl Default for ServerConfig {
             admin_token: None,
             join_token: None,
             client_silence: Duration::from_secs(30),
+            max_connections: 10_000,
+            max_connections_per_ip: 1_000,
+            upgrade_timeout: Duration::from_secs(5),
+            listen_backlog: 4096,
+            max_queued_bytes: outbox::DEFAULT_MAX_QUEUED_BYTES,
         }
     }
 }
@@ -75,6 +100,41 @@ impl ServerConfig {
                 format!("1 to {day} (one day)"),
             ));
         }
+        if self.max_connections == 0 {
+            return Err(SettingsError::new(
+                "serve.max_connections",
+                self.max_connections,
+                "at least 1",
+            ));
+        }
+        if self.max_connections_per_ip == 0 {
+            return Err(SettingsError::new(
+                "serve.max_connections_per_ip",
+                self.max_connections_per_ip,
+                "at least 1",
+            ));
+        }
+        if self.upgrade_timeout.is_zero() || self.upgrade_timeout > MAX_DURATION {
+            return Err(SettingsError::new(
+                "serve.upgrade_timeout_secs",
+                self.upgrade_timeout.as_secs(),
+                format!("1 to {day} (one day)"),
+            ));
+        }
+        if self.max_queued_bytes < 4096 {
+            return Err(SettingsError::new(
+                "serve.max_queued_bytes",
+                self.max_queued_bytes,
+                "at least 4096",
+            ));
+        }
+        if !(1..=65_535).contains(&self.listen_backlog) {
+            return Err(SettingsError::new(
+                "serve.listen_backlog",
+                self.listen_backlog,
+                "1 to 65535",
+            ));
+        }
         Ok(())
     }
 }
@@ -85,7 +145,19 @@ pub(crate) struct AppState {
     admin_token: String,
     limits: conn::ConnLimits,
     shutdown: watch::Receiver<bool>,
+    /// Clients cut off for not reading, logged once per burst.
+    cut_offs: burst::BurstLog,
 }
+
+/// How long [`ServerHandle::shutdown`] waits for every connection to have
+/// said goodbye (each writer gets 2 s to flush its close frame).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// The WebSocket layer's read buffer. Its default, 128 KiB, is allocated per
+/// connection and zero-filled on every read: most of an idle server's memory
+/// and much of its CPU. Signaling frames are a few hundred bytes; a larger
+/// frame grows the buffer for as long as it takes.
+const WS_READ_BUFFER: usize = 4 * 1024;
 
 /// A running server. Dropping it stops the server as [`ServerHandle::shutdown`]
 /// does (clients get 1001, going away), without waiting for it.
@@ -93,6 +165,7 @@ pub struct ServerHandle {
     pub addr: SocketAddr,
     pub admin_token: String,
     pub hub: Hub,
+    admission: Arc<admit::Admission>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -108,12 +181,17 @@ impl ServerHandle {
         format!("http://{}", self.addr)
     }
 
-    /// Stops listening and closes every connection with 1001 (going away).
-    /// All state is lost, as in a crash or restart.
+    /// Connections open now (WebSocket or HTTP), as the caps count them.
+    pub fn open_connections(&self) -> usize {
+        self.admission.open()
+    }
+
+    /// Stops listening and closes every connection with 1001 (going away),
+    /// so clients reconnect at once; returns once they are all closed (at
+    /// most a few seconds). All state is lost, as in a crash or restart.
     pub async fn shutdown(self) {
-        self.hub
-            .close_all(close::GOING_AWAY, "server shutting down");
         let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.admission.drained()).await;
         self.task.abort();
         let _ = self.task.await;
     }
@@ -124,12 +202,13 @@ pub async fn start(config: ServerConfig) -> std::io::Result<ServerHandle> {
     config
         .validate()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let listener = TcpListener::bind(config.listen).await?;
+    let listener = listen::bind(config.listen, config.listen_backlog)?;
     let addr = listener.local_addr()?;
-    let hub = Hub::new(
+    let mut hub = Hub::new(
         config.resume_window,
         config.join_token.clone().filter(|t| !t.is_empty()),
     );
+    hub.max_queued_bytes = config.max_queued_bytes;
     let admin_token = config
         .admin_token
         .clone()
@@ -144,6 +223,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<ServerHandle> {
             client_silence: config.client_silence,
         },
         shutdown: shutdown.clone(),
+        cut_offs: burst::BurstLog::new("clients cut off for not reading"),
     };
     let app = Router::new()
         .route("/", get(upgrade))
@@ -156,25 +236,30 @@ pub async fn start(config: ServerConfig) -> std::io::Result<ServerHandle> {
             post(admin::drop_connection),
         )
         .with_state(state);
-    let mut stopped = shutdown;
-    let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(target: "calltop::server", "server stopped: {e}");
-        }
-    });
+    let admission = admit::Admission::new(config.max_connections, config.max_connections_per_ip);
+    let acceptor = accept::Acceptor {
+        app,
+        admission: admission.clone(),
+        upgrade_timeout: config.upgrade_timeout,
+        shutdown,
+    };
+    let task = tokio::spawn(acceptor.run(listener));
     Ok(ServerHandle {
         addr,
         admin_token,
         hub,
+        admission,
         stop,
         task,
     })
 }
 
-async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    abort: Option<Extension<admit::Abort>>,
+) -> Response {
+    let abort = abort.map(|Extension(a)| a).unwrap_or_default();
     // Frames up to 16 times the limit reach our own check, which answers with
     // a clear error; larger ones are cut off by the WebSocket layer itself
     // (the connection just closes), so no client can make us buffer more.
@@ -182,7 +267,23 @@ async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Respons
         .limits
         .max_frame_bytes
         .saturating_mul(crate::protocol::HARD_FRAME_FACTOR);
-    ws.max_message_size(hard)
+    ws.read_buffer_size(WS_READ_BUFFER)
+        // Each frame goes out as it is sent (the writer flushes every one
+        // anyway); nothing collects in a write buffer of 128 KiB.
+        .write_buffer_size(0)
+        // No cap of its own needed: the writer hands over one frame at a time
+        // and waits for it, and what waits behind it is bounded by the
+        // connection's queue (a pong flood included, see `conn`).
+        .max_message_size(hard)
         .max_frame_size(hard)
-        .on_upgrade(move |socket| conn::serve(socket, state.hub, state.limits, state.shutdown))
+        .on_upgrade(move |socket| {
+            conn::serve(
+                socket,
+                state.hub,
+                state.limits,
+                state.shutdown,
+                state.cut_offs,
+                abort,
+            )
+        })
 }
