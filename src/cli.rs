@@ -200,9 +200,14 @@ pub struct ServeArgs {
     /// Admin API token (default: random, printed at start).
     #[arg(long, value_name = "TOKEN")]
     pub admin_token: Option<String>,
-    /// Token clients must present to join.
-    #[arg(long, value_name = "TOKEN")]
-    pub join_token: Option<String>,
+    /// Require join tokens signed with SECRET (`calltop token` mints them);
+    /// without one, anyone can join any session as anyone. Visible in
+    /// `ps`: prefer --token-secret-file or CALLTOP_SERVE__TOKEN_SECRET.
+    #[arg(long, value_name = "SECRET", conflicts_with = "token_secret_file")]
+    pub token_secret: Option<String>,
+    /// Read the token secret from FILE (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub token_secret_file: Option<PathBuf>,
     /// Seconds a dropped participant's slot is kept for a resume.
     #[arg(long, value_name = "SECS")]
     pub resume_window: Option<u64>,
@@ -237,7 +242,7 @@ impl Cli {
         if let Some(Cmd::Serve(a)) = &self.command {
             put("serve.listen", a.listen.clone().map(Into::into));
             put("serve.admin_token", a.admin_token.clone().map(Into::into));
-            put("serve.join_token", a.join_token.clone().map(Into::into));
+            put("serve.token_secret", a.token_secret.clone().map(Into::into));
             put("serve.resume_window_secs", a.resume_window.map(Into::into));
             put("serve.max_frame_bytes", a.max_frame_bytes.map(Into::into));
         }

@@ -132,7 +132,7 @@ pub struct ServeSection {
     /// Empty: a random token, printed at start.
     pub admin_token: String,
     /// Empty: joins need no token.
-    pub join_token: String,
+    pub token_secret: String,
     pub client_silence_secs: u64,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
@@ -230,7 +230,7 @@ impl Default for ServeSection {
             resume_window_secs: s.resume_window.as_secs(),
             max_frame_bytes: s.max_frame_bytes,
             admin_token: String::new(),
-            join_token: String::new(),
+            token_secret: String::new(),
             client_silence_secs: s.client_silence.as_secs(),
             max_connections: s.max_connections,
             max_connections_per_ip: s.max_connections_per_ip,
@@ -464,7 +464,7 @@ impl Config {
             resume_window: Duration::from_secs(s.resume_window_secs),
             max_frame_bytes: s.max_frame_bytes,
             admin_token: Some(s.admin_token.clone()).filter(|t| !t.is_empty()),
-            join_token: Some(s.join_token.clone()).filter(|t| !t.is_empty()),
+            token_secret: Some(s.token_secret.clone()).filter(|t| !t.is_empty()),
             client_silence: Duration::from_secs(s.client_silence_secs),
             max_connections: s.max_connections,
             max_connections_per_ip: s.max_connections_per_ip,

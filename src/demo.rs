@@ -216,7 +216,7 @@ impl Embedded {
         let mut sc = config.server_config()?;
         sc.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         sc.admin_token = None;
-        sc.join_token = None;
+        sc.token_secret = None;
         let server = server::start(sc)
             .await
             .context("cannot start the embedded reference server on 127.0.0.1")?;

@@ -43,7 +43,13 @@ fn main() -> ExitCode {
             None
         },
         env: None,
-        overrides: cli.overrides(),
+        overrides: match secret_overrides(&cli) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("calltop: {e}");
+                return Exit::Usage.into();
+            }
+        },
     }) {
         Ok(c) => c,
         Err(e) => {
@@ -94,6 +100,22 @@ fn main() -> ExitCode {
             Exit::Internal.into()
         }
     }
+}
+
+/// The flags as config overrides, with a secret read from its file.
+fn secret_overrides(cli: &Cli) -> Result<Vec<(&'static str, ::config::Value)>, String> {
+    let mut o = cli.overrides();
+    if let Some(Cmd::Serve(a)) = &cli.command
+        && let Some(path) = &a.token_secret_file
+    {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the token secret from {}: {e}", path.display()))?;
+        o.push((
+            "serve.token_secret",
+            text.lines().next().unwrap_or_default().to_owned().into(),
+        ));
+    }
+    Ok(o)
 }
 
 /// `calltop token`: prints a join token for `serve --token-secret`.
@@ -202,6 +224,12 @@ async fn serve(config: &Config) -> anyhow::Result<Exit> {
     // the config is the operator's secret already.
     if server_config_token.is_none() {
         println!("calltop serve: admin token {}", server.admin_token);
+    }
+    if config.serve.token_secret.is_empty() {
+        println!(
+            "calltop serve: no --token-secret: anyone can join any session as anyone \
+             (see `calltop token`)"
+        );
     }
     tokio::select! {
         _ = interrupt.recv() => {}

@@ -429,35 +429,124 @@ async fn a_first_join_to_nothing_retries_then_closes_naming_it_unreachable() {
     }
 }
 
+const SECRET: &str = "a secret of at least sixteen bytes";
+
+/// A join token from the `calltop token` command itself.
+fn minted(session: &str, user: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_calltop"))
+        .args([
+            "token",
+            "--session",
+            session,
+            "--user",
+            user,
+            "--ttl",
+            "10m",
+        ])
+        .env("CALLTOP_SERVE__TOKEN_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 #[tokio::test]
-async fn a_wrong_token_closes_at_once_without_retrying() {
-    let srv = server_with(|c| c.join_token = Some("sesame".into())).await;
-    let s = CallSession::new(
-        fast(&srv.ws_url(), "room", "alice")
-            .token("wrong")
-            .build()
-            .unwrap(),
-    );
-    let mut ev = Events::new(s.subscribe().await.unwrap());
-    s.join().await.unwrap();
-    assert_eq!(
-        ev.until("connection_closed").await,
-        ["connecting", "connection_closed"]
-    );
-    match ev.last("connection_closed") {
-        Some(EventKind::ConnectionClosed { reason }) => {
-            assert!(reason.contains("token"), "{reason}")
+async fn with_tokens_a_join_is_let_in_only_as_the_identity_in_its_token() {
+    let srv = server_with(|c| c.token_secret = Some(SECRET.into())).await;
+    let refused = |token: Option<String>, user: &'static str| {
+        let url = srv.ws_url();
+        async move {
+            let mut b = fast(&url, "room", user);
+            if let Some(t) = token {
+                b = b.token(t);
+            }
+            let s = CallSession::new(b.build().unwrap());
+            let mut ev = Events::new(s.subscribe().await.unwrap());
+            s.join().await.unwrap();
+            assert_eq!(
+                ev.until("connection_closed").await,
+                ["connecting", "connection_closed"],
+                "refused at once, no retries"
+            );
+            match ev.last("connection_closed") {
+                Some(EventKind::ConnectionClosed { reason }) => reason.clone(),
+                other => panic!("{other:?}"),
+            }
         }
-        other => panic!("{other:?}"),
-    }
-    let (_ok, e2) = joined(
+    };
+    let why = refused(None, "alice").await;
+    assert!(
+        why.contains("server refused the token") && why.contains("no token"),
+        "{why}"
+    );
+    let why = refused(Some("not.a.jwt".into()), "alice").await;
+    assert!(why.contains("not a join token"), "{why}");
+    // Bob's token does not let mallory in as mallory, nor as bob elsewhere.
+    let why = refused(Some(minted("room", "bob")), "mallory").await;
+    assert!(
+        why.contains(r#"the token is for user "bob", not "mallory""#),
+        "{why}"
+    );
+    let why = refused(Some(minted("other", "mallory")), "mallory").await;
+    assert!(why.contains("session"), "{why}");
+    let forged = calltop::token::mint(
+        b"not the server's secret at all",
+        "room",
+        "mallory",
+        Duration::from_secs(600),
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    let why = refused(Some(forged), "mallory").await;
+    assert!(why.contains("signature"), "{why}");
+    assert!(listed_users(&srv, "room").await.is_empty());
+
+    let (_bob, mut b) = joined(
         fast(&srv.ws_url(), "room", "bob")
-            .token("sesame")
+            .token(minted("room", "bob"))
             .build()
             .unwrap(),
     )
     .await;
-    assert_eq!(e2.names(), ["connecting", "session_joined", "server_info"]);
+    assert_eq!(b.names(), ["connecting", "session_joined", "server_info"]);
+    // The same identity again is bob's own client coming back: it replaces
+    // the first, which is told why.
+    let (_again, _) = joined(
+        fast(&srv.ws_url(), "room", "bob")
+            .token(minted("room", "bob"))
+            .build()
+            .unwrap(),
+    )
+    .await;
+    b.until("session_left").await;
+    assert_eq!(
+        b.last("session_left"),
+        Some(&EventKind::SessionLeft {
+            reason: calltop::LeftReason::Replaced
+        })
+    );
+    assert_eq!(listed_users(&srv, "room").await, ["bob"]);
+}
+
+#[tokio::test]
+async fn a_short_token_secret_is_refused_by_name() {
+    let e = server::start(ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        token_secret: Some("sesame".into()),
+        ..ServerConfig::default()
+    })
+    .await
+    .err()
+    .expect("refused")
+    .to_string();
+    assert!(
+        e.contains("serve.token_secret") && e.contains("at least 16 bytes"),
+        "{e}"
+    );
 }
 
 #[tokio::test]

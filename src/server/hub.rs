@@ -51,7 +51,7 @@ struct State {
 pub struct Hub {
     state: Arc<Mutex<State>>,
     pub resume_window: Duration,
-    pub join_token: Option<String>,
+    pub token_secret: Option<String>,
     /// What may be queued for one client before it is cut off.
     pub max_queued_bytes: usize,
 }
@@ -88,11 +88,11 @@ fn random_token() -> String {
 }
 
 impl Hub {
-    pub fn new(resume_window: Duration, join_token: Option<String>) -> Hub {
+    pub fn new(resume_window: Duration, token_secret: Option<String>) -> Hub {
         Hub {
             state: Arc::new(Mutex::new(State::default())),
             resume_window,
-            join_token,
+            token_secret,
             max_queued_bytes: super::outbox::DEFAULT_MAX_QUEUED_BYTES,
         }
     }
@@ -115,10 +115,15 @@ impl Hub {
         token: Option<&str>,
         resume: Option<&str>,
     ) -> JoinOutcome {
-        if let Some(required) = &self.join_token
-            && token != Some(required.as_str())
-        {
-            return JoinOutcome::Refused(ErrorCode::Unauthorized, "missing or wrong token".into());
+        // With a secret, a join needs a token naming exactly this session
+        // and user: nobody takes another's place, or joins where not asked.
+        if let Some(secret) = &self.token_secret {
+            let Some(token) = token else {
+                return JoinOutcome::Refused(ErrorCode::Unauthorized, "no token".into());
+            };
+            if let Err(e) = crate::token::verify(secret.as_bytes(), token, session, user) {
+                return JoinOutcome::Refused(ErrorCode::Unauthorized, e.to_string());
+            }
         }
         let now = Instant::now();
         let mut st = self.lock();

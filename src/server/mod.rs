@@ -37,7 +37,7 @@ pub struct ServerConfig {
     /// Generated when `None`.
     pub admin_token: Option<String>,
     /// When set, joins must present this token.
-    pub join_token: Option<String>,
+    pub token_secret: Option<String>,
     /// A client silent this long is treated as disconnected.
     pub client_silence: Duration,
     /// Connections open at once, all clients together; more are refused (503).
@@ -63,7 +63,7 @@ impl Default for ServerConfig {
             resume_window: Duration::from_secs(30),
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             admin_token: None,
-            join_token: None,
+            token_secret: None,
             client_silence: Duration::from_secs(30),
             max_connections: 10_000,
             max_connections_per_ip: 1_000,
@@ -78,6 +78,15 @@ impl ServerConfig {
     /// Checks every setting; the first one that cannot work is the error,
     /// named as its key in the `[serve]` section.
     pub fn validate(&self) -> Result<(), SettingsError> {
+        if let Some(secret) = self.token_secret.as_deref().filter(|s| !s.is_empty())
+            && secret.len() < crate::token::MIN_SECRET_BYTES
+        {
+            return Err(SettingsError::new(
+                "serve.token_secret",
+                format!("({} bytes)", secret.len()),
+                format!("at least {} bytes", crate::token::MIN_SECRET_BYTES),
+            ));
+        }
         if self.max_frame_bytes < 1024 {
             return Err(SettingsError::new(
                 "serve.max_frame_bytes",
@@ -206,7 +215,7 @@ pub async fn start(config: ServerConfig) -> std::io::Result<ServerHandle> {
     let addr = listener.local_addr()?;
     let mut hub = Hub::new(
         config.resume_window,
-        config.join_token.clone().filter(|t| !t.is_empty()),
+        config.token_secret.clone().filter(|t| !t.is_empty()),
     );
     hub.max_queued_bytes = config.max_queued_bytes;
     let admin_token = config
