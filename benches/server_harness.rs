@@ -16,7 +16,9 @@
 //!
 //! Run: `cargo bench --bench server_harness` (a few minutes; prints the numbers).
 //! Knobs (environment): `SERVER_HARNESS_IDLE` (default 10000),
-//! `SERVER_HARNESS_BURST` (default 2000), `SERVER_HARNESS_ADMIN` (default 5000).
+//! `SERVER_HARNESS_BURST` (default 2000), `SERVER_HARNESS_ADMIN` (default 5000);
+//! `SERVER_HARNESS_BIN=/path/to/calltop` measures another build's server
+//! (an older one, to compare) with the same clients.
 //!
 //! File descriptors: the idle phase needs 10,000 in this process and 10,000 in
 //! the server. When the soft limit is lower, the harness starts itself again
@@ -136,7 +138,8 @@ struct Server {
 
 impl Server {
     async fn start(extra_env: &[(&str, String)], fd_limit: Option<u32>) -> Result<Server, String> {
-        let bin = env!("CARGO_BIN_EXE_calltop");
+        let other = std::env::var("SERVER_HARNESS_BIN").ok();
+        let bin = other.as_deref().unwrap_or(env!("CARGO_BIN_EXE_calltop"));
         let line = match fd_limit {
             Some(n) => format!("ulimit -n {n}; exec \"$0\" \"$@\""),
             None => ulimit_line(),
@@ -148,14 +151,18 @@ impl Server {
             .args(["serve", "--listen", "127.0.0.1:0", "--admin-token", TOKEN])
             .env("XDG_CONFIG_HOME", "/nonexistent")
             .env("RUST_LOG", "calltop=warn")
-            .env("CALLTOP_SERVE__MAX_CONNECTIONS", "60000")
-            .env("CALLTOP_SERVE__MAX_CONNECTIONS_PER_IP", "60000")
             // Idle means idle: no client sends anything while it is measured.
             .env("CALLTOP_SERVE__CLIENT_SILENCE_SECS", "3600")
             .env("CALLTOP_SERVE__RESUME_WINDOW_SECS", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
+        // An older build (SERVER_HARNESS_BIN, to compare) has no caps, and
+        // refuses keys it does not know.
+        if other.is_none() {
+            c.env("CALLTOP_SERVE__MAX_CONNECTIONS", "60000")
+                .env("CALLTOP_SERVE__MAX_CONNECTIONS_PER_IP", "60000");
+        }
         for (k, v) in extra_env {
             c.env(k, v);
         }
@@ -310,6 +317,8 @@ struct Seen {
     /// Room frames that came before our own `joined` (a client drops them).
     early: usize,
     roster: BTreeSet<String>,
+    /// The server ended the connection (it cut the client off).
+    ended: bool,
 }
 
 /// A client that joins and then reads (and follows its roster) until told to
@@ -334,6 +343,7 @@ async fn client(
             _ = stop.wait_for(|s| *s) => break,
         };
         let Some(Ok(msg)) = msg else {
+            seen.lock().unwrap().ended = true;
             return Err(format!("{user}: connection ended"));
         };
         let Message::Text(text) = msg else { continue };
@@ -425,19 +435,28 @@ impl Crowd {
         Crowd { seen, tasks, stop }
     }
 
-    /// Waits until every client has its `joined`; errors name the first failure.
-    async fn all_joined(&mut self) -> Result<(), String> {
+    /// Waits until every client has its `joined`; errors name the first
+    /// failure. `cut_ok`: a client the server cut off counts as done.
+    async fn all_joined(&mut self, cut_ok: bool) -> Result<(), String> {
         let deadline = Instant::now() + WAIT * 2;
         loop {
             let waiting = self
                 .seen
                 .iter()
-                .filter(|s| s.lock().unwrap().joined_after.is_none())
+                .filter(|s| {
+                    let s = s.lock().unwrap();
+                    s.joined_after.is_none() && !(cut_ok && s.ended)
+                })
                 .count();
             if waiting == 0 {
                 return Ok(());
             }
-            if let Some(t) = self.tasks.iter_mut().find(|t| t.is_finished()) {
+            let failed = self
+                .tasks
+                .iter_mut()
+                .zip(&self.seen)
+                .find(|(t, s)| t.is_finished() && !(cut_ok && s.lock().unwrap().ended));
+            if let Some((t, _)) = failed {
                 return Err(match t.await {
                     Ok(Err(e)) => e,
                     other => format!("a client ended: {other:?}"),
@@ -480,6 +499,11 @@ async fn run(fd_soft: u64) -> Result<(), String> {
     let idle_n = env_num("SERVER_HARNESS_IDLE", 10_000).min(fd_soft.saturating_sub(200) as usize);
     let burst_n = env_num("SERVER_HARNESS_BURST", 2_000);
     let admin_n = env_num("SERVER_HARNESS_ADMIN", 5_000);
+    if let Ok(bin) = std::env::var("SERVER_HARNESS_BIN") {
+        println!(
+            "server: {bin} (SERVER_HARNESS_BIN); the in-process lock measurement is of this build's hub"
+        );
+    }
     idle_memory(idle_n).await?;
     admin_list(admin_n).await?;
     burst(burst_n).await?;
@@ -512,7 +536,7 @@ async fn idle_memory(n: usize) -> Result<(), String> {
     let first = n.min(2_000);
     let room = |i: usize| format!("idle{}", i / 10);
     let mut a = Crowd::start(server.addr, src(1, 1), first, room, true).await;
-    a.all_joined().await?;
+    a.all_joined(false).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let at_first = server.rss_kib();
     let per_first = (at_first - base) as f64 * 1024.0 / first as f64;
@@ -523,7 +547,7 @@ async fn idle_memory(n: usize) -> Result<(), String> {
     );
     let rest = n - first;
     let mut b = Crowd::start(server.addr, src(1, 2), rest, move |i| room(i + first), true).await;
-    b.all_joined().await?;
+    b.all_joined(false).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let at_n = server.rss_kib();
     let per_n = (at_n - base) as f64 * 1024.0 / n as f64;
@@ -544,7 +568,7 @@ async fn idle_memory(n: usize) -> Result<(), String> {
         (after as f64 - base as f64) / 1024.0
     );
     let mut c = Crowd::start(server.addr, src(1, 3), n, room, true).await;
-    c.all_joined().await?;
+    c.all_joined(false).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let again = server.rss_kib();
     c.leave().await;
@@ -618,7 +642,7 @@ async fn admin_list(n: usize) -> Result<(), String> {
     let server = Server::start(&[], None).await?;
     let crowd_room = |i: usize| format!("adm{}", i / 100);
     let mut crowd = Crowd::start(server.addr, src(2, 1), n, crowd_room, true).await;
-    crowd.all_joined().await?;
+    crowd.all_joined(false).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let calls = 50;
     let idle0 = server.cpu();
@@ -746,28 +770,35 @@ async fn burst(n: usize) -> Result<(), String> {
     println!("\n== join burst: {n} clients join one session at once ==");
     let server = Server::start(&[], None).await?;
     let mut crowd = Crowd::start(server.addr, src(3, 1), n, |_| "burst".into(), false).await;
-    crowd.all_joined().await?;
-    // Converges fast when right; a missed participant stays missed.
+    crowd.all_joined(true).await?;
+    // Converges fast when right; a missed participant stays missed. Clients
+    // the server cut off leave the list once the resume window (1 s) ends.
     let deadline = Instant::now() + Duration::from_secs(20);
-    let full = |c: &Crowd| c.seen.iter().all(|s| s.lock().unwrap().roster.len() == n);
-    while !full(&crowd) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let v = listed(server.addr).await?;
-    let listed: BTreeSet<String> = v["sessions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|s| s["id"] == "burst")
-        .flat_map(|s| s["participants"].as_array().cloned().unwrap_or_default())
-        .filter_map(|p| p["user"].as_str().map(str::to_owned))
-        .collect();
-    let seen: Vec<Seen> = crowd
-        .seen
-        .iter()
-        .map(|s| s.lock().unwrap().clone())
-        .collect();
-    let wrong = seen.iter().filter(|s| s.roster != listed).count();
+    let (seen, listed, wrong) = loop {
+        let v = listed(server.addr).await?;
+        let listed: BTreeSet<String> = v["sessions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["id"] == "burst")
+            .flat_map(|s| s["participants"].as_array().cloned().unwrap_or_default())
+            .filter_map(|p| p["user"].as_str().map(str::to_owned))
+            .collect();
+        let seen: Vec<Seen> = crowd
+            .seen
+            .iter()
+            .map(|s| s.lock().unwrap().clone())
+            .collect();
+        let wrong = seen
+            .iter()
+            .filter(|s| !s.ended && s.roster != listed)
+            .count();
+        if wrong == 0 || Instant::now() > deadline {
+            break (seen, listed, wrong);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let cut = seen.iter().filter(|s| s.ended).count();
     let early: usize = seen.iter().map(|s| s.early).sum();
     let (c50, c99, cmax) = spread(seen.iter().map(|s| s.connect).collect());
     let (j50, j99, jmax) = spread(seen.iter().filter_map(|s| s.joined_after).collect());
@@ -780,8 +811,9 @@ async fn burst(n: usize) -> Result<(), String> {
     );
     println!("connect to joined: p50 {j50:.1} ms, p99 {j99:.1}, max {jmax:.1}");
     println!(
-        "admin list: {} participants; rosters unlike it: {wrong} of {n}; room frames before a client's joined: {early}",
-        listed.len()
+        "admin list: {} participants; rosters unlike it: {wrong} of {} still connected; room frames before a client's joined: {early}; clients the server cut off: {cut}",
+        listed.len(),
+        n - cut
     );
     crowd.leave().await;
     server.stop().await;

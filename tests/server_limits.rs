@@ -429,6 +429,29 @@ async fn out_of_descriptors_is_logged_once_and_the_server_recovers() {
     srv.stop().await;
 }
 
+// ---- 4. buffers sized for signaling ----
+
+/// The WebSocket read buffer is 4 KiB now; a frame many times that, within
+/// the frame limit, still arrives whole and is answered (memory per idle
+/// connection is measured in benches/server_harness.rs, not asserted here).
+#[tokio::test]
+async fn frames_far_larger_than_the_read_buffer_arrive_whole() {
+    let srv = server_with(|_| {}).await;
+    let mut ws = joined_ws(&srv.ws_url(), "big", "a").await;
+    let pad = "x".repeat(60 * 1024);
+    ws.send(Message::text(format!(
+        r#"{{"type":"ping","seq":7,"pad":"{pad}"}}"#
+    )))
+    .await
+    .unwrap();
+    let answer = tokio::time::timeout(WAIT, ws.next())
+        .await
+        .expect("an answer")
+        .expect("open")
+        .expect("a frame");
+    assert_eq!(answer.to_text().unwrap(), r#"{"type":"pong","seq":7}"#);
+}
+
 // ---- 5. a client that stops reading ----
 
 /// A client with a small receive buffer, so what it does not read piles up
