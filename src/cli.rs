@@ -137,9 +137,13 @@ pub struct SessionArgs {
     /// Our user name in the session.
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
-    /// Join token, if the server needs one.
-    #[arg(long, value_name = "TOKEN")]
+    /// Join token, if the server needs one. Visible in `ps`: prefer
+    /// --token-file or CALLTOP_SESSION__TOKEN.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "token_file")]
     pub token: Option<String>,
+    /// Read the join token from FILE (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     /// Signaling protocol the server speaks.
     #[arg(long, value_name = "calltop|janus")]
     pub backend: Option<BackendKind>,
@@ -197,9 +201,13 @@ pub struct ServeArgs {
     /// Address to listen on, HOST:PORT (127.0.0.1:7878, localhost:7878).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
-    /// Admin API token (default: random, printed at start).
-    #[arg(long, value_name = "TOKEN")]
+    /// Admin API token (default: random, printed at start). Visible in
+    /// `ps`: prefer --admin-token-file or CALLTOP_SERVE__ADMIN_TOKEN.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "admin_token_file")]
     pub admin_token: Option<String>,
+    /// Read the admin token from FILE (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
     /// Require join tokens signed with SECRET (`calltop token` mints them);
     /// without one, anyone can join any session as anyone. Visible in
     /// `ps`: prefer --token-secret-file or CALLTOP_SERVE__TOKEN_SECRET.

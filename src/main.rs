@@ -105,15 +105,25 @@ fn main() -> ExitCode {
 /// The flags as config overrides, with a secret read from its file.
 fn secret_overrides(cli: &Cli) -> Result<Vec<(&'static str, ::config::Value)>, String> {
     let mut o = cli.overrides();
-    if let Some(Cmd::Serve(a)) = &cli.command
-        && let Some(path) = &a.token_secret_file
-    {
+    let mut from_file = |key: &'static str, what: &str, path: &std::path::Path| {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the token secret from {}: {e}", path.display()))?;
+            .map_err(|e| format!("cannot read the {what} from {}: {e}", path.display()))?;
         o.push((
-            "serve.token_secret",
+            key,
             text.lines().next().unwrap_or_default().to_owned().into(),
         ));
+        Ok::<(), String>(())
+    };
+    if let Some(path) = &cli.session.token_file {
+        from_file("session.token", "join token", path)?;
+    }
+    if let Some(Cmd::Serve(a)) = &cli.command {
+        if let Some(path) = &a.token_secret_file {
+            from_file("serve.token_secret", "token secret", path)?;
+        }
+        if let Some(path) = &a.admin_token_file {
+            from_file("serve.admin_token", "admin token", path)?;
+        }
     }
     Ok(o)
 }

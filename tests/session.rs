@@ -612,3 +612,44 @@ async fn a_second_connection_as_the_same_user_replaces_the_first_and_it_is_told_
     assert_eq!(listed_users(&srv, "room").await, ["alice"]);
     first.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_join_token_can_come_from_a_file_and_the_secret_from_the_environment() {
+    let srv = server_with(|c| c.token_secret = Some(SECRET.into())).await;
+    let dir = std::env::temp_dir().join(format!("calltop-tokfile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("token");
+    std::fs::write(&file, format!("{}\n", minted("room", "carol"))).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_calltop"))
+        .args([
+            "--headless",
+            "--idle-timeout",
+            "1",
+            "--server",
+            &srv.ws_url(),
+        ])
+        .args(["--session", "room", "--user", "carol", "--token-file"])
+        .arg(&file)
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "joined, then timed out: {stdout}"
+    );
+    assert!(stdout.contains("\"event\":\"session_joined\""), "{stdout}");
+    let missing = tokio::process::Command::new(env!("CARGO_BIN_EXE_calltop"))
+        .args(["--headless", "--token-file", "/nonexistent/token"])
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot read the join token from /nonexistent/token"),
+        "{err}"
+    );
+}
