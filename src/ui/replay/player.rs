@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::event::{EventKind, SessionEvent};
-use crate::record::{Damage, OpenError, Reader, Recorded};
+use crate::record::{Damage, OpenError, Reader};
 use crate::ui::log::LogLine;
 use crate::ui::model::{Effect, Model, Msg, update};
 
@@ -24,8 +24,6 @@ const MAX_CHECKPOINTS: usize = 256;
 const LOOKBACK: usize = 4096;
 /// A step forward of at most this many events folds on from where we are.
 const FORWARD: usize = 65_536;
-/// Events the reading thread hands over at a time.
-const PARSE_BATCH: usize = 1024;
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -60,60 +58,6 @@ pub struct Player {
     damage: Option<Damage>,
 }
 
-/// The first pass's state, before there is a [`Player`].
-struct PlayerFold {
-    model: Model,
-    checkpoints: Vec<(usize, Model)>,
-    spacing: usize,
-    pos: usize,
-    wall_zero: SystemTime,
-    log_capacity: usize,
-}
-
-impl PlayerFold {
-    fn checkpoint(&mut self, i: usize) {
-        self.checkpoints.push((i, self.model.clone()));
-        if self.checkpoints.len() > MAX_CHECKPOINTS {
-            // Keep the first and every other one after it.
-            let mut n = 0;
-            self.checkpoints.retain(|_| {
-                n += 1;
-                n % 2 == 1
-            });
-            self.spacing *= 2;
-        }
-    }
-
-    fn apply(&mut self, ev: SessionEvent, ring: &mut VecDeque<LogLine>) {
-        fold(&mut self.model, self.wall_zero, self.log_capacity, ev, ring);
-        self.pos += 1;
-    }
-}
-
-/// One event into the model, as the live dashboard takes it: time moves to
-/// the event, then the event; its log line goes into `ring` (the last
-/// `capacity` kept).
-fn fold(
-    model: &mut Model,
-    wall_zero: SystemTime,
-    capacity: usize,
-    ev: SessionEvent,
-    ring: &mut VecDeque<LogLine>,
-) {
-    let now = ev.offset;
-    let wall = crate::event::wall_ms(wall_zero + now);
-    update(model, Msg::Tick { now, wall });
-    let u = update(model, Msg::Event(ev));
-    for e in u.effects {
-        if let Effect::Log(line) = e {
-            if ring.len() == capacity {
-                ring.pop_front();
-            }
-            ring.push_back(line);
-        }
-    }
-}
-
 impl std::fmt::Debug for Player {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Player")
@@ -138,43 +82,22 @@ impl Player {
     ) -> Result<(Player, LogChange), OpenError> {
         let reader = Reader::open(path)?;
         let model = model(&reader);
-        // Reading and parsing (most of the work) on a thread of its own,
-        // folding here: on two cores the first pass takes about half as long.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Recorded>>(8);
-        let parser = std::thread::Builder::new()
-            .name("calltop-replay-read".into())
-            .spawn(move || {
-                let mut reader = reader;
-                let mut batch = Vec::with_capacity(PARSE_BATCH);
-                while let Some(rec) = reader.next_event() {
-                    batch.push(rec);
-                    if batch.len() == PARSE_BATCH {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(PARSE_BATCH));
-                        if tx.send(full).is_err() {
-                            break;
-                        }
-                    }
-                }
-                let _ = tx.send(batch);
-                reader
-            })
-            .map_err(|source| OpenError::Io {
-                path: path.to_owned(),
-                source,
-            })?;
-        let mut entries = Vec::new();
-        let mut losses = Vec::new();
-        let mut p = PlayerFold {
-            model,
+        let mut p = Player {
+            reader,
+            entries: Vec::new(),
+            losses: Vec::new(),
             checkpoints: Vec::new(),
             spacing: SPACING,
+            model,
             pos: 0,
+            reader_at: 0,
             wall_zero: SystemTime::UNIX_EPOCH,
             log_capacity: log_capacity.max(1),
+            damage: None,
         };
         let mut ring = VecDeque::new();
-        for rec in rx.into_iter().flatten() {
-            let i = entries.len();
+        while let Some(rec) = p.reader.next_event() {
+            let i = p.entries.len();
             if i == 0 {
                 p.wall_zero = rec
                     .event
@@ -185,41 +108,53 @@ impl Player {
             if i.is_multiple_of(p.spacing) {
                 p.checkpoint(i);
             }
-            entries.push(Entry {
+            p.entries.push(Entry {
                 byte: rec.byte,
                 offset_us: us(rec.event.offset),
                 line: u32::try_from(rec.line).unwrap_or(u32::MAX),
             });
             if matches!(rec.event.kind, EventKind::ConnectionLost { .. }) {
-                losses.push(i);
+                p.losses.push(i);
             }
             p.apply(rec.event, &mut ring);
         }
-        let reader = parser.join().expect("the replay's reader does not panic");
-        let damage = reader.damage().cloned();
-        let player = Player {
-            reader,
-            reader_at: entries.len(),
-            entries,
-            losses,
-            checkpoints: p.checkpoints,
-            spacing: p.spacing,
-            model: p.model,
-            pos: p.pos,
-            wall_zero: p.wall_zero,
-            log_capacity: p.log_capacity,
-            damage,
-        };
+        p.reader_at = p.entries.len();
+        p.damage = p.reader.damage().cloned();
         Ok((
-            player,
+            p,
             LogChange {
                 reset: true,
                 lines: ring.into(),
             },
         ))
     }
+
+    fn checkpoint(&mut self, i: usize) {
+        self.checkpoints.push((i, self.model.clone()));
+        if self.checkpoints.len() > MAX_CHECKPOINTS {
+            // Keep the first and every other one after it.
+            let mut n = 0;
+            self.checkpoints.retain(|_| {
+                n += 1;
+                n % 2 == 1
+            });
+            self.spacing *= 2;
+        }
+    }
+
     fn apply(&mut self, ev: SessionEvent, ring: &mut VecDeque<LogLine>) {
-        fold(&mut self.model, self.wall_zero, self.log_capacity, ev, ring);
+        let now = ev.offset;
+        let wall = self.wall(now);
+        update(&mut self.model, Msg::Tick { now, wall });
+        let u = update(&mut self.model, Msg::Event(ev));
+        for e in u.effects {
+            if let Effect::Log(line) = e {
+                if ring.len() == self.log_capacity {
+                    ring.pop_front();
+                }
+                ring.push_back(line);
+            }
+        }
         self.pos += 1;
     }
 
