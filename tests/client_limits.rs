@@ -48,18 +48,8 @@ async fn hostile_server(first: String, frames: Vec<String>) -> String {
             ws.feed(Message::text(f)).await.unwrap();
         }
         ws.flush().await.unwrap();
-        while let Some(Ok(Message::Text(t))) = ws.next().await {
-            if t.as_str().contains("\"leave\"") {
-                let _ = ws.send(Message::text(r#"{"type":"left"}"#)).await;
-                break;
-            }
-            if let Some(seq) = t.as_str().split("\"seq\":").nth(1) {
-                let seq = seq.trim_end_matches('}');
-                let _ = ws
-                    .send(Message::text(format!(r#"{{"type":"pong","seq":{seq}}}"#)))
-                    .await;
-            }
-        }
+        // Answer pings and the final leave like a real server, so the session goes on.
+        support::answer_pings_and_the_leave(&mut ws).await;
     });
     format!("ws://{addr}/ws")
 }

@@ -171,3 +171,24 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A hand-made server's last act: answers pings and the final leave like
+/// the reference server, so a session on it goes on until it leaves.
+pub async fn answer_pings_and_the_leave(
+    ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    while let Some(Ok(Message::Text(t))) = ws.next().await {
+        if t.as_str().contains("\"leave\"") {
+            let _ = ws.send(Message::text(r#"{"type":"left"}"#)).await;
+            break;
+        }
+        if let Some(seq) = t.as_str().split("\"seq\":").nth(1) {
+            let seq = seq.trim_end_matches('}');
+            let _ = ws
+                .send(Message::text(format!(r#"{{"type":"pong","seq":{seq}}}"#)))
+                .await;
+        }
+    }
+}
