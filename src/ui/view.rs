@@ -121,8 +121,14 @@ fn name_and_id(name: &str, id: Option<&str>, width: usize) -> (String, String) {
 
 fn banner(m: &Model, frame: &mut Frame, area: Rect, text: &str) {
     let t = &m.theme;
+    // What this is: a demo of a live call, or a recording of one.
+    let (label, meaning) = if m.replay {
+        (" REPLAY ", Meaning::Warn)
+    } else {
+        (" DEMO ", Meaning::Accent)
+    };
     let line = Line::from(vec![
-        Span::styled(" DEMO ", t.badge(Meaning::Accent)),
+        Span::styled(label, t.badge(meaning)),
         Span::raw(" "),
         Span::styled(text.to_owned(), t.style(Meaning::Muted)),
     ]);

@@ -14,8 +14,6 @@ use std::time::{Duration, Instant};
 use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use futures_util::StreamExt;
 use ratatui::Frame;
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph};
 
 pub use player::{LogChange, Player};
 pub use timeline::{Bar, Playback};
@@ -246,20 +244,8 @@ pub fn draw(r: &Replay, frame: &mut Frame) {
     if layout::too_small((area.width, area.height)) {
         return;
     }
-    let a = layout::layout(m, area);
-    // The banner row the layout keeps says what this is.
-    let t = &m.theme;
-    let line = Line::from(vec![
-        Span::styled(" REPLAY ", t.badge(Meaning::Warn)),
-        Span::raw(" "),
-        Span::styled(
-            m.info.banner.clone().unwrap_or_default(),
-            t.style(Meaning::Muted),
-        ),
-    ]);
-    frame.render_widget(Clear, a.banner);
-    frame.render_widget(Paragraph::new(line), a.banner);
-    timeline::draw(&r.bar(), t, frame, a.footer);
+    let footer = layout::layout(m, area).footer;
+    timeline::draw(&r.bar(), &m.theme, frame, footer);
 }
 
 /// Writes a log change into the log widget.
