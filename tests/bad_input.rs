@@ -18,20 +18,7 @@ const JOINED: &str = r#"{"type":"joined","v":1,"session":"room","user":"alice","
 
 /// A one-connection WebSocket server that answers the join, then sends `script`.
 async fn lying_server(script: Vec<Message>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-        let _join = ws.next().await;
-        ws.send(Message::text(JOINED)).await.unwrap();
-        for m in script {
-            ws.send(m).await.unwrap();
-        }
-        // Answer pings and the final leave like a real server, so the session goes on.
-        support::answer_pings_and_the_leave(&mut ws).await;
-    });
-    format!("ws://{addr}/ws")
+    support::scripted_server(JOINED.to_owned(), script).await
 }
 
 #[tokio::test]

@@ -6,9 +6,7 @@ mod support;
 
 use calltop::event::EventKind;
 use calltop::{CallSession, SessionSettings};
-use futures_util::{SinkExt, StreamExt};
 use support::Events;
-use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
 fn joined(participants: &[&str]) -> String {
@@ -37,21 +35,7 @@ fn participant_joined(user: &str) -> String {
 /// One connection: the join answered with `first`, then `frames` as fast
 /// as the socket takes them, then a quiet server that answers the leave.
 async fn hostile_server(first: String, frames: Vec<String>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-        let _join = ws.next().await;
-        ws.send(Message::text(first)).await.unwrap();
-        for f in frames {
-            ws.feed(Message::text(f)).await.unwrap();
-        }
-        ws.flush().await.unwrap();
-        // Answer pings and the final leave like a real server, so the session goes on.
-        support::answer_pings_and_the_leave(&mut ws).await;
-    });
-    format!("ws://{addr}/ws")
+    support::scripted_server(first, frames.into_iter().map(Message::text).collect()).await
 }
 
 fn errors(ev: &Events) -> Vec<String> {

@@ -192,3 +192,28 @@ pub async fn answer_pings_and_the_leave(
         }
     }
 }
+
+/// A one-connection WebSocket server on loopback: answers the join with
+/// `first`, sends `frames` as fast as the socket takes them, then answers
+/// pings and the leave. Returns its URL.
+pub async fn scripted_server(
+    first: String,
+    frames: Vec<tokio_tungstenite::tungstenite::Message>,
+) -> String {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let _join = ws.next().await;
+        ws.send(Message::text(first)).await.unwrap();
+        for f in frames {
+            ws.feed(f).await.unwrap();
+        }
+        ws.flush().await.unwrap();
+        answer_pings_and_the_leave(&mut ws).await;
+    });
+    format!("ws://{addr}/ws")
+}
