@@ -436,7 +436,7 @@ async fn measure_stalls(
         // thread running again.
         let thawed_at = Instant::now();
         janus.thaw();
-        let EventKind::ConnectionLost { reason } = &lost.kind else {
+        let EventKind::ConnectionLost { reason, .. } = &lost.kind else {
             unreachable!()
         };
         if !reason.contains("heartbeat") {

@@ -290,6 +290,7 @@ fn generate(path: &Path, n: usize, seed: u64) -> Result<Generated, String> {
                 offset,
                 EventKind::ConnectionLost {
                     reason: "heartbeat unanswered for 2500 ms".into(),
+                    injected: false,
                 },
             )?;
             push(

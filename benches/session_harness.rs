@@ -289,7 +289,7 @@ async fn measure_stalls(
         proxy.set_mode(Mode::Blackhole);
         let (lost, _) = ev.wait("connection_lost").await?;
         let lost_at = ev.at(&lost);
-        let EventKind::ConnectionLost { reason } = &lost.kind else {
+        let EventKind::ConnectionLost { reason, .. } = &lost.kind else {
             unreachable!()
         };
         if !reason.contains("heartbeat") {

@@ -170,6 +170,14 @@ pub struct SessionArgs {
     /// With --record: replace FILE if it exists.
     #[arg(long, requires = "record")]
     pub force: bool,
+    /// Refuse fault injection (the fault keys and `fault …` on stdin), for
+    /// watching production (config: faults.enabled = false).
+    #[arg(long)]
+    pub no_faults: bool,
+    /// Headless: stop at the first contract violation, leaving the session,
+    /// with exit status 9.
+    #[arg(long, requires = "headless")]
+    pub strict: bool,
 }
 
 /// Options of `--backend janus` (the `[janus]` config section).
@@ -240,6 +248,7 @@ impl Cli {
         put("session.token", s.token.clone().map(Into::into));
         put("session.backend", s.backend.map(|b| b.as_str().into()));
         put("session.idle_timeout_secs", s.idle_timeout.map(Into::into));
+        put("faults.enabled", s.no_faults.then_some(false.into()));
         let j = &s.janus;
         put("janus.pin", j.pin.clone().map(Into::into));
         put("janus.api_secret", j.api_secret.clone().map(Into::into));

@@ -66,6 +66,7 @@ pub struct Config {
     pub serve: ServeSection,
     pub ui: UiSection,
     pub keys: KeysSection,
+    pub faults: FaultsSection,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -179,8 +180,37 @@ pub struct KeysSection {
     pub leave: String,
     pub join: String,
     pub reconnect: String,
+    pub settings: String,
     pub help: String,
     pub quit: String,
+    pub fault_drop: String,
+    pub fault_stall: String,
+    pub fault_forget_resume: String,
+    pub fault_refuse: String,
+    pub fault_idle: String,
+}
+
+/// Fault injection (docs/EVENTS.md, "Fault injection"): whether it is
+/// allowed at all, and what the dashboard's fault keys inject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultsSection {
+    pub enabled: bool,
+    pub stall_ms: u64,
+    pub refuse_attempts: u32,
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for FaultsSection {
+    fn default() -> Self {
+        use crate::engine::Fault;
+        FaultsSection {
+            enabled: true,
+            stall_ms: Fault::DEFAULT_STALL.as_millis() as u64,
+            refuse_attempts: Fault::DEFAULT_REFUSE,
+            idle_timeout_secs: Fault::DEFAULT_IDLE.as_secs(),
+        }
+    }
 }
 
 impl Default for SessionSection {
@@ -253,12 +283,19 @@ impl Default for UiSection {
 
 impl Default for KeysSection {
     fn default() -> Self {
+        let key = KeysSection::default_for;
         KeysSection {
-            leave: "l".into(),
-            join: "j".into(),
-            reconnect: "r".into(),
-            help: "?".into(),
-            quit: "q".into(),
+            leave: key("keys.leave"),
+            join: key("keys.join"),
+            reconnect: key("keys.reconnect"),
+            settings: key("keys.settings"),
+            help: key("keys.help"),
+            quit: key("keys.quit"),
+            fault_drop: key("keys.fault_drop"),
+            fault_stall: key("keys.fault_stall"),
+            fault_forget_resume: key("keys.fault_forget_resume"),
+            fault_refuse: key("keys.fault_refuse"),
+            fault_idle: key("keys.fault_idle"),
         }
     }
 }
@@ -398,6 +435,7 @@ impl Config {
         let mut b = SessionSettings::builder(server, self.session.session.clone(), self.user())
             .backend(self.session.backend)
             .idle_timeout(Duration::from_secs(self.session.idle_timeout_secs))
+            .faults(self.faults.enabled)
             .heartbeat_interval(ms(c.heartbeat_interval_ms))
             .heartbeat_timeout(ms(c.heartbeat_timeout_ms))
             .connect_timeout(ms(c.connect_timeout_ms))
@@ -446,7 +484,7 @@ impl Config {
         self.session_settings(server)?;
         self.server_config()?;
         // The dashboard's rule, so headless mode refuses what the dashboard refuses.
-        crate::ui::keys::Keymap::from_config(&self.keys)?;
+        crate::ui::keys::Keymap::from_config(&self.keys)?.with_faults(&self.faults)?;
         if !(1..=MAX_LOG_CAPACITY).contains(&self.ui.log_capacity) {
             return Err(SettingsError::new(
                 "ui.log_capacity",

@@ -10,6 +10,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::engine::Fault;
 use crate::event::EventKind;
 use crate::exit::Exit;
 use crate::session::{CallSession, SUBSCRIBER_CAPACITY};
@@ -20,17 +21,25 @@ enum Line {
     Leave,
     Join,
     Reconnect,
+    Fault(Fault),
     Quit,
 }
 
 fn parse(line: &str) -> Result<Line, String> {
-    match line.trim() {
+    let line = line.trim();
+    if let Some(words) = line
+        .strip_prefix("fault")
+        .filter(|w| w.is_empty() || w.starts_with(' '))
+    {
+        return Fault::parse(words).map(Line::Fault);
+    }
+    match line {
         "leave" => Ok(Line::Leave),
         "join" => Ok(Line::Join),
         "reconnect" => Ok(Line::Reconnect),
         "quit" => Ok(Line::Quit),
         other => Err(format!(
-            "unknown command {other:?}: expected leave, join, reconnect or quit"
+            "unknown command {other:?}: expected leave, join, reconnect, fault … or quit"
         )),
     }
 }
@@ -40,6 +49,8 @@ fn parse(line: &str) -> Result<Line, String> {
 pub struct Options {
     pub stay: bool,
     pub verbose: bool,
+    /// Stop at the first contract violation ([`Exit::Strict`]).
+    pub strict: bool,
 }
 
 /// After a signal, how long the final lines may take to go out while the
@@ -95,6 +106,7 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
     // Once we are stopping: the status the run ends with when the leave is done.
     let mut stopping: Option<Exit> = None;
     let mut signalled = false;
+    let mut violations = 0usize;
     let status = loop {
         tokio::select! {
             ev = events.recv() => {
@@ -103,6 +115,15 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
                     EventKind::Connecting { .. } => in_session = true,
                     EventKind::CommandRefused { command, reason } => {
                         refused(*command, reason, stopping.is_some())
+                    }
+                    EventKind::ContractViolation(v) => {
+                        violations += 1;
+                        note(&v.to_string());
+                        if opts.strict && stopping.is_none() {
+                            note("--strict: leaving the session at the first violation");
+                            stopping = Some(Exit::Strict);
+                            leave_if(&send, in_session);
+                        }
                     }
                     _ => {}
                 }
@@ -130,6 +151,7 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
                     Line::Leave => Command::Leave,
                     Line::Join => Command::Join,
                     Line::Reconnect => Command::ReconnectNow,
+                    Line::Fault(f) => Command::Fault(f),
                 };
                 if !send(cmd) {
                     break Exit::Internal;
@@ -151,6 +173,20 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
             && !in_session
         {
             break status;
+        }
+    };
+    // A run that broke the contract did not go well, however it ended.
+    let status = match (status, violations) {
+        (_, 0) => status,
+        (Exit::Ok, n) => {
+            note(&format!(
+                "{n} contract violation(s) in this run: exit status 6"
+            ));
+            Exit::Violations
+        }
+        (other, n) => {
+            note(&format!("{n} contract violation(s) in this run"));
+            other
         }
     };
     Ok(out.finish(status, &mut signals, signalled).await)
@@ -327,6 +363,17 @@ mod tests {
         assert_eq!(parse(" leave \n"), Ok(Line::Leave));
         assert_eq!(parse("quit"), Ok(Line::Quit));
         let e = parse("exit").unwrap_err();
-        assert!(e.contains("expected leave, join, reconnect or quit"), "{e}");
+        assert!(
+            e.contains("expected leave, join, reconnect, fault … or quit"),
+            "{e}"
+        );
+        assert_eq!(parse("fault drop"), Ok(Line::Fault(Fault::Drop)));
+        assert_eq!(
+            parse(" fault refuse 4 "),
+            Ok(Line::Fault(Fault::Refuse { attempts: 4 }))
+        );
+        assert!(parse("fault").unwrap_err().contains("fault stall [SECS]"));
+        assert!(parse("faulty").unwrap_err().contains("unknown command"));
+        assert!(parse("fault stall x").unwrap_err().contains("seconds"));
     }
 }

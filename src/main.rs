@@ -277,6 +277,7 @@ async fn run_headless(config: &Config, cli: &Cli) -> anyhow::Result<Exit> {
         headless::Options {
             stay: cli.session.stay,
             verbose: cli.session.verbose,
+            strict: cli.session.strict,
         },
     )
     .await?;

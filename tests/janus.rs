@@ -412,7 +412,7 @@ async fn a_frozen_janus_is_noticed_and_the_session_comes_back_when_it_thaws() {
     let lost = ev.until("connection_lost").await;
     assert_eq!(lost, ["connection_lost"]);
     match ev.last("connection_lost") {
-        Some(EventKind::ConnectionLost { reason }) => {
+        Some(EventKind::ConnectionLost { reason, .. }) => {
             assert!(reason.contains("heartbeat unanswered"), "{reason}")
         }
         other => panic!("{other:?}"),
@@ -658,7 +658,7 @@ async fn a_janus_session_timeout_is_a_loss_and_we_rejoin() {
             .map(|e| &e.kind),
         ev.last("connection_lost"),
     ) {
-        (Some(EventKind::Error { message }), Some(EventKind::ConnectionLost { reason })) => {
+        (Some(EventKind::Error { message }), Some(EventKind::ConnectionLost { reason, .. })) => {
             assert!(message.contains("session timeout"), "{message}");
             assert!(reason.contains("timed our session out"), "{reason}");
         }

@@ -499,7 +499,10 @@ fn any_kind() -> impl Strategy<Value = EventKind> {
         (0u64..600).prop_map(|s| EventKind::SessionTimedOut {
             idle_timeout: Duration::from_secs(s)
         }),
-        name.prop_map(|reason| EventKind::ConnectionLost { reason }),
+        name.prop_map(|reason| EventKind::ConnectionLost {
+            reason,
+            injected: false
+        }),
         (any::<bool>(), ms.clone(), 1u32..5).prop_map(|(resumed, downtime, attempts)| {
             EventKind::ConnectionRestored {
                 resumed,

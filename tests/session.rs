@@ -303,7 +303,7 @@ async fn a_server_that_stops_answering_is_noticed_by_heartbeat_and_restored() {
     proxy.set_mode(Mode::Blackhole);
     assert_eq!(a.until("connection_lost").await, ["connection_lost"]);
     match a.last("connection_lost") {
-        Some(EventKind::ConnectionLost { reason }) => {
+        Some(EventKind::ConnectionLost { reason, .. }) => {
             assert!(reason.contains("heartbeat"), "{reason}")
         }
         other => panic!("{other:?}"),

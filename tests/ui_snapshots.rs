@@ -238,6 +238,7 @@ fn a_call_with_history(s: &mut Scene) {
         61.0,
         EventKind::ConnectionLost {
             reason: "heartbeat unanswered for 2500 ms".into(),
+            injected: false,
         },
     );
     s.ev(
@@ -437,6 +438,7 @@ fn reconnecting_overlay() {
         20.0,
         EventKind::ConnectionLost {
             reason: "connection closed without a close frame".into(),
+            injected: false,
         },
     );
     let delays = [0, 250, 500, 1000];
@@ -488,6 +490,7 @@ fn the_reconnect_overlay_shows_the_idle_countdown_and_esc_hides_it() {
         10.0,
         EventKind::ConnectionLost {
             reason: "heartbeat unanswered".into(),
+            injected: false,
         },
     );
     s.ev(
@@ -533,6 +536,7 @@ fn closed_turns_the_overlay_into_a_final_message() {
         20.0,
         EventKind::ConnectionLost {
             reason: "connection closed without a close frame".into(),
+            injected: false,
         },
     );
     s.ev(
@@ -577,6 +581,7 @@ fn overlays_grow_with_a_long_wide_reason_and_keep_their_key_hints() {
         20.0,
         EventKind::ConnectionLost {
             reason: reason.clone(),
+            injected: false,
         },
     );
     let buf = s.draw();
@@ -730,7 +735,13 @@ fn server_text_cannot_reach_the_terminal_as_escapes() {
 fn no_colour_means_no_colour_anywhere() {
     let mut s = Scene::with(80, 24, Theme::plain(), Some("embedded server"));
     a_call_with_history(&mut s);
-    s.ev(800.0, EventKind::ConnectionLost { reason: "x".into() });
+    s.ev(
+        800.0,
+        EventKind::ConnectionLost {
+            reason: "x".into(),
+            injected: false,
+        },
+    );
     let buf = s.draw();
     for cell in buf.content() {
         assert_eq!(
@@ -1033,6 +1044,7 @@ fn an_outage_and_a_leave_leave_history_not_live_looking_numbers() {
         20.0,
         EventKind::ConnectionLost {
             reason: "heartbeat unanswered for 2500 ms".into(),
+            injected: false,
         },
     );
     s.ev(
@@ -1129,6 +1141,7 @@ fn an_overlay_leaves_no_bits_of_what_it_covers_beside_it() {
         20.0,
         EventKind::ConnectionLost {
             reason: "接続が切断されました".into(),
+            injected: false,
         },
     );
     s.ev(

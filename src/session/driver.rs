@@ -15,7 +15,7 @@ use super::fanout::{Fanout, Subscription};
 use super::listener::Listeners;
 use super::transport::{self, Ws};
 use crate::clock::Clock;
-use crate::engine::{Command, CommandError, Engine, Input, Output, Phase};
+use crate::engine::{Command, CommandError, ContractChecker, Engine, Input, Output, Phase};
 use crate::event::{EventKind, SessionEvent};
 
 pub(crate) enum Request {
@@ -31,6 +31,8 @@ type Connecting = Pin<Box<dyn Future<Output = Result<Ws, String>> + Send>>;
 
 pub(crate) struct Driver {
     engine: Engine,
+    /// The contract checked on every event as it goes out.
+    checker: ContractChecker,
     clock: Clock,
     requests: mpsc::UnboundedReceiver<Request>,
     listeners: Arc<Listeners>,
@@ -49,6 +51,7 @@ impl Driver {
         listeners: Arc<Listeners>,
     ) -> Self {
         Driver {
+            checker: ContractChecker::with_connect_timeout(engine.settings().connect_timeout),
             engine,
             clock,
             requests,
@@ -74,6 +77,11 @@ impl Driver {
                 return;
             }
             let deadline = self.engine.poll_timeout();
+            // Just past the deadline: at it, the loss still has time.
+            let overdue = self
+                .checker
+                .deadline()
+                .map(|d| self.clock.instant(d + std::time::Duration::from_millis(1)));
             tokio::select! {
                 req = self.requests.recv(), if self.shutdown.is_none() => match req {
                     Some(Request::Command(cmd, reply)) => {
@@ -104,12 +112,23 @@ impl Driver {
                     };
                     self.engine.handle_input(input, self.clock.now());
                 }
+                // An injected stall leaves what the server sends in the network.
                 msg = async { self.ws.as_mut().expect("guarded by the branch condition").next().await },
-                    if self.ws.is_some() => {
+                    if self.ws.is_some() && !self.engine.reading_paused() => {
                     self.on_message(msg);
                 }
                 _ = sleep_until(deadline), if deadline.is_some() => {
                     self.engine.handle_timeout(self.clock.now());
+                }
+                _ = sleep_until(overdue), if overdue.is_some() => {
+                    let now = self.clock.elapsed();
+                    if let Err(v) = self.checker.check_time(now) {
+                        self.publish(SessionEvent::new(
+                            self.clock.wall(now),
+                            now,
+                            EventKind::ContractViolation(v),
+                        ));
+                    }
                 }
             }
         }
@@ -193,6 +212,13 @@ impl Driver {
                         send_failed = None;
                         self.close_current();
                     }
+                    Output::Abort => {
+                        // Dropped, not closed: no close frame, the TCP
+                        // connection just ends, as when a cable is cut.
+                        send_failed = None;
+                        self.connecting = None;
+                        self.ws = None;
+                    }
                     Output::Event(at, kind) => self.dispatch(at, kind),
                 }
             }
@@ -222,12 +248,26 @@ impl Driver {
     fn dispatch(&mut self, at: Instant, kind: EventKind) {
         let offset = self.clock.offset(at);
         let event = SessionEvent::new(self.clock.wall(offset), offset, kind);
+        let broken = self.checker.feed(&event.kind, event.offset);
+        let (ts, offset) = (event.ts, event.offset);
+        self.publish(event);
+        for v in broken {
+            self.publish(SessionEvent {
+                ts,
+                offset,
+                kind: EventKind::ContractViolation(v),
+            });
+        }
+    }
+
+    fn publish(&mut self, event: SessionEvent) {
         match &event.kind {
             // Consumers report these; a warning here would say it all twice.
             EventKind::Error { message } => {
                 tracing::debug!(target: "calltop::session", "{message}")
             }
             EventKind::Heartbeat { .. } => {}
+            EventKind::ContractViolation(v) => tracing::debug!(target: "calltop::session", "{v}"),
             other => tracing::info!(target: "calltop::session", event = other.name()),
         }
         self.listeners.notify(&event.kind);

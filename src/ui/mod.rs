@@ -31,7 +31,7 @@ pub use app::run;
 pub fn keys_and_theme(
     config: &crate::config::Config,
 ) -> Result<(keys::Keymap, theme::Theme), crate::settings::SettingsError> {
-    let keymap = keys::Keymap::from_config(&config.keys)?;
+    let keymap = keys::Keymap::from_config(&config.keys)?.with_faults(&config.faults)?;
     let theme = theme::Theme::resolve(config.ui.color, std::env::var_os("NO_COLOR").as_deref());
     Ok((keymap, theme))
 }
