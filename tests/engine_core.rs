@@ -1426,6 +1426,94 @@ fn commands_that_make_no_sense_are_refused_and_change_nothing() {
 }
 
 #[test]
+fn faults_that_make_no_sense_are_refused_and_change_nothing() {
+    let fault = |f| Command::Fault(f);
+    let stall = fault(Fault::Stall {
+        duration: Duration::from_secs(10),
+    });
+    let refused = |h: &mut Harness, cmd: Command, expected: CommandError| {
+        let phase = h.engine.phase();
+        assert_eq!(h.cmd(cmd).unwrap_err(), expected, "{cmd:?} in {phase:?}");
+        assert_eq!(h.engine.phase(), phase);
+    };
+    let mut h = Harness::new(defaults());
+    refused(&mut h, fault(Fault::Drop), CommandError::NotInSession);
+    refused(
+        &mut h,
+        fault(Fault::ForgetResume),
+        CommandError::NotInSession,
+    );
+    refused(
+        &mut h,
+        fault(Fault::Refuse { attempts: 1 }),
+        CommandError::NotInSession,
+    );
+    // Down, waiting to retry: no connection to drop or stall.
+    let mut h = Harness::reconnecting(&["bob"]);
+    refused(&mut h, fault(Fault::Drop), CommandError::NotConnected);
+    refused(&mut h, stall, CommandError::NotConnected);
+    // Up but not joined again yet: a stall is for a joined call.
+    h.up();
+    refused(&mut h, stall, CommandError::NotConnected);
+    // calltop's server gives no resume token without a join.
+    let mut h = Harness::new(defaults());
+    h.cmd(Command::Join).unwrap();
+    refused(
+        &mut h,
+        fault(Fault::ForgetResume),
+        CommandError::NoResumeToken,
+    );
+    let mut h = Harness::new(
+        SessionSettings::builder("ws://127.0.0.1:1/ws", "s", ME)
+            .faults(false)
+            .build()
+            .unwrap(),
+    );
+    h.cmd(Command::Join).unwrap();
+    refused(&mut h, fault(Fault::Drop), CommandError::FaultsDisabled);
+}
+
+#[test]
+fn a_stall_is_noticed_within_the_detection_bound_and_what_came_meanwhile_waits() {
+    let mut h = Harness::new(defaults());
+    h.cmd(Command::Join).unwrap();
+    h.up();
+    h.frame(&joined(false, &["bob"]));
+    let start = h.now;
+    let outs = h
+        .cmd(Command::Fault(Fault::Stall {
+            duration: Duration::from_secs(30),
+        }))
+        .unwrap();
+    assert_eq!(names(&outs), ["fault_injected"]);
+    assert!(h.engine.reading_paused(), "the driver must stop reading");
+    // What the server sends now is not read until the stall is over.
+    let outs = h.raw(r#"{"type":"participant_left","user":"bob"}"#.into());
+    assert!(outs.is_empty(), "{outs:?}");
+    let mut lost_at = None;
+    while lost_at.is_none() {
+        for out in h.fire() {
+            if let Output::Event(at, EventKind::ConnectionLost { reason, injected }) = &out {
+                assert!(*injected, "{reason}");
+                assert!(reason.contains("injected stall"), "{reason}");
+                lost_at = Some(*at);
+            }
+            if let Output::Send(frame) = &out {
+                panic!("sent {frame} during a stall");
+            }
+        }
+    }
+    let took = lost_at.unwrap() - start;
+    assert!(
+        took <= h.engine.settings().stall_detection_bound(),
+        "{took:?}"
+    );
+    // The stall went with its connection; what it held back is gone too.
+    assert!(!h.engine.reading_paused());
+    assert!(h.engine.participants().contains_key("bob"));
+}
+
+#[test]
 fn hurrying_reconnects_does_not_spend_the_retry_budget() {
     let mut h = Harness::reconnecting(&["bob"]);
     h.advance(ms(5));

@@ -128,6 +128,14 @@ impl CallSession {
         self.command(Command::ReconnectNow).await
     }
 
+    /// Provokes a failure on purpose (docs/EVENTS.md, "Fault injection"):
+    /// `fault_injected` and what follows from it are in the event stream.
+    /// Refused where it makes no sense now, or when the settings turn
+    /// faults off.
+    pub async fn inject(&self, fault: crate::engine::Fault) -> Result<(), CommandError> {
+        self.command(Command::Fault(fault)).await
+    }
+
     /// A new stream of every event from now on. The engine never waits for
     /// a subscriber: one that falls [`SUBSCRIBER_CAPACITY`] events behind
     /// misses heartbeats until it catches up, and nothing else.
