@@ -175,21 +175,30 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
             break status;
         }
     };
-    // A run that broke the contract did not go well, however it ended.
-    let status = match (status, violations) {
-        (_, 0) => status,
-        (Exit::Ok, n) => {
-            note(&format!(
-                "{n} contract violation(s) in this run: exit status 6"
-            ));
-            Exit::Violations
-        }
-        (other, n) => {
-            note(&format!("{n} contract violation(s) in this run"));
-            other
-        }
-    };
+    let (status, said) = with_violations(status, violations);
+    if let Some(said) = said {
+        note(&said);
+    }
     Ok(out.finish(status, &mut signals, signalled).await)
+}
+
+/// A run that broke the contract did not go well, however it ended: a
+/// status that says all went well becomes [`Exit::Violations`]; one that
+/// says how the session ended stays, and stderr says the rest.
+fn with_violations(status: Exit, violations: usize) -> (Exit, Option<String>) {
+    match (status, violations) {
+        (_, 0) => (status, None),
+        (Exit::Ok, n) => (
+            Exit::Violations,
+            Some(format!(
+                "{n} contract violation(s) in this run: exit status 6"
+            )),
+        ),
+        (other, n) => (
+            other,
+            Some(format!("{n} contract violation(s) in this run")),
+        ),
+    }
 }
 
 /// NDJSON lines on stdout, written by a thread of their own: a reader that
@@ -357,6 +366,16 @@ fn leave_if(send: &impl Fn(Command) -> bool, in_session: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn violations_turn_a_clean_exit_into_status_6_and_leave_the_others() {
+        assert_eq!(with_violations(Exit::Ok, 0), (Exit::Ok, None));
+        assert_eq!(with_violations(Exit::Ok, 2).0, Exit::Violations);
+        let (status, said) = with_violations(Exit::TimedOut, 1);
+        assert_eq!(status, Exit::TimedOut);
+        assert!(said.unwrap().contains("1 contract violation"));
+        assert_eq!(with_violations(Exit::Strict, 1).0, Exit::Strict);
+    }
 
     #[test]
     fn stdin_commands_parse_and_unknown_ones_say_what_is_expected() {

@@ -281,3 +281,113 @@ async fn sleep_until(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The live check on the path every event takes out of the driver, fed
+    //! a deliberately broken stream: calltop's engine never breaks the rules
+    //! (the property tests say so), so only a hand-made producer can.
+
+    use std::time::Duration;
+
+    use super::*;
+    use crate::engine::Rule;
+    use crate::event::LeftReason;
+    use crate::settings::SessionSettings;
+
+    fn driver() -> (Driver, Subscription, mpsc::UnboundedSender<Request>) {
+        let settings = SessionSettings::builder("ws://127.0.0.1:1/ws", "s", "me")
+            .connect_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut d = Driver::new(
+            Engine::new(settings, 1),
+            Clock::start(),
+            rx,
+            Arc::new(Listeners::default()),
+        );
+        let sub = d.fanout.subscribe();
+        (d, sub, tx)
+    }
+
+    fn drain(sub: &mut Subscription) -> Vec<EventKind> {
+        std::iter::from_fn(|| sub.try_recv().ok().map(|e| e.kind)).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_broken_stream_is_passed_on_whole_with_each_break_reported_after_it() {
+        let (mut d, mut sub, _tx) = driver();
+        let now = d.clock.now();
+        for kind in [
+            EventKind::Connecting { attempt: 1 },
+            EventKind::SessionJoined { participants: 0 },
+            EventKind::ConnectionRestored {
+                resumed: true,
+                downtime: Duration::ZERO,
+                attempts: 1,
+            },
+            EventKind::SessionLeft {
+                reason: LeftReason::User,
+            },
+            EventKind::SessionLeft {
+                reason: LeftReason::User,
+            },
+        ] {
+            d.dispatch(now, kind);
+        }
+        let got = drain(&mut sub);
+        let names: Vec<&str> = got.iter().map(EventKind::name).collect();
+        assert_eq!(
+            names,
+            [
+                "connecting",
+                "session_joined",
+                "connection_restored",
+                "contract_violation",
+                "session_left",
+                "session_left",
+                "contract_violation"
+            ]
+        );
+        let rules: Vec<Rule> = got
+            .iter()
+            .filter_map(|k| match k {
+                EventKind::ContractViolation(v) => Some(v.rule),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(rules, [Rule::RestoreFollowsLoss, Rule::OneTerminal]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_loss_left_unresolved_is_reported_when_its_time_runs_out() {
+        let (mut d, mut sub, _tx) = driver();
+        let now = d.clock.now();
+        for kind in [
+            EventKind::Connecting { attempt: 1 },
+            EventKind::SessionJoined { participants: 0 },
+            EventKind::ConnectionLost {
+                reason: "cut".into(),
+                injected: false,
+            },
+        ] {
+            d.dispatch(now, kind);
+        }
+        drain(&mut sub);
+        // The driver's own loop wakes for the checker's deadline; the paused
+        // clock jumps there.
+        tokio::spawn(d.run());
+        let ev = tokio::time::timeout(Duration::from_secs(60), sub.recv())
+            .await
+            .expect("the time rule fired")
+            .expect("an event");
+        let EventKind::ContractViolation(v) = ev.kind else {
+            panic!("{:?}", ev.kind)
+        };
+        assert_eq!(v.rule, Rule::LossResolvesInTime);
+        assert_eq!(v.events[0].event, "connection_lost");
+        // Reported past the grace after the loss, not before.
+        assert!(ev.offset > Duration::from_secs(2), "{:?}", ev.offset);
+    }
+}
