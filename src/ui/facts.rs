@@ -43,20 +43,24 @@ pub fn in_force(m: &super::model::Model) -> Vec<Setting> {
         "heartbeat",
         Meaning::Text,
         format!(
-            "every {}, lost after {} unanswered (a stall is noticed within {})",
+            "every {}, lost after {} unanswered (a stall shows within {})",
             fmt::human(interval),
             fmt::human(ms(f.heartbeat_timeout_ms)),
             fmt::human(interval + ms(f.heartbeat_timeout_ms))
         ),
     ));
     let r = &f.reconnect;
+    // Seconds, as short as they go: "0 0.25 0.5 1 2 4 5 s".
     let waits: Vec<String> = r
         .nominal_delays_ms
         .iter()
-        .map(|d| fmt::human(ms(*d)))
+        .map(|d| {
+            let s = format!("{:.3}", *d as f64 / 1000.0);
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        })
         .collect();
     let jitter = if r.jitter > 0.0 {
-        format!(", each up to {:.0} % shorter", r.jitter * 100.0)
+        format!(" (each up to {:.0} % shorter)", r.jitter * 100.0)
     } else {
         String::new()
     };
@@ -64,16 +68,16 @@ pub fn in_force(m: &super::model::Model) -> Vec<Setting> {
         "reconnect",
         Meaning::Text,
         format!(
-            "{} attempts, waits {}{jitter}",
+            "{} attempts, waits {} s{jitter}",
             r.max_attempts,
-            waits.join(", ")
+            waits.join(" ")
         ),
     ));
     rows.push(row(
         "gives up",
         Meaning::Text,
         format!(
-            "within {} of a loss (waits {} + {} × {} connect timeout)",
+            "within {} of a loss (waits {} + {} × {} to connect)",
             fmt::human(ms(r.loss_budget_ms)),
             fmt::human(ms(r.worst_case_budget_ms)),
             r.max_attempts,
@@ -138,7 +142,7 @@ pub fn in_force(m: &super::model::Model) -> Vec<Setting> {
         row(
             "faults",
             Meaning::Text,
-            "may be injected (the fault keys; --no-faults turns them off)".into(),
+            "may be injected (--no-faults turns them off)".into(),
         )
     } else {
         row("faults", Meaning::Muted, "off (--no-faults)".into())

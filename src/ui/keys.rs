@@ -124,6 +124,9 @@ impl KeysSection {
     }
 }
 
+/// What the fault keys do, in the order of the table.
+const FAULT_KEYS_HELP: &str = "inject: drop · stall · forget resume · refuse · idle";
+
 /// The configured keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keymap {
@@ -285,12 +288,23 @@ impl Keymap {
     /// Every key with what it does, for the help overlay. `faults`: the
     /// fault keys are offered (not with `--no-faults`, nor in a replay).
     pub fn help(&self, faults: bool) -> Vec<(String, &'static str)> {
+        let is_fault = |key: &Key| matches!(self.action_of(*key), Action::Inject(_));
         let mut rows: Vec<(String, &'static str)> = TABLE
             .iter()
             .zip(self.keys)
-            .filter(|((key, ..), _)| faults || !matches!(self.action_of(*key), Action::Inject(_)))
+            .filter(|((key, ..), _)| !is_fault(key))
             .map(|((_, _, _, what), c)| (c.to_string(), *what))
             .collect();
+        if faults {
+            // One row for the five, so the help still fits 24 rows.
+            let keys: Vec<String> = TABLE
+                .iter()
+                .zip(self.keys)
+                .filter(|((key, ..), _)| is_fault(key))
+                .map(|(_, c)| c.to_string())
+                .collect();
+            rows.push((keys.join(" "), FAULT_KEYS_HELP));
+        }
         rows.extend(
             [
                 (Action::Back, "close an overlay / follow the log"),

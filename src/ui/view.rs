@@ -14,7 +14,7 @@ use super::log;
 use super::model::{Model, NO_NAME, Shown, Status};
 use super::sanitize::clean;
 use super::theme::Meaning;
-use super::width::{cols, fit, fit_middle, fit_words, pad};
+use super::width::{cols, fit, fit_middle, fit_words, pad, wrap_words};
 use super::words;
 use crate::event::LeftReason;
 
@@ -114,7 +114,7 @@ fn marks(m: &Model) -> Vec<Span<'static>> {
     if m.injected_outage || !m.faults_active.is_empty() {
         let what = match m.faults_active.last() {
             Some(f) => format!(" FAULT {} ", f.name()),
-            None => " FAULT ".to_owned(),
+            None => " INJECTED ".to_owned(),
         };
         v.push(Span::raw("  "));
         v.push(Span::styled(what, t.badge(Meaning::Warn)));
@@ -579,6 +579,7 @@ fn footer(m: &Model, frame: &mut Frame, area: Rect) {
             (Action::Leave, "leave"),
             (Action::Join, "join"),
             (Action::Reconnect, "reconnect"),
+            (Action::Settings, "settings"),
             (Action::Help, "help"),
             (Action::Quit, "quit"),
         ],
@@ -817,18 +818,33 @@ fn settings_panel(m: &Model, frame: &mut Frame, a: &Areas) {
     let t = &m.theme;
     let rows = facts::in_force(m);
     let label_width = rows.iter().map(|r| cols(r.label)).max().unwrap_or(0);
+    let width: u16 = 76;
+    let inner = usize::from(width.min(frame.area().width.saturating_sub(2))).saturating_sub(2);
+    // Values wrap under themselves, the labels stay a column of their own.
+    let indent = 2 + label_width + 2;
     let mut lines = vec![Line::raw("")];
     for r in &rows {
-        lines.push(Line::from(vec![
-            Span::raw(format!("  {}", pad(r.label, label_width))),
-            Span::styled(r.label, t.style(Meaning::Muted)),
-            Span::raw("  "),
-            Span::styled(r.value.clone(), t.style(r.meaning)),
-        ]));
+        for (i, part) in wrap_words(&r.value, inner.saturating_sub(indent + 1))
+            .into_iter()
+            .enumerate()
+        {
+            let lead = if i == 0 {
+                vec![
+                    Span::raw(format!("  {}", pad(r.label, label_width))),
+                    Span::styled(r.label, t.style(Meaning::Muted)),
+                    Span::raw("  "),
+                ]
+            } else {
+                vec![Span::raw(" ".repeat(indent))]
+            };
+            let mut spans = lead;
+            spans.push(Span::styled(part, t.style(r.meaning)));
+            lines.push(Line::from(spans));
+        }
     }
     lines.push(Line::raw(""));
     let height = lines.len() as u16 + 2;
-    let r = overlay(frame, a, 76, height);
+    let r = overlay(frame, a, width, height);
     let key = m.keymap.label(Action::Settings);
     let block = overlay_block(m, "settings in force", Meaning::Accent).title_bottom(
         Line::from(vec![
