@@ -465,3 +465,61 @@ fn an_outage_shows_what_was_as_history_and_nothing_beside_the_overlay() {
     tmux.keys("q");
     assert_eq!(tmux.wait_exit(pid), 0);
 }
+
+#[test]
+fn fault_keys_inject_and_the_dashboard_marks_what_they_cause() {
+    if !have_tmux("fault_keys_inject_and_the_dashboard_marks_what_they_cause") {
+        return;
+    }
+    let world = World::start("faults");
+    // Refusals enough for the overlay to stay a few seconds.
+    std::fs::write(
+        world.dir.join("config.toml"),
+        "[reconnect]\nmax_attempts = 1000\nmax_delay_ms = 500\n\n\
+         [session]\nidle_timeout_secs = 600\n\n[faults]\nrefuse_attempts = 20\n",
+    )
+    .unwrap();
+    let tmux = Tmux::start("faults", 100, 30, &world.args("e2e-f", "alice"));
+    tmux.wait_for(" JOINED ");
+    // Refuse the next attempts, then cut the cable.
+    tmux.keys("X");
+    tmux.wait_for("injected fault: refuse the next 20 connection attempts");
+    tmux.keys("D");
+    tmux.wait("the injected outage", |s| {
+        s.contains("RECONNECTING")
+            && s.contains("connection lost [injected] ─")
+            && s.contains("injected on purpose: not a real outage")
+            && s.contains(" FAULT refuse")
+    });
+    tmux.wait("the restore", |s| {
+        s.contains(" JOINED ") && s.contains("injected refusals used up") && !s.contains("FAULT")
+    });
+    // The settings in force, and Esc closes them.
+    tmux.keys("s");
+    tmux.wait("the settings panel", |s| {
+        s.contains("settings in force") && s.contains("1000 attempts") && s.contains("last heard")
+    });
+    tmux.keys("Escape");
+    tmux.wait("the panel to close", |s| !s.contains("settings in force"));
+    let pid = tmux.pid();
+    tmux.keys("q");
+    assert_eq!(tmux.wait_exit(pid), 0);
+}
+
+#[test]
+fn with_no_faults_the_fault_keys_say_they_are_off() {
+    if !have_tmux("with_no_faults_the_fault_keys_say_they_are_off") {
+        return;
+    }
+    let world = World::start("nofaults");
+    let mut args = world.args("e2e-nf", "alice");
+    args.push("--no-faults".into());
+    let tmux = Tmux::start("nofaults", 100, 30, &args);
+    tmux.wait_for(" JOINED ");
+    tmux.keys("D");
+    tmux.wait_for("can't fault drop: fault injection is off here");
+    assert!(!tmux.screen().contains("RECONNECTING"));
+    let pid = tmux.pid();
+    tmux.keys("q");
+    assert_eq!(tmux.wait_exit(pid), 0);
+}
