@@ -125,7 +125,7 @@ impl KeysSection {
 }
 
 /// What the fault keys do, in the order of the table.
-const FAULT_KEYS_HELP: &str = "inject: drop · stall · forget resume · refuse · idle";
+const FAULT_KEYS_HELP: &str = "inject drop/stall/forget-resume/refuse/idle";
 
 /// The configured keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -407,12 +407,12 @@ mod tests {
         assert!(
             k.help(true)
                 .iter()
-                .any(|(key, what)| key == "D" && what.contains("drop"))
+                .any(|(key, what)| key == "D S F X I" && what.contains("drop/stall"))
         );
         assert!(
             !k.help(false)
                 .iter()
-                .any(|(_, what)| what.starts_with("fault"))
+                .any(|(_, what)| what.starts_with("inject"))
         );
         let e = Keymap::default()
             .with_faults(&FaultsSection {
