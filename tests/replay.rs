@@ -677,6 +677,14 @@ fn replay_headless_names_each_broken_rule_in_ndjson_written_by_hand() {
     let (code, out, err) = run_replay_headless(&path);
     assert_eq!(code, Some(6), "{out}{err}");
     assert!(out.contains("contract violations: 5"), "{out}");
+    // The dashboard's replay finds the same five, counted in its header.
+    let (mut player, _) = Player::open(&path, |_| model_for(info()), 10).unwrap();
+    assert_eq!(player.model().violations, 5);
+    // Back and forth, they are counted again from the events, not twice.
+    player.seek(3);
+    assert_eq!(player.model().violations, 1);
+    player.seek(player.len());
+    assert_eq!(player.model().violations, 5);
     for rule in [
         "a participant event outside a session: participant_joined at 1.000 s",
         "rule 3: connection_restored without a connection_lost before it",
@@ -721,4 +729,6 @@ fn a_break_the_live_check_recorded_is_listed_once() {
         out.contains("contract violations: 1 (1 recorded by the run's own check)"),
         "{out}"
     );
+    let (player, _) = Player::open(&path, |_| model_for(info()), 10).unwrap();
+    assert_eq!(player.model().violations, 1, "shown once");
 }
