@@ -467,21 +467,7 @@ impl Engine {
                 Timer::HeartbeatSend => {
                     if self.phase == Phase::Joined && self.transport == Transport::Up {
                         self.ping_seq += 1;
-                        self.last_ping_sent = Some((self.ping_seq, now));
-                        if self.faults.stall.is_some() {
-                            // Lost in the stall; sent late when it ends, as TCP would.
-                            self.faults.ping_held = true;
-                        } else {
-                            self.send(ClientMsg::Ping { seq: self.ping_seq });
-                        }
-                        if !self.timers.is_set(Timer::HeartbeatTimeout) {
-                            self.timers.set(
-                                Timer::HeartbeatTimeout,
-                                now + self.settings.heartbeat_timeout,
-                            );
-                        }
-                        self.timers
-                            .set(Timer::HeartbeatSend, now + self.settings.heartbeat_interval);
+                        self.heartbeat(self.ping_seq, now);
                     }
                 }
                 Timer::HeartbeatTimeout => {
@@ -1158,6 +1144,26 @@ impl Engine {
         Ok(())
     }
 
+    /// Heartbeat `seq` goes out now (during a stall it is held, and goes out
+    /// when the stall ends, as TCP would send it late): timed, its timeout
+    /// armed unless one already runs, the next one due an interval on.
+    fn heartbeat(&mut self, seq: u64, now: Instant) {
+        self.last_ping_sent = Some((seq, now));
+        if self.faults.stall.is_some() {
+            self.faults.ping_held = true;
+        } else {
+            self.send(ClientMsg::Ping { seq });
+        }
+        if !self.timers.is_set(Timer::HeartbeatTimeout) {
+            self.timers.set(
+                Timer::HeartbeatTimeout,
+                now + self.settings.heartbeat_timeout,
+            );
+        }
+        self.timers
+            .set(Timer::HeartbeatSend, now + self.settings.heartbeat_interval);
+    }
+
     /// The stall's time is up and the connection lived through it.
     fn end_stall(&mut self, now: Instant) {
         let Some(duration) = self.faults.stall.take() else {
@@ -1174,17 +1180,7 @@ impl Engine {
             && let Some((seq, _)) = self.last_ping_sent
         {
             // Timed from now: the stall is ours, not the network's round trip.
-            self.last_ping_sent = Some((seq, now));
-            self.send(ClientMsg::Ping { seq });
-            if !self.timers.is_set(Timer::HeartbeatTimeout) {
-                self.timers.set(
-                    Timer::HeartbeatTimeout,
-                    now + self.settings.heartbeat_timeout,
-                );
-            }
-            // The next one an interval after this one, not sooner.
-            self.timers
-                .set(Timer::HeartbeatSend, now + self.settings.heartbeat_interval);
+            self.heartbeat(seq, now);
         }
         for input in std::mem::take(&mut self.faults.held) {
             self.handle_input(input, now);
