@@ -43,7 +43,7 @@ async fn memory_per_joined_session() {
         }
     }
     let url = format!("ws://127.0.0.1:{port}/ws");
-    const N: usize = 1000;
+    let n: usize = std::env::var("CALLTOP_SESSIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     // One session first, so the runtime, TLS provider and allocator arenas
     // are warm before the baseline.
     let warm = CallSession::new(SessionSettings::builder(&url, "warm", "w").build().unwrap());
@@ -51,7 +51,7 @@ async fn memory_per_joined_session() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = rss_kib();
     let mut sessions = Vec::new();
-    for i in 0..N {
+    for i in 0..n {
         let s = CallSession::new(
             SessionSettings::builder(&url, format!("room{}", i % 50), format!("u{i}"))
                 .build()
@@ -64,8 +64,8 @@ async fn memory_per_joined_session() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let after = rss_kib();
     println!(
-        "client: {N} joined sessions (50 rooms of 20): RSS {before} KiB → {after} KiB, {:.1} KB per session",
-        (after.saturating_sub(before)) as f64 * 1.024 / N as f64
+        "client: {n} joined sessions (50 rooms of 20): RSS {before} KiB → {after} KiB, {:.1} KB per session",
+        (after.saturating_sub(before)) as f64 * 1.024 / n as f64
     );
     for s in &sessions {
         s.shutdown().await;

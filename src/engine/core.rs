@@ -17,6 +17,9 @@ use crate::backend::{self, Backend, ClientMsg, Decoded, Member, ServerMsg, excer
 use crate::event::{EventKind, LeftReason, ServerFacts};
 use crate::settings::SessionSettings;
 
+/// Outputs (and decoded messages) an idle engine keeps room for.
+const KEPT_OUTPUTS: usize = 8;
+
 /// Where the session stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Phase {
@@ -248,7 +251,15 @@ impl Engine {
 
     /// The next output to act on, in order.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        let next = self.out.pop_front();
+        if next.is_none() && self.out.capacity() > KEPT_OUTPUTS {
+            // A burst (a big roster) leaves room for hundreds of outputs;
+            // thousands of idle sessions in one process would each keep it.
+            self.out.shrink_to(KEPT_OUTPUTS);
+            self.scratch.msgs.shrink_to(KEPT_OUTPUTS);
+            self.scratch.replies.shrink_to(KEPT_OUTPUTS);
+        }
+        next
     }
 
     /// When [`Engine::handle_timeout`] must be called next.
