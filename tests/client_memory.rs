@@ -43,7 +43,10 @@ async fn memory_per_joined_session() {
         }
     }
     let url = format!("ws://127.0.0.1:{port}/ws");
-    let n: usize = std::env::var("CALLTOP_SESSIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let n: usize = std::env::var("CALLTOP_SESSIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     // One session first, so the runtime, TLS provider and allocator arenas
     // are warm before the baseline.
     let warm = CallSession::new(SessionSettings::builder(&url, "warm", "w").build().unwrap());
@@ -57,17 +60,22 @@ async fn memory_per_joined_session() {
                 .build()
                 .unwrap(),
         );
+        // Read, as a dashboard or a load run reads its sessions.
+        let sub = s.subscribe().await.unwrap();
         s.join().await.unwrap();
-        sessions.push(s);
+        sessions.push((s, sub));
     }
-    // Every one joined, and a heartbeat or two exchanged.
+    // Every one joined, and a heartbeat or two exchanged, and read.
     tokio::time::sleep(Duration::from_secs(5)).await;
+    for (_, sub) in &mut sessions {
+        while sub.try_recv().is_ok() {}
+    }
     let after = rss_kib();
     println!(
-        "client: {n} joined sessions (50 rooms of 20): RSS {before} KiB → {after} KiB, {:.1} KB per session",
+        "client: {n} joined and subscribed sessions (50 rooms of 20): RSS {before} KiB → {after} KiB, {:.1} KB per session",
         (after.saturating_sub(before)) as f64 * 1.024 / n as f64
     );
-    for s in &sessions {
+    for (s, _) in &sessions {
         s.shutdown().await;
     }
 }

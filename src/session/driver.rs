@@ -21,7 +21,9 @@ use crate::event::{EventKind, SessionEvent};
 pub(crate) enum Request {
     /// A command; its answer goes to the reply channel if there is one (it
     /// is an event as well: `command_refused`, or what the command causes).
-    Command(Command, Option<oneshot::Sender<Result<(), CommandError>>>),
+    /// Boxed: requests are rare, and a channel keeps room for 32 of them
+    /// per session from the start.
+    Command(Box<(Command, Option<oneshot::Sender<Result<(), CommandError>>>)>),
     Subscribe(oneshot::Sender<Subscription>),
     /// Leave if in a session, then stop.
     Shutdown(oneshot::Sender<()>),
@@ -84,7 +86,8 @@ impl Driver {
                 .map(|d| self.clock.instant(d + std::time::Duration::from_millis(1)));
             tokio::select! {
                 req = self.requests.recv(), if self.shutdown.is_none() => match req {
-                    Some(Request::Command(cmd, reply)) => {
+                    Some(Request::Command(c)) => {
+                        let (cmd, reply) = *c;
                         let result = self.engine.handle_command(cmd, self.clock.now());
                         if let Some(reply) = reply {
                             let _ = reply.send(result);

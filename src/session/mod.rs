@@ -92,7 +92,7 @@ impl CallSession {
     /// reason...). The only error: the engine has stopped.
     pub fn send(&self, cmd: Command) -> Result<(), CommandError> {
         self.requests
-            .send(Request::Command(cmd, None))
+            .send(Request::Command(Box::new((cmd, None))))
             .map_err(|_| CommandError::EngineStopped)
     }
 
@@ -101,7 +101,7 @@ impl CallSession {
     async fn command(&self, cmd: Command) -> Result<(), CommandError> {
         let (tx, rx) = oneshot::channel();
         self.requests
-            .send(Request::Command(cmd, Some(tx)))
+            .send(Request::Command(Box::new((cmd, Some(tx)))))
             .map_err(|_| CommandError::EngineStopped)?;
         rx.await.map_err(|_| CommandError::EngineStopped)?
     }
