@@ -64,11 +64,17 @@ async fn memory_per_joined_session() {
         let sub = s.subscribe().await.unwrap();
         s.join().await.unwrap();
         sessions.push((s, sub));
+        for (_, sub) in &mut sessions {
+            while sub.try_recv().is_ok() {}
+        }
     }
-    // Every one joined, and a heartbeat or two exchanged, and read.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    for (_, sub) in &mut sessions {
-        while sub.try_recv().is_ok() {}
+    // Every one joined, and a heartbeat or two exchanged, and read as they
+    // come (a reader that lets thousands of events pile up pays for them).
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for (_, sub) in &mut sessions {
+            while sub.try_recv().is_ok() {}
+        }
     }
     let after = rss_kib();
     println!(
