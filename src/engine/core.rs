@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 use super::timers::{Timer, Timers};
 use crate::backend::{self, Backend, ClientMsg, Decoded, Member, ServerMsg, excerpt};
