@@ -36,6 +36,22 @@ pub enum Cmd {
     Replay(ReplayArgs),
     /// Mint a join token for `calltop serve --token-secret` (printed on stdout).
     Token(TokenArgs),
+    /// Print the configuration in force, each value with where it was set
+    /// (default, config file, CALLTOP_* variable or flag); secrets are not shown.
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Print a default config file instead: every key, commented, at its default.
+    #[arg(long, conflicts_with = "path")]
+    pub default: bool,
+    /// Print the path of the config file calltop would read instead.
+    #[arg(long)]
+    pub path: bool,
+    /// The dashboard's flags, to see what they would change.
+    #[command(flatten)]
+    pub session: SessionArgs,
 }
 
 #[derive(Debug, Args)]
@@ -172,6 +188,22 @@ pub struct SessionArgs {
     pub force: bool,
 }
 
+impl SessionArgs {
+    /// The first flag given that is about a run, not a setting (`calltop
+    /// config` refuses them rather than ignore them).
+    pub fn not_a_setting(&self) -> Option<&'static str> {
+        [
+            ("--headless", self.headless),
+            ("--stay", self.stay),
+            ("--verbose", self.verbose),
+            ("--record", self.record.is_some()),
+            ("--force", self.force),
+        ]
+        .into_iter()
+        .find_map(|(flag, given)| given.then_some(flag))
+    }
+}
+
 /// Options of `--backend janus` (the `[janus]` config section).
 #[derive(Debug, Args, Default)]
 #[command(next_help_heading = "Janus (--backend janus)")]
@@ -225,9 +257,17 @@ pub struct ServeArgs {
 }
 
 impl Cli {
+    /// The session flags in force: `calltop config` takes its own copy.
+    pub fn session_args(&self) -> &SessionArgs {
+        match &self.command {
+            Some(Cmd::Config(a)) => &a.session,
+            _ => &self.session,
+        }
+    }
+
     /// Flags as config overrides, so they take precedence over everything.
     pub fn overrides(&self) -> Vec<(&'static str, config::Value)> {
-        let s = &self.session;
+        let s = self.session_args();
         let mut o: Vec<(&'static str, config::Value)> = Vec::new();
         let mut put = |k: &'static str, v: Option<config::Value>| {
             if let Some(v) = v {

@@ -22,6 +22,7 @@ pub mod session;
 pub use session::{CallSession, ListenerGuard, Restored, SessionStatusListener};
 pub mod cli;
 pub mod config;
+pub mod config_print;
 pub mod demo;
 pub mod exit;
 pub mod headless;

@@ -35,9 +35,25 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
+    // Neither reads the configuration, so a broken one cannot stop them.
+    if let Some(Cmd::Config(args)) = &cli.command {
+        if args.default {
+            return print(calltop::config_print::DEFAULT_FILE.as_bytes());
+        }
+        if args.path {
+            return print_config_path(args.session.config.as_deref());
+        }
+        if let Some(flag) = args.session.not_a_setting() {
+            say(format_args!(
+                "config: {flag} does not change the configuration; `calltop config` shows the settings only"
+            ));
+            return Exit::Usage.into();
+        }
+    }
+    let file = cli.session_args().config.as_deref();
     let loaded = match Config::load_with_warnings(Sources {
-        file: cli.session.config.as_deref(),
-        optional_file: if cli.session.config.is_none() {
+        file,
+        optional_file: if file.is_none() {
             config::default_path()
         } else {
             None
@@ -59,6 +75,15 @@ fn main() -> ExitCode {
     };
     for w in &loaded.warnings {
         say(format_args!("warning: {w}"));
+    }
+    if let Some(Cmd::Config(_)) = &cli.command {
+        let shown = print(calltop::config_print::effective(&loaded, file).as_bytes());
+        // What a run would refuse, said after the values, which show where it was set.
+        if let Err(e) = loaded.config.check() {
+            say(loaded.explain(&e));
+            return Exit::Usage.into();
+        }
+        return shown;
     }
     // The whole configuration, checked the same way for the dashboard and
     // headless mode, before anything starts.
@@ -83,7 +108,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Some(Cmd::Serve(_)) => serve(&config).await,
-            Some(Cmd::Completions { .. } | Cmd::Man | Cmd::Token(_)) => {
+            Some(Cmd::Completions { .. } | Cmd::Man | Cmd::Token(_) | Cmd::Config(_)) => {
                 unreachable!("handled before the runtime")
             }
             Some(Cmd::Replay(args)) => calltop::ui::replay::run(config, &args.file).await,
@@ -114,7 +139,7 @@ fn secret_overrides(cli: &Cli) -> Result<Vec<(&'static str, ::config::Value)>, S
         ));
         Ok::<(), String>(())
     };
-    if let Some(path) = &cli.session.token_file {
+    if let Some(path) = &cli.session_args().token_file {
         from_file("session.token", "join token", path)?;
     }
     if let Some(Cmd::Serve(a)) = &cli.command {
@@ -126,6 +151,21 @@ fn secret_overrides(cli: &Cli) -> Result<Vec<(&'static str, ::config::Value)>, S
         }
     }
     Ok(o)
+}
+
+/// `calltop config --path`: the file `calltop` would read, whether or not it is there.
+fn print_config_path(given: Option<&std::path::Path>) -> ExitCode {
+    let Some(path) = given.map(ToOwned::to_owned).or_else(config::default_path) else {
+        say("config: no home directory, so no default config file; give --config FILE");
+        return Exit::Usage.into();
+    };
+    if !path.exists() {
+        say(format_args!(
+            "config: {} is not there: defaults apply (`calltop config --default` prints a file to start from)",
+            path.display()
+        ));
+    }
+    print(format!("{}\n", path.display()).as_bytes())
 }
 
 /// `calltop token`: prints a join token for `serve --token-secret`.
