@@ -171,6 +171,11 @@ pub struct SessionArgs {
     /// Config file (default: the user's config directory).
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
+    /// Colour: auto (on a terminal unless NO_COLOR is set; CLICOLOR_FORCE
+    /// forces it into pipes and files), always, or never (the dashboard's
+    /// no-colour palette too). Sets [ui].color.
+    #[arg(long, value_name = "WHEN", global = true, value_parser = ["auto", "always", "never"])]
+    pub color: Option<String>,
     /// No UI: NDJSON events on stdout, commands on stdin.
     #[arg(long)]
     pub headless: bool,
@@ -280,6 +285,7 @@ impl Cli {
         put("session.token", s.token.clone().map(Into::into));
         put("session.backend", s.backend.map(|b| b.as_str().into()));
         put("session.idle_timeout_secs", s.idle_timeout.map(Into::into));
+        put("ui.color", s.color.clone().map(Into::into));
         let j = &s.janus;
         put("janus.pin", j.pin.clone().map(Into::into));
         put("janus.api_secret", j.api_secret.clone().map(Into::into));
@@ -312,7 +318,8 @@ fn help_footer() -> String {
         "Environment:
   CALLTOP_<SECTION>__<KEY>  any config key, e.g. CALLTOP_SESSION__SERVER=ws://host:7878/ws,
                             CALLTOP_JANUS__API_SECRET=... (keeps secrets out of `ps`)
-  NO_COLOR                  no colour in the dashboard
+  NO_COLOR                  no colour (unless --color always)
+  CLICOLOR_FORCE            colour on stderr even when it is not a terminal (NO_COLOR wins)
   RUST_LOG                  diagnostics filter, e.g. calltop=debug
 
 Config file: {config}; --config FILE reads another.

@@ -144,7 +144,8 @@ pub struct ServeSection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ColorMode {
-    /// Colour unless NO_COLOR is set.
+    /// Colour on a terminal unless NO_COLOR is set; elsewhere (a pipe, a
+    /// file) only with CLICOLOR_FORCE. See `crate::color`.
     Auto,
     Always,
     Never,

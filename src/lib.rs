@@ -21,6 +21,7 @@ pub mod session;
 
 pub use session::{CallSession, ListenerGuard, Restored, SessionStatusListener};
 pub mod cli;
+pub mod color;
 pub mod config;
 pub mod config_print;
 pub mod demo;

@@ -232,13 +232,13 @@ fn say(message: impl std::fmt::Display) {
     let _ = writeln!(std::io::stderr(), "calltop: {message}");
 }
 
-fn stderr_logging(default: &str) {
+fn stderr_logging(default: &str, config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // Colour codes only for a person at a terminal, never into a log file or pipe.
+    // Colour codes only for a person at a terminal (or when asked for).
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(calltop::color::for_stderr(config.ui.color))
         .with_writer(std::io::stderr)
         // Its own report of a failed write is an `eprintln!`: a panic on a closed stderr.
         .log_internal_errors(false)
@@ -246,7 +246,7 @@ fn stderr_logging(default: &str) {
 }
 
 async fn serve(config: &Config) -> anyhow::Result<Exit> {
-    stderr_logging("calltop=info");
+    stderr_logging("calltop=info", config);
     let server_config = match config.server_config() {
         Ok(c) => c,
         Err(e) => {
@@ -291,7 +291,7 @@ async fn serve(config: &Config) -> anyhow::Result<Exit> {
 }
 
 async fn run_headless(config: &Config, cli: &Cli) -> anyhow::Result<Exit> {
-    stderr_logging("warn");
+    stderr_logging("warn", config);
     let (settings, embedded) = calltop::demo::target(config).await?;
     if let Some(e) = &embedded {
         say(format_args!(

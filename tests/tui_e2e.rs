@@ -465,3 +465,59 @@ fn an_outage_shows_what_was_as_history_and_nothing_beside_the_overlay() {
     tmux.keys("q");
     assert_eq!(tmux.wait_exit(pid), 0);
 }
+
+/// `args` run with the environment a test controls: no RUST_LOG or colour
+/// variables from whoever runs the tests.
+fn clean_env(args: Vec<String>) -> Vec<String> {
+    let mut all: Vec<String> = [
+        "env",
+        "-u",
+        "RUST_LOG",
+        "-u",
+        "NO_COLOR",
+        "-u",
+        "CLICOLOR_FORCE",
+    ]
+    .map(String::from)
+    .into();
+    all.extend(args);
+    all
+}
+
+/// Whether an SGR sequence in `screen` (tmux capture-pane -e) sets a colour
+/// (39 and 49 put the terminal's own colours back: not a colour).
+fn has_colour_codes(screen: &str) -> bool {
+    screen.split("\u{1b}[").skip(1).any(|seq| {
+        let Some(end) = seq.find(|c: char| !(c.is_ascii_digit() || c == ';')) else {
+            return false;
+        };
+        seq[end..].starts_with('m')
+            && seq[..end]
+                .split(';')
+                .filter_map(|p| p.parse::<u16>().ok())
+                .any(|p| matches!(p, 30..=38 | 40..=48 | 90..=97 | 100..=107))
+    })
+}
+
+#[test]
+fn color_never_draws_the_dashboard_without_colour() {
+    if !have_tmux("color_never_draws_the_dashboard_without_colour") {
+        return;
+    }
+    let world = World::start("colour");
+    for (when, coloured) in [("auto", true), ("never", false)] {
+        let mut args = world.args(&format!("e2e-colour-{when}"), "hal");
+        args.extend(["--color".into(), when.into()]);
+        let tmux = Tmux::start(&format!("colour-{when}"), 100, 30, &clean_env(args));
+        tmux.wait_for(" JOINED ");
+        let screen = tmux.tmux(&["capture-pane", "-e", "-p", "-t", "e2e"]);
+        assert_eq!(
+            has_colour_codes(&screen),
+            coloured,
+            "--color {when}:\n{screen:?}"
+        );
+        let pid = tmux.pid();
+        tmux.keys("q");
+        assert_eq!(tmux.wait_exit(pid), 0);
+    }
+}
