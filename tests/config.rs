@@ -248,6 +248,23 @@ fn bad_values_are_named_with_the_value_where_it_was_set_and_what_is_allowed() {
             Some(("CALLTOP_JANUS__CREATE_ROOM", "maybe")),
             vec!["invalid janus.create_room = \"maybe\"", "true or false"],
         ),
+        (
+            vec![],
+            Some(("CALLTOP_THEME__MUTED", "grayish")),
+            vec![
+                "invalid theme.muted = \"grayish\"",
+                "(from environment variable CALLTOP_THEME__MUTED)",
+                "#rrggbb",
+            ],
+        ),
+        (
+            vec![],
+            Some(("CALLTOP_THEME__NAME", "solarized")),
+            vec![
+                "invalid theme.name = \"solarized\"",
+                r#""dark", "light", "none""#,
+            ],
+        ),
     ] {
         let mut all = vec!["--headless", "--server", NOWHERE];
         all.extend(args);

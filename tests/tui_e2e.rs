@@ -516,6 +516,10 @@ fn color_never_draws_the_dashboard_without_colour() {
             coloured,
             "--color {when}:\n{screen:?}"
         );
+        if coloured {
+            // Muted labels in grey 246, which Solarized Dark does not hide.
+            assert!(screen.contains("38;5;246"), "{screen:?}");
+        }
         let pid = tmux.pid();
         tmux.keys("q");
         assert_eq!(tmux.wait_exit(pid), 0);
