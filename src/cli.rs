@@ -38,7 +38,7 @@ pub enum Cmd {
     Token(TokenArgs),
     /// Print the configuration in force, each value with where it was set
     /// (default, config file, CALLTOP_* variable or flag); secrets are not shown.
-    Config(ConfigArgs),
+    Config(Box<ConfigArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +176,11 @@ pub struct SessionArgs {
     /// no-colour palette too). Sets [ui].color.
     #[arg(long, value_name = "WHEN", global = true, value_parser = ["auto", "always", "never"])]
     pub color: Option<String>,
+    /// Write diagnostics (tracing; RUST_LOG filters them) to FILE, appending:
+    /// while the dashboard runs they also reach its log; in headless mode
+    /// and `serve` they go there instead of stderr.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub log_file: Option<PathBuf>,
     /// No UI: NDJSON events on stdout, commands on stdin.
     #[arg(long)]
     pub headless: bool,

@@ -25,6 +25,7 @@ pub mod color;
 pub mod config;
 pub mod config_print;
 pub mod demo;
+pub mod diagnostics;
 pub mod exit;
 pub mod headless;
 pub mod server;

@@ -94,6 +94,12 @@ fn main() -> ExitCode {
         return Exit::Usage.into();
     }
     let config = loaded.config;
+    if let Some(path) = &cli.session_args().log_file
+        && let Err(e) = calltop::diagnostics::open_file(path)
+    {
+        say(e);
+        return Exit::Usage.into();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -233,16 +239,7 @@ fn say(message: impl std::fmt::Display) {
 }
 
 fn stderr_logging(default: &str, config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // Colour codes only for a person at a terminal (or when asked for).
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(calltop::color::for_stderr(config.ui.color))
-        .with_writer(std::io::stderr)
-        // Its own report of a failed write is an `eprintln!`: a panic on a closed stderr.
-        .log_internal_errors(false)
-        .try_init();
+    calltop::diagnostics::to_stderr(default, calltop::color::for_stderr(config.ui.color));
 }
 
 async fn serve(config: &Config) -> anyhow::Result<Exit> {

@@ -1,5 +1,6 @@
 //! Diagnostics outside the dashboard: stderr in colour only when asked for
-//! or when it is a terminal (`--color`, `NO_COLOR`, `CLICOLOR_FORCE`).
+//! or when it is a terminal (`--color`, `NO_COLOR`, `CLICOLOR_FORCE`), and
+//! `--log-file` taking them instead of stderr.
 
 use std::process::{Command, Stdio};
 
@@ -66,4 +67,31 @@ fn stderr_gets_colour_only_when_asked_or_forced_and_no_color_wins() {
         stderr.contains("auto") && stderr.contains("never"),
         "{stderr}"
     );
+}
+
+#[test]
+fn log_file_takes_the_diagnostics_instead_of_stderr() {
+    let dir = std::env::temp_dir().join(format!("calltop-diag-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("calltop.log");
+    let _ = std::fs::remove_file(&log);
+    let (code, stderr) = headless(&["--log-file", log.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(5), "{stderr}");
+    assert!(!stderr.contains("calltop::session"), "{stderr}");
+    let first = std::fs::read_to_string(&log).unwrap();
+    assert!(first.contains("calltop::session"), "{first}");
+    assert!(first.contains("connection_closed"), "{first}");
+    // A second run adds to the file.
+    headless(&["--log-file", log.to_str().unwrap()], &[]);
+    let both = std::fs::read_to_string(&log).unwrap();
+    assert!(both.len() > first.len() && both.starts_with(&first));
+
+    // A file that cannot be opened stops the run before it starts.
+    let (code, stderr) = headless(&["--log-file", dir.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot open log file {}", dir.display())),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -484,6 +484,50 @@ fn clean_env(args: Vec<String>) -> Vec<String> {
     all
 }
 
+#[test]
+fn log_file_receives_diagnostics_while_the_dashboard_runs() {
+    if !have_tmux("log_file_receives_diagnostics_while_the_dashboard_runs") {
+        return;
+    }
+    let world = World::start("logfile");
+    let log = world.dir.join("diagnostics.log");
+    let mut args = world.args("e2e-log", "gina");
+    args.extend(["--log-file".into(), log.display().to_string()]);
+    let tmux = Tmux::start("logfile", 100, 30, &clean_env(args));
+    tmux.wait_for(" JOINED ");
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    // While it runs: the session's events, as diagnostics, in the file.
+    eventually("the join in the log file", || {
+        let text = read();
+        if text.contains("calltop::session") && text.contains("session_joined") {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    });
+    let (status, body) = world.http("POST", "/api/sessions/e2e-log/drop/gina");
+    assert_eq!(status, 200, "{body}");
+    eventually("the drop in the log file", || {
+        let text = read();
+        if text.contains("connection_lost") && text.contains("connection_restored") {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    });
+    let text = read();
+    assert!(
+        !text.contains('\u{1b}'),
+        "no terminal codes in a file: {text}"
+    );
+    // The dashboard's own log stays as it was: events in words, not diagnostics.
+    let screen = tmux.wait_for("connection restored after");
+    assert!(!screen.contains("calltop::session"), "{screen}");
+    let pid = tmux.pid();
+    tmux.keys("q");
+    assert_eq!(tmux.wait_exit(pid), 0);
+}
+
 /// Whether an SGR sequence in `screen` (tmux capture-pane -e) sets a colour
 /// (39 and 49 put the terminal's own colours back: not a colour).
 fn has_colour_codes(screen: &str) -> bool {
