@@ -327,7 +327,8 @@ fn help_footer() -> String {
   CLICOLOR_FORCE            colour on stderr even when it is not a terminal (NO_COLOR wins)
   RUST_LOG                  diagnostics filter, e.g. calltop=debug
 
-Config file: {config}; --config FILE reads another.
+Config file: {config}; --config FILE reads another
+(`calltop config --default` prints one to start from).
 Precedence: defaults < config file < CALLTOP_* < flags.
 
 Examples:
@@ -339,8 +340,11 @@ Examples:
   calltop replay call.ndjson                     the recorded call in the dashboard
   calltop replay --headless call.ndjson          its joins, losses and verdict
   calltop serve --listen 127.0.0.1:7878
+  calltop config                                 the settings in force, and where each was set
+  calltop --log-file calltop.log                 the dashboard, diagnostics into calltop.log
 
 Exit statuses:
-{statuses}"
+{statuses}  101  calltop crashed: a bug (it says where its crash report went)
+"
     )
 }

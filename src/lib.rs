@@ -24,6 +24,7 @@ pub mod cli;
 pub mod color;
 pub mod config;
 pub mod config_print;
+pub mod crash;
 pub mod demo;
 pub mod diagnostics;
 pub mod exit;

@@ -16,6 +16,7 @@ use calltop::server;
 use calltop::{CallSession, headless};
 
 fn main() -> ExitCode {
+    calltop::crash::install();
     let cli = Cli::parse_args();
     // Neither needs a configuration (nor should a broken one stop them).
     match &cli.command {

@@ -569,3 +569,69 @@ fn color_never_draws_the_dashboard_without_colour() {
         assert_eq!(tmux.wait_exit(pid), 0);
     }
 }
+
+#[test]
+fn a_panic_restores_the_terminal_then_says_where_the_crash_report_is() {
+    if !have_tmux("a_panic_restores_the_terminal_then_says_where_the_crash_report_is") {
+        return;
+    }
+    let world = World::start("crash");
+    let state = world.dir.join("state");
+    let mut calltop = world.args("e2e-crash", "ivan");
+    calltop.extend(["--token".into(), "tok-very-secret".into()]);
+    // The shell reports calltop's exit status, then the terminal's modes:
+    // after a crash they must be the ordinary ones again (no raw mode).
+    let mut args: Vec<String> = [
+        "sh",
+        "-c",
+        r#""$@"; echo "exit status $?"; stty -a"#,
+        "sh",
+        "env",
+        "-u",
+        "RUST_LOG",
+    ]
+    .map(String::from)
+    .into();
+    args.push(format!("XDG_STATE_HOME={}", state.display()));
+    // The hidden, deliberate crash (src/crash.rs, panic_if_asked), right
+    // after the dashboard's first frame.
+    args.push("__CALLTOP_PANIC_FOR_TESTS=crash calltop now".into());
+    args.extend(calltop);
+    let tmux = Tmux::start("crash", 100, 40, &args);
+    let screen = tmux.wait_for("exit status 101");
+    assert_eq!(tmux.pane("#{alternate_on}"), "0", "{screen}");
+    let words: Vec<&str> = screen.split_whitespace().collect();
+    assert!(
+        words.contains(&"icanon") && words.contains(&"echo") && !words.contains(&"-icanon"),
+        "the terminal is still raw:\n{screen}"
+    );
+    assert!(
+        !screen.contains("Participants"),
+        "the dashboard is gone:\n{screen}"
+    );
+    let unwrapped = screen.replace('\n', "");
+    assert!(
+        screen.contains("calltop crashed: this is a bug in calltop"),
+        "{screen}"
+    );
+    assert!(unwrapped.contains("Please report it at"), "{screen}");
+    let dir = state.join("calltop");
+    assert!(
+        unwrapped.contains(&format!("A crash report is in {}/crash-", dir.display())),
+        "{screen}"
+    );
+    let reports: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let report = std::fs::read_to_string(reports[0].path()).unwrap();
+    for needle in [
+        concat!("version: calltop ", env!("CARGO_PKG_VERSION")),
+        "a crash asked for by __CALLTOP_PANIC_FOR_TESTS",
+        "src/crash.rs",
+        "backtrace:",
+        "--token ***",
+        "--user ivan",
+    ] {
+        assert!(report.contains(needle), "no {needle:?} in:\n{report}");
+    }
+    assert!(!report.contains("tok-very-secret"), "{report}");
+}
