@@ -78,7 +78,15 @@ fn main() -> ExitCode {
         say(format_args!("warning: {w}"));
     }
     if let Some(Cmd::Config(_)) = &cli.command {
-        let shown = print(calltop::config_print::effective(&loaded, file).as_bytes());
+        let shown = match calltop::config_print::effective(&loaded, file) {
+            Ok(text) => print(text.as_bytes()),
+            Err(e) => {
+                say(format_args!(
+                    "config: cannot write the configuration as TOML: {e}"
+                ));
+                return Exit::Internal.into();
+            }
+        };
         // What a run would refuse, said after the values, which show where it was set.
         if let Err(e) = loaded.config.check() {
             say(loaded.explain(&e));
