@@ -173,7 +173,7 @@ pub struct SessionArgs {
     pub config: Option<PathBuf>,
     /// Colour: auto (on a terminal unless NO_COLOR is set; CLICOLOR_FORCE
     /// forces it into pipes and files), always, or never (the dashboard's
-    /// no-colour palette too). Sets [ui].color.
+    /// no-colour palette too). Sets `[ui].color`.
     #[arg(long, value_name = "WHEN", global = true, value_parser = ["auto", "always", "never"])]
     pub color: Option<String>,
     /// Write diagnostics (tracing; RUST_LOG filters them) to FILE, appending:
