@@ -121,6 +121,13 @@ impl Cli {
     /// exit statuses.
     pub fn parse_args() -> Cli {
         let cmd = <Cli as clap::CommandFactory>::command().after_long_help(help_footer());
+        // clap's own help and errors follow --color too (NO_COLOR and
+        // CLICOLOR_FORCE it reads itself); it speaks before any config is read.
+        let cmd = match color_flag(std::env::args_os().skip(1)) {
+            Some("always") => cmd.color(clap::ColorChoice::Always),
+            Some("never") => cmd.color(clap::ColorChoice::Never),
+            _ => cmd,
+        };
         let matches = cmd.get_matches();
         <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
     }
@@ -307,6 +314,31 @@ impl Cli {
         }
         o
     }
+}
+
+/// The value of the last `--color WHEN` or `--color=WHEN` among `args`.
+fn color_flag(args: impl Iterator<Item = std::ffi::OsString>) -> Option<&'static str> {
+    let mut found = None;
+    let mut next_is_value = false;
+    for arg in args {
+        let Some(arg) = arg.to_str() else { continue };
+        let value = if std::mem::take(&mut next_is_value) {
+            Some(arg)
+        } else if arg == "--color" {
+            next_is_value = true;
+            None
+        } else {
+            arg.strip_prefix("--color=")
+        };
+        if let Some(v) = value {
+            found = ["auto", "always", "never"].into_iter().find(|w| *w == v);
+        }
+        // Past `--`, nothing is a flag.
+        if arg == "--" {
+            break;
+        }
+    }
+    found
 }
 
 fn help_footer() -> String {
