@@ -66,7 +66,7 @@ use calltop::settings::SessionSettings;
 use calltop::{BackendKind, CallSession};
 use janus_support::{Janus, JanusOptions as ServerOptions, JanusPeer};
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde_json::json;
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;

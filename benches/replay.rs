@@ -71,7 +71,7 @@ use calltop::ui::model::{CallInfo, Effect, Model, Msg, update};
 use calltop::ui::replay::{self, Control, Playback, Player, Replay};
 use calltop::ui::theme::Theme;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::runtime::Runtime;

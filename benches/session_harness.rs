@@ -45,7 +45,7 @@ use calltop::event::{EventKind, SessionEvent};
 use calltop::server::{self, ServerConfig};
 use calltop::settings::SessionSettings;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
 

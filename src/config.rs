@@ -67,6 +67,7 @@ pub struct Config {
     pub ui: UiSection,
     pub keys: KeysSection,
     pub faults: FaultsSection,
+    pub theme: ThemeSection,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,7 +146,8 @@ pub struct ServeSection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ColorMode {
-    /// Colour unless NO_COLOR is set.
+    /// Colour on a terminal unless NO_COLOR is set; elsewhere (a pipe, a
+    /// file) only with CLICOLOR_FORCE. See `crate::color`.
     Auto,
     Always,
     Never,
@@ -172,6 +174,45 @@ pub struct UiSection {
     pub log_capacity: usize,
     /// Run the scripted demo participants on the embedded server.
     pub demo: bool,
+}
+
+/// The dashboard's palette: a built-in theme, and a colour per meaning
+/// over it (empty: the theme's own). See `crate::ui::theme`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThemeSection {
+    pub name: ThemeName,
+    pub text: String,
+    pub ok: String,
+    pub warn: String,
+    pub error: String,
+    pub muted: String,
+    pub accent: String,
+}
+
+/// The built-in themes (`[theme] name`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThemeName {
+    /// For dark terminal backgrounds.
+    #[default]
+    Dark,
+    /// For light terminal backgrounds.
+    Light,
+    /// No colour: text attributes only, as with `color = "never"`.
+    None,
+}
+
+impl ThemeName {
+    pub const ALL: [ThemeName; 3] = [ThemeName::Dark, ThemeName::Light, ThemeName::None];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThemeName::Dark => "dark",
+            ThemeName::Light => "light",
+            ThemeName::None => "none",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -485,6 +526,7 @@ impl Config {
         self.server_config()?;
         // The dashboard's rule, so headless mode refuses what the dashboard refuses.
         crate::ui::keys::Keymap::from_config(&self.keys)?.with_faults(&self.faults)?;
+        crate::ui::theme::Theme::from_section(&self.theme)?;
         if !(1..=MAX_LOG_CAPACITY).contains(&self.ui.log_capacity) {
             return Err(SettingsError::new(
                 "ui.log_capacity",
@@ -690,6 +732,7 @@ fn choices(key: &str) -> Option<Vec<&'static str>> {
                 .collect(),
         ),
         "ui.color" => Some(ColorMode::ALL.iter().map(|c| c.as_str()).collect()),
+        "theme.name" => Some(ThemeName::ALL.iter().map(|t| t.as_str()).collect()),
         _ => None,
     }
 }
@@ -912,6 +955,7 @@ mod tests {
         for (key, var) in [
             ("session.backend", "CALLTOP_SESSION__BACKEND"),
             ("ui.color", "CALLTOP_UI__COLOR"),
+            ("theme.name", "CALLTOP_THEME__NAME"),
         ] {
             for word in choices(key).unwrap() {
                 Config::load(Sources {
@@ -923,6 +967,9 @@ mod tests {
         }
         for c in ColorMode::ALL {
             assert_eq!(toml::Value::try_from(c).unwrap().as_str(), Some(c.as_str()));
+        }
+        for t in ThemeName::ALL {
+            assert_eq!(toml::Value::try_from(t).unwrap().as_str(), Some(t.as_str()));
         }
     }
 

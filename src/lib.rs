@@ -21,8 +21,12 @@ pub mod session;
 
 pub use session::{CallSession, ListenerGuard, Restored, SessionStatusListener};
 pub mod cli;
+pub mod color;
 pub mod config;
+pub mod config_print;
+pub mod crash;
 pub mod demo;
+pub mod diagnostics;
 pub mod exit;
 pub mod headless;
 pub mod server;

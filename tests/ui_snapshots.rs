@@ -163,6 +163,11 @@ impl Scene {
     }
 }
 
+/// The dark theme's muted colour (the default palette's).
+fn muted() -> Color {
+    Theme::colour().style(Meaning::Muted).fg.unwrap()
+}
+
 fn text(buf: &Buffer) -> String {
     let mut s = String::new();
     for y in 0..buf.area.height {
@@ -345,7 +350,7 @@ fn janus_call_with_namesakes() {
     assert!(people.contains("(no name)"), "{people}");
     assert!(!people.contains("7260048211943350"), "{people}");
     let (x, y) = find(&buf, "(no name)").unwrap();
-    assert_eq!(buf[(x, y)].fg, Color::DarkGray);
+    assert_eq!(buf[(x, y)].fg, muted());
     // The log names everyone with their id, and what the server said.
     let screen = text(&buf);
     assert!(
@@ -731,6 +736,61 @@ fn server_text_cannot_reach_the_terminal_as_escapes() {
     assert!(text(&buf).contains("␛[2Jmallory␇"));
 }
 
+/// Each built-in palette, meaning by meaning: a colour change shows up in
+/// review as a change to this snapshot.
+#[test]
+fn the_built_in_palettes() {
+    let meanings = [
+        Meaning::Text,
+        Meaning::Ok,
+        Meaning::Warn,
+        Meaning::Error,
+        Meaning::Muted,
+        Meaning::Accent,
+    ];
+    let mut table = String::new();
+    for (name, theme) in [
+        ("dark", Theme::dark()),
+        ("light", Theme::light()),
+        ("none", Theme::plain()),
+    ] {
+        table.push_str(&format!("[{name}]\n"));
+        for m in meanings {
+            let (t, b) = (theme.style(m), theme.badge(m));
+            table.push_str(&format!(
+                "{m:?}: text fg {:?} {:?}; badge fg {:?} bg {:?} {:?}\n",
+                t.fg, t.add_modifier, b.fg, b.bg, b.add_modifier
+            ));
+        }
+    }
+    insta::assert_snapshot!(table);
+}
+
+#[test]
+fn a_theme_from_the_config_colours_the_dashboard() {
+    let mut config = calltop::config::Config::default();
+    config.theme.name = calltop::config::ThemeName::Light;
+    config.theme.muted = "#8a8a8a".into();
+    config.ui.color = calltop::config::ColorMode::Always;
+    let (_, theme) = calltop::ui::keys_and_theme(&config).unwrap();
+    let mut s = Scene::with(80, 24, theme, None);
+    a_call_with_history(&mut s);
+    let buf = s.draw();
+    // The badge in the light theme's "ok" colour; labels in the muted colour the file gave.
+    let (x, y) = find(&buf, "JOINED").unwrap();
+    assert_eq!(
+        buf[(x, y)].bg,
+        Theme::light().badge(Meaning::Ok).bg.unwrap()
+    );
+    let (x, y) = find(&buf, "session").unwrap();
+    assert_eq!(buf[(x, y)].fg, Color::Rgb(0x8a, 0x8a, 0x8a));
+
+    // `--color never` (ui.color) wins over any theme: no colour anywhere.
+    config.ui.color = calltop::config::ColorMode::Never;
+    let (_, theme) = calltop::ui::keys_and_theme(&config).unwrap();
+    assert_eq!(theme, Theme::plain());
+}
+
 #[test]
 fn no_colour_means_no_colour_anywhere() {
     let mut s = Scene::with(80, 24, Theme::plain(), Some("embedded server"));
@@ -1067,7 +1127,7 @@ fn an_outage_and_a_leave_leave_history_not_live_looking_numbers() {
         text(&buf)
     );
     let (x, y) = find(&buf, "last 0.71 ms").unwrap();
-    assert_eq!(buf[(x, y)].fg, Color::DarkGray);
+    assert_eq!(buf[(x, y)].fg, muted());
     // Meanwhile the reason is news.
     let (x, y) = find(&buf, "heartbeat unanswered").unwrap();
     assert_eq!(buf[(x, y)].fg, Color::Yellow);
@@ -1087,7 +1147,7 @@ fn an_outage_and_a_leave_leave_history_not_live_looking_numbers() {
         "error    last 11:07:00: heartbeat unanswere…"
     );
     let (x, y) = find(&buf, "last 11:07:00").unwrap();
-    assert_eq!(buf[(x, y)].fg, Color::DarkGray);
+    assert_eq!(buf[(x, y)].fg, muted());
     assert!(call_row(&buf, "rtt").starts_with("rtt      last 0.71 ms"));
     s.ev(
         24.0,

@@ -7,7 +7,7 @@ mod transport;
 
 use std::sync::Arc;
 
-use rand::RngCore;
+use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
 
 pub use fanout::{Fanout, SUBSCRIBER_CAPACITY, Subscription, TryRecvError};

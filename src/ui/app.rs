@@ -156,6 +156,8 @@ enum Stop {
 impl App {
     async fn run(&mut self, tui: &mut Tui) -> anyhow::Result<Exit> {
         self.draw(tui);
+        // Only the tests' crash (see crash::panic_if_asked), with the dashboard on screen.
+        crate::crash::panic_if_asked();
         if let Some(Stop::Exit) = self.apply(self.tick()) {
             return Ok(Exit::Ok);
         }
