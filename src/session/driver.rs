@@ -18,12 +18,15 @@ use crate::clock::Clock;
 use crate::engine::{Command, CommandError, ContractChecker, Engine, Input, Output, Phase};
 use crate::event::{EventKind, SessionEvent};
 
+/// Where the engine's answer to a command goes.
+pub(crate) type Reply = oneshot::Sender<Result<(), CommandError>>;
+
 pub(crate) enum Request {
     /// A command; its answer goes to the reply channel if there is one (it
     /// is an event as well: `command_refused`, or what the command causes).
     /// Boxed: requests are rare, and a channel keeps room for 32 of them
     /// per session from the start.
-    Command(Box<(Command, Option<oneshot::Sender<Result<(), CommandError>>>)>),
+    Command(Box<(Command, Option<Reply>)>),
     Subscribe(oneshot::Sender<Subscription>),
     /// Leave if in a session, then stop.
     Shutdown(oneshot::Sender<()>),
