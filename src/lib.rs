@@ -75,7 +75,6 @@
 //! (`cli`, `config`, `ui`, `headless`, …): they are public so the
 //! binary and the integration tests can reach them, not a stable API.
 
-
 pub mod backend;
 pub mod backoff;
 pub mod clock;
