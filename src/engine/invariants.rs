@@ -133,11 +133,11 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct ContractChecker {
     /// Between a join's first `connecting` and its terminal event.
     active: bool,
-    joined: Option<EventRef>,
+    joined: Option<Seen>,
     /// The unresolved `connection_lost`.
-    lost: Option<EventRef>,
-    last_terminal: Option<EventRef>,
-    last_restore_or_resolution: Option<EventRef>,
+    lost: Option<Seen>,
+    last_terminal: Option<Seen>,
+    last_restore_or_resolution: Option<Seen>,
     /// When the unresolved loss must have been resolved or retried.
     deadline: Option<Duration>,
     connect_timeout: Duration,
@@ -151,20 +151,41 @@ impl Default for ContractChecker {
     }
 }
 
-const SESSION_SCOPED: &[&str] = &[
-    "session_joined",
-    "connection_lost",
-    "connection_restored",
-    "participant_joined",
-    "participant_left",
-    "participant_renamed",
-    "server_info",
-    "idle_countdown_started",
-    "idle_countdown_cancelled",
-    "heartbeat",
-    "reconnect_attempt",
-    "leaving",
-];
+/// An event the checker remembers: copied on every event, so no
+/// allocation until a violation names it.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    name: &'static str,
+    at: Option<Duration>,
+}
+
+impl Seen {
+    fn named(self) -> EventRef {
+        EventRef {
+            event: self.name.to_owned(),
+            at: self.at,
+        }
+    }
+}
+
+/// Only inside a join attempt (docs/EVENTS.md, "Ordering rules").
+fn session_scoped(event: &EventKind) -> bool {
+    matches!(
+        event,
+        EventKind::SessionJoined { .. }
+            | EventKind::ConnectionLost { .. }
+            | EventKind::ConnectionRestored { .. }
+            | EventKind::ParticipantJoined { .. }
+            | EventKind::ParticipantLeft { .. }
+            | EventKind::ParticipantRenamed { .. }
+            | EventKind::ServerInfo(_)
+            | EventKind::IdleCountdownStarted { .. }
+            | EventKind::IdleCountdownCancelled
+            | EventKind::Heartbeat { .. }
+            | EventKind::ReconnectAttempt { .. }
+            | EventKind::Leaving { .. }
+    )
+}
 
 impl ContractChecker {
     pub fn new() -> Self {
@@ -217,8 +238,8 @@ impl ContractChecker {
         match self.deadline {
             Some(d) if now > d => {
                 self.deadline = None;
-                let lost = self.lost.clone().expect("a deadline only runs with a loss");
-                Err(self.violation(Rule::LossResolvesInTime, vec![lost]))
+                let lost = self.lost.expect("a deadline only runs with a loss");
+                Err(self.violation(Rule::LossResolvesInTime, vec![lost.named()]))
             }
             _ => Ok(()),
         }
@@ -243,29 +264,25 @@ impl ContractChecker {
             self.recent.pop_front();
         }
         self.recent.push_back(name);
-        let this = EventRef {
-            event: name.to_owned(),
-            at,
-        };
-        let fail = |s: &Self, rule, earlier: Option<&EventRef>| {
-            let mut events: Vec<EventRef> = earlier.into_iter().cloned().collect();
-            events.push(this.clone());
+        let this = Seen { name, at };
+        let fail = |s: &Self, rule, earlier: Option<Seen>| {
+            let events = earlier.into_iter().chain([this]).map(Seen::named).collect();
             Err(s.violation(rule, events))
         };
-        if name == "connecting" {
+        if matches!(event, EventKind::Connecting { .. }) {
             if !self.active {
                 self.active = true;
                 self.joined = None;
                 self.lost = None;
                 self.deadline = None;
             } else if self.joined.is_some() {
-                return fail(self, Rule::ConnectingBeforeJoined, self.joined.as_ref());
+                return fail(self, Rule::ConnectingBeforeJoined, self.joined);
             }
             return Ok(());
         }
         if event.is_terminal() {
             if !self.active {
-                return fail(self, Rule::OneTerminal, self.last_terminal.as_ref());
+                return fail(self, Rule::OneTerminal, self.last_terminal);
             }
             self.active = false;
             self.lost = None;
@@ -274,12 +291,8 @@ impl ContractChecker {
             self.last_terminal = Some(this);
             return Ok(());
         }
-        if SESSION_SCOPED.contains(&name) && !self.active {
-            return fail(
-                self,
-                Rule::NothingAfterTerminal,
-                self.last_terminal.as_ref(),
-            );
+        if session_scoped(event) && !self.active {
+            return fail(self, Rule::NothingAfterTerminal, self.last_terminal);
         }
         if event.is_participant() && self.joined.is_none() {
             return fail(self, Rule::ParticipantsInSession, None);
@@ -287,13 +300,13 @@ impl ContractChecker {
         match event {
             EventKind::SessionJoined { .. } => {
                 if self.joined.is_some() {
-                    return fail(self, Rule::JoinedOnce, self.joined.as_ref());
+                    return fail(self, Rule::JoinedOnce, self.joined);
                 }
                 self.joined = Some(this);
             }
             EventKind::ConnectionLost { .. } => {
                 if self.lost.is_some() {
-                    return fail(self, Rule::LossResolvedOnce, self.lost.as_ref());
+                    return fail(self, Rule::LossResolvedOnce, self.lost);
                 }
                 if self.joined.is_none() {
                     return fail(self, Rule::LossAfterJoined, None);
@@ -310,7 +323,7 @@ impl ContractChecker {
                     return fail(
                         self,
                         Rule::RestoreFollowsLoss,
-                        self.last_restore_or_resolution.as_ref(),
+                        self.last_restore_or_resolution,
                     );
                 }
                 self.lost = None;
