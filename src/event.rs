@@ -418,7 +418,7 @@ impl EventKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionEvent {
     /// When it happened on the wall clock, whole milliseconds (the line's
-    /// `ts`): the run's start plus `offset`.
+    /// `ts`). A session's own events have its clock's start plus `offset`.
     pub ts: SystemTime,
     /// When it happened on the run's monotonic clock: the time since the run
     /// started, whole microseconds (the line's `t_ms`). Never goes backwards.

@@ -10,8 +10,8 @@ use crate::protocol::{self, DEFAULT_MAX_FRAME_BYTES};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {setting} = {value}: expected {expected}")]
 pub struct SettingsError {
-    /// The setting's name as in the config file (`heartbeat_interval`,
-    /// `reconnect.jitter`, `janus.pin`).
+    /// The setting's name: a [`SessionSettings`] field (`heartbeat_interval`,
+    /// `reconnect.jitter`, `janus.pin`) or a config key (`serve.max_connections`).
     pub setting: &'static str,
     /// The value given, as Rust's `Debug` writes it (strings quoted).
     pub value: String,

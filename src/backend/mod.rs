@@ -100,7 +100,8 @@ pub enum ServerMsg {
         resume_token: Option<String>,
         /// Our own id in the session, so the engine never lists us as another.
         own_id: String,
-        /// Everybody else in the session, oldest first where the server says.
+        /// Everybody else in the session, as the server lists them (an entry
+        /// with our own id is left out by the engine).
         participants: Vec<Member>,
         /// What the server told us about itself and the session.
         facts: ServerFacts,
