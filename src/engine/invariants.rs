@@ -78,6 +78,7 @@ impl std::fmt::Display for Rule {
 /// times, its offset in the run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventRef {
+    /// The event's name (`connection_lost`).
     pub event: String,
     #[serde(
         default,
@@ -85,6 +86,8 @@ pub struct EventRef {
         with = "crate::event::opt_offset_ms",
         skip_serializing_if = "Option::is_none"
     )]
+    /// When it happened: its offset in the run (`t_ms` on the line), when the
+    /// stream has times.
     pub at: Option<Duration>,
 }
 
@@ -103,10 +106,14 @@ impl std::fmt::Display for EventRef {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[error("contract violation, {rule}: {}; recent events: {}", list(.events), .recent.join(","))]
 pub struct Violation {
+    /// The rule broken.
     pub rule: Rule,
     /// [`Rule::words`], on the line for whoever reads it without calltop.
     pub message: String,
+    /// The events involved: the earlier one it conflicts with first (if any),
+    /// the one that broke it last.
     pub events: Vec<EventRef>,
+    /// The names of the events just before, oldest first (at most 16).
     #[serde(default)]
     pub recent: Vec<String>,
 }
@@ -129,6 +136,9 @@ const GRACE: Duration = Duration::from_secs(2);
 /// The contract's default connect timeout, for a stream whose settings are unknown.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The ordering rules of the contract, checked on a stream of events fed
+/// one by one: each feed returns the rules the event broke. Nothing is
+/// changed or dropped; the checker goes on after a violation.
 #[derive(Debug, Clone)]
 pub struct ContractChecker {
     /// Between a join's first `connecting` and its terminal event.
@@ -188,6 +198,8 @@ fn session_scoped(event: &EventKind) -> bool {
 }
 
 impl ContractChecker {
+    /// A checker for a stream whose settings are unknown (the default connect
+    /// timeout, five seconds, for the time rule).
     pub fn new() -> Self {
         Self::default()
     }
@@ -340,10 +352,13 @@ impl ContractChecker {
         self.active
     }
 
+    /// Whether a `connection_lost` is unresolved (no restore or terminal event
+    /// since).
     pub fn reconnecting(&self) -> bool {
         self.lost.is_some()
     }
 
+    /// How many terminal events have been fed.
     pub fn terminal_events(&self) -> usize {
         self.terminals
     }
