@@ -334,5 +334,60 @@ fn bench_fanout(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_engine, bench_fanout);
+/// The live contract check runs on every event a session produces (and on
+/// every event a replay folds): what one event costs it.
+fn bench_checker(c: &mut Criterion) {
+    use calltop::engine::ContractChecker;
+    use calltop::event::EventKind;
+    let mut stream = vec![
+        EventKind::Connecting { attempt: 1 },
+        EventKind::SessionJoined { participants: 0 },
+    ];
+    for i in 0..1000u32 {
+        stream.push(EventKind::Heartbeat {
+            rtt: Duration::from_micros(400),
+        });
+        let id = format!("p{}", i % 50);
+        stream.push(if i % 2 == 0 {
+            EventKind::ParticipantJoined {
+                user: id.clone(),
+                id,
+                joined_at: None,
+            }
+        } else {
+            EventKind::ParticipantLeft { user: id.clone(), id }
+        });
+        if i % 100 == 0 {
+            stream.push(EventKind::ConnectionLost {
+                reason: "cut".into(),
+                injected: false,
+            });
+            stream.push(EventKind::ReconnectAttempt {
+                attempt: 1,
+                max: 10,
+                delay: Duration::ZERO,
+                last_error: None,
+            });
+            stream.push(EventKind::ConnectionRestored {
+                resumed: true,
+                downtime: Duration::from_millis(5),
+                attempts: 1,
+            });
+        }
+    }
+    let mut g = c.benchmark_group("checker");
+    g.throughput(Throughput::Elements(stream.len() as u64));
+    g.bench_function("feed_live_stream", |b| {
+        b.iter(|| {
+            let mut checker = ContractChecker::new();
+            for (i, ev) in stream.iter().enumerate() {
+                let found = checker.feed(ev, Duration::from_millis(i as u64));
+                assert!(found.is_empty(), "{found:?}");
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_engine, bench_fanout, bench_checker);
 criterion_main!(benches);
