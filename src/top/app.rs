@@ -53,7 +53,7 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
         info,
         keymap,
         theme,
-        Instant::now(),
+        tokio::time::Instant::now().into_std(),
         SystemTime::now(),
         settings.log_lines,
     );
@@ -69,6 +69,11 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
         match step {
             Ok(Some(session)) => {
                 let outcome = dashboard(&config, &settings, &session).await;
+                // What was polled meanwhile happened before the return.
+                while let Ok(p) = polls.try_recv() {
+                    update(&mut model, Msg::Polled(Box::new(p)));
+                }
+                update(&mut model, tick());
                 update(&mut model, Msg::Returned { session, outcome });
             }
             Ok(None) => break Ok(Exit::Ok),
@@ -133,15 +138,7 @@ async fn event_loop(
             _ = signals.recv() => return Ok(None),
             _ = sleep_until(wake) => None,
         };
-        let now = tokio::time::Instant::now().into_std();
-        dirty |= update(
-            m,
-            Msg::Tick {
-                now,
-                wall: SystemTime::now(),
-            },
-        )
-        .redraw;
+        dirty |= update(m, tick()).redraw;
         if let Some(msg) = msg {
             let u = update(m, msg);
             dirty |= u.redraw;
@@ -155,6 +152,14 @@ async fn event_loop(
         if !terminal::alive() || terminal::panicked() {
             return Ok(None);
         }
+    }
+}
+
+/// Now, on tokio's clock (which the poller's times are on too) and the wall's.
+fn tick() -> Msg {
+    Msg::Tick {
+        now: tokio::time::Instant::now().into_std(),
+        wall: SystemTime::now(),
     }
 }
 

@@ -648,7 +648,7 @@ fn words(c: &Change) -> (Meaning, String) {
         Change::Dropped { session, member } => (
             Meaning::Warn,
             format!(
-                "{} lost its connection in {} (its place is kept for a resume)",
+                "{}: connection down in {} (the place is kept for a resume)",
                 who(member),
                 clean(session)
             ),

@@ -176,11 +176,12 @@ fn columns(m: &TopModel) -> Vec<Column> {
 fn width_of(c: Column) -> Constraint {
     match c {
         Column::Session => Constraint::Fill(2),
-        Column::Participants => Constraint::Length(6),
+        // Each as wide as its heading and the sort mark.
+        Column::Participants => Constraint::Length(7),
         Column::OldestJoin => Constraint::Length(12),
-        Column::Joins => Constraint::Length(5),
-        Column::Leaves => Constraint::Length(6),
-        Column::NotConnected => Constraint::Length(4),
+        Column::Joins => Constraint::Length(6),
+        Column::Leaves => Constraint::Length(7),
+        Column::NotConnected => Constraint::Length(5),
         Column::Description => Constraint::Fill(3),
     }
 }
