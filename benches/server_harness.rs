@@ -670,7 +670,13 @@ impl Churner {
         };
         self.0.send(frame).await.map_err(|e| e.to_string())?;
         loop {
-            match self.0.next().await.ok_or("closed")?.map_err(|e| e.to_string())? {
+            match self
+                .0
+                .next()
+                .await
+                .ok_or("closed")?
+                .map_err(|e| e.to_string())?
+            {
                 Message::Text(t) if t.as_str().contains(answer) => break,
                 _ => {}
             }
@@ -736,11 +742,17 @@ async fn admin_list(n: usize) -> Result<(), String> {
     println!("heartbeat RTT, 20 clients pinging every 100 ms for 10 s:");
     let quiet = heartbeats(server.addr, 20, 10, "quiet").await?;
     let (q50, q99, qmax) = spread(quiet);
-    println!("  no admin polling:                     p50 {q50:.2} ms, p99 {q99:.2}, max {qmax:.2}");
+    println!(
+        "  no admin polling:                     p50 {q50:.2} ms, p99 {q99:.2}, max {qmax:.2}"
+    );
     for (what, churning) in [("unchanged", false), ("changing every 100 ms", true)] {
         let (stop_poll, mut polling) = watch::channel(false);
         let addr = server.addr;
-        let mut churn = if churning { Some(Churner::start(addr).await?) } else { None };
+        let mut churn = if churning {
+            Some(Churner::start(addr).await?)
+        } else {
+            None
+        };
         let poller = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(100));
             let mut n = 0;

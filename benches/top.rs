@@ -39,7 +39,7 @@ fn body(shift: usize) -> Vec<u8> {
             participants: (0..PER_SESSION)
                 .map(|p| {
                     let n = s * PER_SESSION + p;
-                    let moved = n % 100 == 0 && shift > 0;
+                    let moved = n.is_multiple_of(100) && shift > 0;
                     ParticipantInfo {
                         user: if moved {
                             format!("late-{n}")
@@ -47,7 +47,7 @@ fn body(shift: usize) -> Vec<u8> {
                             format!("user-{n}")
                         },
                         joined_at: rfc3339_ms(t0 + Duration::from_millis(n as u64)),
-                        connected: n % 50 != 0,
+                        connected: !n.is_multiple_of(50),
                     }
                 })
                 .collect(),
@@ -106,7 +106,11 @@ fn serve(bodies: [Vec<u8>; 2]) -> String {
                         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
                         b.len()
                     );
-                    if tcp.write_all(head.as_bytes()).and_then(|()| tcp.write_all(b)).is_err() {
+                    if tcp
+                        .write_all(head.as_bytes())
+                        .and_then(|()| tcp.write_all(b))
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -129,12 +133,15 @@ fn bench(c: &mut Criterion) {
     let mut m = model();
     update(&mut m, polled(&bodies[0]));
     let mut i = 0;
-    g.bench_function("poll client work: decode + diff + rows, 5000 sessions / 25000", |b| {
-        b.iter(|| {
-            i += 1;
-            update(&mut m, polled(&bodies[i % 2]))
-        })
-    });
+    g.bench_function(
+        "poll client work: decode + diff + rows, 5000 sessions / 25000",
+        |b| {
+            b.iter(|| {
+                i += 1;
+                update(&mut m, polled(&bodies[i % 2]))
+            })
+        },
+    );
 
     let url = serve(bodies.clone());
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -147,22 +154,25 @@ fn bench(c: &mut Criterion) {
         Duration::from_secs(5),
     );
     let mut m = model();
-    g.bench_function("poll over HTTP on loopback: fetch + decode + diff + rows", |b| {
-        b.iter(|| {
-            let t = Instant::now();
-            let result = rt.block_on(source.fetch());
-            assert!(result.is_ok(), "{result:?}");
-            update(
-                &mut m,
-                Msg::Polled(Box::new(Polled {
-                    at: Instant::now(),
-                    wall: SystemTime::now(),
-                    took: t.elapsed(),
-                    result,
-                })),
-            )
-        })
-    });
+    g.bench_function(
+        "poll over HTTP on loopback: fetch + decode + diff + rows",
+        |b| {
+            b.iter(|| {
+                let t = Instant::now();
+                let result = rt.block_on(source.fetch());
+                assert!(result.is_ok(), "{result:?}");
+                update(
+                    &mut m,
+                    Msg::Polled(Box::new(Polled {
+                        at: Instant::now(),
+                        wall: SystemTime::now(),
+                        took: t.elapsed(),
+                        result,
+                    })),
+                )
+            })
+        },
+    );
 
     for (w, h) in [(200, 60), (100, 30)] {
         let mut m = model();

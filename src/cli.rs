@@ -285,7 +285,10 @@ impl Cli {
             put("session.server", a.server.clone().map(Into::into));
             put("session.backend", a.backend.map(|b| b.as_str().into()));
             put("top.admin_token", a.admin_token.clone().map(Into::into));
-            put("top.janus_admin_url", a.janus_admin_url.clone().map(Into::into));
+            put(
+                "top.janus_admin_url",
+                a.janus_admin_url.clone().map(Into::into),
+            );
             put("top.poll_interval_ms", a.poll_interval_ms.map(Into::into));
         }
         o

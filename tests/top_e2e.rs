@@ -183,7 +183,8 @@ fn top_follows_sessions_sorts_filters_opens_one_and_joins_it() {
     world.join("retro", "carol");
     let tmux = world.top("top-main");
     tmux.wait("both sessions, live", |s| {
-        s.contains(" LIVE ") && row(s, "standup").get(1).map(String::as_str) == Some("2")
+        s.contains(" LIVE ")
+            && row(s, "standup").get(1).map(String::as_str) == Some("2")
             && row(s, "retro").get(1).map(String::as_str) == Some("1")
     });
 
@@ -220,7 +221,9 @@ fn top_follows_sessions_sorts_filters_opens_one_and_joins_it() {
         sessions(s) == ["standup"] && s.contains("(1 of 2 match \"bob\")")
     });
     tmux.keys("Escape");
-    tmux.wait("the filter cleared", |s| sessions(s).len() == 2 && s.contains("Sessions (2)"));
+    tmux.wait("the filter cleared", |s| {
+        sessions(s).len() == 2 && s.contains("Sessions (2)")
+    });
 
     // Enter on the top row (standup) shows its people.
     tmux.keys("Home");
@@ -266,7 +269,9 @@ fn a_failing_source_keeps_the_table_marked_stale_until_it_answers_again() {
     let mut world = World::start("stale");
     world.join("standup", "alice");
     let tmux = world.top("top-stale");
-    tmux.wait("live", |s| s.contains(" LIVE ") && sessions(s) == ["standup"]);
+    tmux.wait("live", |s| {
+        s.contains(" LIVE ") && sessions(s) == ["standup"]
+    });
 
     world.relay.as_ref().unwrap().set_up(false);
     let screen = tmux.wait("stale, with the last good table", |s| {
@@ -289,7 +294,9 @@ fn a_failing_source_keeps_the_table_marked_stale_until_it_answers_again() {
     let screen = tmux.wait("live again", |s| {
         s.contains(" LIVE ") && s.contains("the source answers again")
     });
-    tmux.wait("bob counted", |s| row(s, "standup").get(1).map(String::as_str) == Some("2"));
+    tmux.wait("bob counted", |s| {
+        row(s, "standup").get(1).map(String::as_str) == Some("2")
+    });
     assert!(!screen.contains("✗"), "{screen}");
     let pid = tmux.pid();
     tmux.keys("q");
@@ -305,14 +312,23 @@ fn top_without_a_server_or_a_token_says_what_is_missing() {
             .env_remove("CALLTOP_TOP__ADMIN_TOKEN")
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, err) = run(&["top"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("session.server") && err.contains("calltop top --server"), "{err}");
+    assert!(
+        err.contains("session.server") && err.contains("calltop top --server"),
+        "{err}"
+    );
     let (code, err) = run(&["top", "--server", "ws://127.0.0.1:1/ws"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("top.admin_token") && err.contains("--admin-token-file"), "{err}");
+    assert!(
+        err.contains("top.admin_token") && err.contains("--admin-token-file"),
+        "{err}"
+    );
     let (code, err) = run(&["top", "--server", "ftp://127.0.0.1/", "--admin-token", "x"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("ftp://"), "{err}");

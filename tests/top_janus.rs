@@ -90,7 +90,12 @@ async fn rooms_private_rooms_people_and_changes_from_a_real_janus() {
         "Janus's participant id is the id: {standup:?}"
     );
     // The public API says neither when nor whether connected.
-    assert!(standup.members.iter().all(|m| m.joined_at.is_none() && m.connected.is_none()));
+    assert!(
+        standup
+            .members
+            .iter()
+            .all(|m| m.joined_at.is_none() && m.connected.is_none())
+    );
 
     // With it, the private room and its people are there too.
     let mut src = rooms(&janus, access(true));
@@ -154,7 +159,10 @@ async fn the_admin_api_gives_join_times_and_a_missing_secret_is_named() {
     assert!(e.contains("Admin API") && e.contains("admin_secret"), "{e}");
 
     // No api_secret: Janus refuses, and the message says what to give.
-    let e = rooms(&janus, JanusAccess::default()).fetch().await.unwrap_err();
+    let e = rooms(&janus, JanusAccess::default())
+        .fetch()
+        .await
+        .unwrap_err();
     assert!(matches!(e, SourceError::Janus { code: 403, .. }), "{e}");
     assert!(e.to_string().contains("[janus].api_secret"), "{e}");
 }

@@ -129,7 +129,11 @@ impl Scene {
     }
 
     fn key(&mut self, code: KeyCode) -> Vec<Effect> {
-        update(&mut self.m, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))).effects
+        update(
+            &mut self.m,
+            Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)),
+        )
+        .effects
     }
 
     fn typed(&mut self, text: &str) {
@@ -201,7 +205,12 @@ fn busy_server() -> Vec<Result<Snapshot, SourceError>> {
             session("retro", vec![p("dave", 0, true), p("erin", 1, true)]),
             session(
                 "planning",
-                vec![p("hana", 4, true), p("ivan", 4, true), p("jo", 5, true), p("kim", 5, true)],
+                vec![
+                    p("hana", 4, true),
+                    p("ivan", 4, true),
+                    p("jo", 5, true),
+                    p("kim", 5, true),
+                ],
             ),
         ]),
     ]
@@ -243,9 +252,17 @@ fn every_column_sorts_and_a_second_press_reverses() {
     // Oldest join first: standup's alice and retro's dave joined at 0 (ties by id).
     assert_eq!(s.order(), ["retro", "standup", "planning"]);
     s.key(KeyCode::Char('4'));
-    assert_eq!(s.order(), ["planning", "standup", "retro"], "most joins first");
+    assert_eq!(
+        s.order(),
+        ["planning", "standup", "retro"],
+        "most joins first"
+    );
     s.key(KeyCode::Char('5'));
-    assert_eq!(s.order()[0], "standup", "the most leaves: carol, and 1on1 is gone");
+    assert_eq!(
+        s.order()[0],
+        "standup",
+        "the most leaves: carol, and 1on1 is gone"
+    );
     s.key(KeyCode::Char('6'));
     assert_eq!(s.order()[0], "standup", "bob's connection is down");
     // The selection follows the session, not the line: standup was on
@@ -280,7 +297,10 @@ fn the_filter_narrows_by_session_or_person_and_esc_clears_it() {
     s.typed("xyz");
     s.key(KeyCode::Enter);
     assert!(s.order().is_empty());
-    assert!(s.screen().contains("no session matches the filter (Esc clears it)"));
+    assert!(
+        s.screen()
+            .contains("no session matches the filter (Esc clears it)")
+    );
     s.key(KeyCode::Esc);
     assert_eq!(s.order().len(), 3);
 }
@@ -293,7 +313,11 @@ fn enter_opens_a_sessions_people_and_esc_goes_back() {
     let mut s = Scene::new(100, 30, script);
     s.poll(1);
     s.poll(6);
-    assert_eq!(s.m.selected(), Some("standup"), "the first row at the first poll");
+    assert_eq!(
+        s.m.selected(),
+        Some("standup"),
+        "the first row at the first poll"
+    );
     s.key(KeyCode::Enter);
     assert_eq!(
         s.m.screen,
@@ -333,7 +357,10 @@ fn j_asks_for_the_dashboard_on_the_selected_or_open_session() {
             outcome: "we left or quit".into(),
         },
     );
-    assert!(s.screen().contains("back from session 1on1: we left or quit"));
+    assert!(
+        s.screen()
+            .contains("back from session 1on1: we left or quit")
+    );
 }
 
 #[test]
@@ -360,10 +387,17 @@ fn a_failing_source_keeps_the_last_good_table_marked_stale_with_its_age() {
     );
     s.at(8);
     s.poll(9);
-    assert_eq!(s.order(), ["standup", "retro", "1on1"], "the last good table");
+    assert_eq!(
+        s.order(),
+        ["standup", "retro", "1on1"],
+        "the last good table"
+    );
     let screen = s.screen();
     assert!(screen.contains(" STALE "), "{screen}");
-    assert!(screen.contains("last good poll 11:06:41 (8 s ago)"), "{screen}");
+    assert!(
+        screen.contains("last good poll 11:06:41 (8 s ago)"),
+        "{screen}"
+    );
     insta::assert_snapshot!(screen);
     let buf = s.frame();
     let y = row_of(&buf, " STALE ");
@@ -372,12 +406,11 @@ fn a_failing_source_keeps_the_last_good_table_marked_stale_with_its_age() {
         .unwrap();
     assert!(looks(&buf[(x, y)], Theme::colour().badge(Meaning::Error)));
     // One line in the log for the outage, not one per poll.
-    let failures = s
-        .m
-        .log()
-        .iter()
-        .filter(|l| l.text.starts_with("poll failed"))
-        .count();
+    let failures =
+        s.m.log()
+            .iter()
+            .filter(|l| l.text.starts_with("poll failed"))
+            .count();
     assert_eq!(failures, 1);
     s.poll(11);
     assert_eq!(s.m.health, Health::Live);
@@ -453,7 +486,10 @@ fn names_from_the_server_cannot_reach_the_terminal_as_escapes() {
     let mut s = Scene::new(100, 30, script);
     s.poll(1);
     let screen = s.screen();
-    assert!(!screen.contains('\u{1b}') && !screen.contains('\u{7}'), "{screen}");
+    assert!(
+        !screen.contains('\u{1b}') && !screen.contains('\u{7}'),
+        "{screen}"
+    );
     assert!(screen.contains("evil␛[2J"), "{screen}");
     s.key(KeyCode::Enter);
     assert!(s.screen().contains("bob␇�"), "{}", s.screen());
@@ -470,7 +506,10 @@ fn a_small_terminal_gets_a_notice_and_paging_stays_inside_the_list() {
     s.key(KeyCode::PageDown);
     s.key(KeyCode::PageDown);
     let page = view::body_rows(&s.m);
-    assert_eq!(s.m.selected(), Some(format!("room-{:03}", 2 * page).as_str()));
+    assert_eq!(
+        s.m.selected(),
+        Some(format!("room-{:03}", 2 * page).as_str())
+    );
     s.key(KeyCode::End);
     assert_eq!(s.m.selected(), Some("room-199"));
     assert!(s.screen().contains("room-199"));

@@ -43,7 +43,9 @@ async fn raw_join(
     session: &str,
     user: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(srv.ws_url()).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(srv.ws_url())
+        .await
+        .unwrap();
     let join = serde_json::json!({"type": "join", "v": 1, "session": session, "user": user});
     ws.send(Message::text(join.to_string())).await.unwrap();
     let reply = ws.next().await.unwrap().unwrap();
@@ -69,7 +71,12 @@ async fn until(src: &mut CalltopAdmin, what: &str, ok: impl Fn(&Snapshot) -> boo
 
 fn users(snap: &Snapshot, session: &str) -> Vec<(String, Option<bool>)> {
     snap.session(session)
-        .map(|s| s.members.iter().map(|m| (m.id.clone(), m.connected)).collect())
+        .map(|s| {
+            s.members
+                .iter()
+                .map(|m| (m.id.clone(), m.connected))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -82,14 +89,22 @@ async fn the_real_server_is_read_as_it_is_and_polls_diff_into_what_happened() {
 
     let mut alice = raw_join(&srv, "standup", "alice").await;
     let bob = raw_join(&srv, "standup", "bob").await;
-    let before = until(&mut src, "alice and bob", |s| users(s, "standup").len() == 2).await;
+    let before = until(&mut src, "alice and bob", |s| {
+        users(s, "standup").len() == 2
+    })
+    .await;
     assert_eq!(
         users(&before, "standup"),
         [("alice".into(), Some(true)), ("bob".into(), Some(true))]
     );
-    let joined = before.session("standup").unwrap().members[0].joined_at.unwrap();
+    let joined = before.session("standup").unwrap().members[0]
+        .joined_at
+        .unwrap();
     let age = std::time::SystemTime::now().duration_since(joined).unwrap();
-    assert!(age < support::WAIT, "joined_at is the join's time: {age:?} ago");
+    assert!(
+        age < support::WAIT,
+        "joined_at is the join's time: {age:?} ago"
+    );
 
     // Bob's socket dies (his place is kept), alice leaves, carol opens a session.
     drop(bob);
@@ -132,13 +147,20 @@ async fn a_wrong_token_is_named_and_a_server_that_is_not_there_is_unreachable() 
         .fetch()
         .await
         .unwrap_err();
-    assert!(matches!(e, SourceError::Unauthorized { status: 401, .. }), "{e}");
+    assert!(
+        matches!(e, SourceError::Unauthorized { status: 401, .. }),
+        "{e}"
+    );
     assert!(e.to_string().contains("--admin-token"), "{e}");
     let url = srv.http_url();
     srv.shutdown().await;
     let e = source(&url, "x").fetch().await.unwrap_err();
     assert!(matches!(e, SourceError::Unreachable { .. }), "{e}");
-    assert!(e.to_string().starts_with(&format!("cannot reach {url}/api/sessions")), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("cannot reach {url}/api/sessions")),
+        "{e}"
+    );
 }
 
 /// A server on loopback that answers every request with `response`, raw.

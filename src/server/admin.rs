@@ -2,10 +2,10 @@
 //! WebSocket endpoint.
 
 use axum::Json;
-use bytes::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 

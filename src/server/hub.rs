@@ -409,7 +409,10 @@ impl Hub {
     pub fn remember_listing(&self, version: u64, body: bytes::Bytes) {
         let mut cached = self.listed.lock().unwrap_or_else(|p| p.into_inner());
         // Two polls may race; the one of the later state wins.
-        if cached.as_ref().is_none_or(|(v, _)| version.wrapping_sub(*v) as i64 > 0) {
+        if cached
+            .as_ref()
+            .is_none_or(|(v, _)| version.wrapping_sub(*v) as i64 > 0)
+        {
             *cached = Some((version, body));
         }
     }
@@ -636,7 +639,7 @@ mod tests {
         assert!(fresh(&hub).contains("bob"));
         let generation = hub.disconnected(&b, "s", "bob").unwrap();
         assert!(fresh(&hub).contains(r#""user":"bob","joined_at""#));
-        assert!(hub.listing().into_sessions()[0].participants[1].connected == false);
+        assert!(!hub.listing().into_sessions()[0].participants[1].connected);
         hub.expire("s", "bob", generation);
         assert!(!fresh(&hub).contains("bob"));
         assert!(hub.kick("s", "alice"));

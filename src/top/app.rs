@@ -142,11 +142,11 @@ async fn event_loop(
         if let Some(msg) = msg {
             let u = update(m, msg);
             dirty |= u.redraw;
-            for e in u.effects {
-                match e {
-                    Effect::Quit => return Ok(None),
-                    Effect::Join(session) => return Ok(Some(session)),
-                }
+            // The first effect ends this screen: quitting, or the dashboard.
+            match u.effects.into_iter().next() {
+                Some(Effect::Quit) => return Ok(None),
+                Some(Effect::Join(session)) => return Ok(Some(session)),
+                None => {}
             }
         }
         if !terminal::alive() || terminal::panicked() {

@@ -14,15 +14,32 @@ use super::source::{Member, Session, Snapshot};
 pub enum Change {
     /// A session that was not listed before, with how many are in it (each
     /// of them also comes as a [`Change::Joined`]).
-    Opened { session: String, members: usize },
+    Opened {
+        session: String,
+        members: usize,
+    },
     /// A session no longer listed (each member also comes as a [`Change::Left`]).
-    Closed { session: String },
-    Joined { session: String, member: Member },
-    Left { session: String, member: Member },
+    Closed {
+        session: String,
+    },
+    Joined {
+        session: String,
+        member: Member,
+    },
+    Left {
+        session: String,
+        member: Member,
+    },
     /// Listed as not connected: the server keeps the slot for a resume.
-    Dropped { session: String, member: Member },
+    Dropped {
+        session: String,
+        member: Member,
+    },
     /// Connected again after [`Change::Dropped`].
-    Resumed { session: String, member: Member },
+    Resumed {
+        session: String,
+        member: Member,
+    },
     Renamed {
         session: String,
         member: Member,
@@ -103,36 +120,41 @@ fn session_changes(a: &Session, b: &Session, out: &mut Vec<Change>) {
         return;
     }
     let session = || b.id.clone();
-    merge(&a.members, &b.members, |m| &m.id, |side| match side {
-        Side::Old(m) => out.push(Change::Left {
-            session: session(),
-            member: m.clone(),
-        }),
-        Side::New(m) => out.push(Change::Joined {
-            session: session(),
-            member: m.clone(),
-        }),
-        Side::Both(x, y) => {
-            if x.name != y.name {
-                out.push(Change::Renamed {
-                    session: session(),
-                    member: y.clone(),
-                    previous: x.name.clone(),
-                });
+    merge(
+        &a.members,
+        &b.members,
+        |m| &m.id,
+        |side| match side {
+            Side::Old(m) => out.push(Change::Left {
+                session: session(),
+                member: m.clone(),
+            }),
+            Side::New(m) => out.push(Change::Joined {
+                session: session(),
+                member: m.clone(),
+            }),
+            Side::Both(x, y) => {
+                if x.name != y.name {
+                    out.push(Change::Renamed {
+                        session: session(),
+                        member: y.clone(),
+                        previous: x.name.clone(),
+                    });
+                }
+                match (x.connected, y.connected) {
+                    (Some(true), Some(false)) => out.push(Change::Dropped {
+                        session: session(),
+                        member: y.clone(),
+                    }),
+                    (Some(false), Some(true)) => out.push(Change::Resumed {
+                        session: session(),
+                        member: y.clone(),
+                    }),
+                    _ => {}
+                }
             }
-            match (x.connected, y.connected) {
-                (Some(true), Some(false)) => out.push(Change::Dropped {
-                    session: session(),
-                    member: y.clone(),
-                }),
-                (Some(false), Some(true)) => out.push(Change::Resumed {
-                    session: session(),
-                    member: y.clone(),
-                }),
-                _ => {}
-            }
-        }
-    });
+        },
+    );
 }
 
 enum Side<'a, T> {
@@ -236,11 +258,17 @@ mod tests {
     fn sessions_open_and_close_with_their_members() {
         let bob = member("bob", "bob", Some(true));
         let amy = member("amy", "amy", Some(true));
-        let a = snap(&[("a", &[bob.clone()]), ("c", &[])]);
+        let a = snap(&[("a", std::slice::from_ref(&bob)), ("c", &[])]);
         let b = snap(&[("b", &[amy.clone(), bob.clone()]), ("c", &[])]);
         assert_eq!(
             brief(&diff(&a, &b)),
-            ["close a", "left a bob", "open b 2", "join b amy", "join b bob"]
+            [
+                "close a",
+                "left a bob",
+                "open b 2",
+                "join b amy",
+                "join b bob"
+            ]
         );
     }
 

@@ -50,9 +50,10 @@ async fn connect(url: &str, subprotocol: &'static str) -> Result<Ws, String> {
     let mut request = url
         .into_client_request()
         .map_err(|e| format!("bad URL {url}: {e}"))?;
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(subprotocol));
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static(subprotocol),
+    );
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME_BYTES))
         .max_frame_size(Some(MAX_FRAME_BYTES));
@@ -157,13 +158,16 @@ impl JanusRooms {
             .await
             .map_err(|e| self.unreachable(e))?;
         let (tx, body) = self.request(json!({"janus": "create"}));
-        let created = self.one(&mut ws, &tx, body, "create a Janus session").await?;
-        let session = data_id(&created)
-            .ok_or_else(|| malformed("create", &created))?;
-        let (tx, body) = self.request(json!({"janus": "attach", "plugin": PLUGIN, "session_id": session}));
-        let attached = self.one(&mut ws, &tx, body, "attach the VideoRoom plugin").await?;
-        let handle = data_id(&attached)
-            .ok_or_else(|| malformed("attach", &attached))?;
+        let created = self
+            .one(&mut ws, &tx, body, "create a Janus session")
+            .await?;
+        let session = data_id(&created).ok_or_else(|| malformed("create", &created))?;
+        let (tx, body) =
+            self.request(json!({"janus": "attach", "plugin": PLUGIN, "session_id": session}));
+        let attached = self
+            .one(&mut ws, &tx, body, "attach the VideoRoom plugin")
+            .await?;
+        let handle = data_id(&attached).ok_or_else(|| malformed("attach", &attached))?;
         Ok(Conn {
             ws,
             session,
@@ -272,7 +276,8 @@ impl JanusRooms {
                 continue;
             }
             check(&answer, &format!("the participants of room {}", session.id))?;
-            let data = plugin_data(&answer).ok_or_else(|| malformed("listparticipants", &answer))?;
+            let data =
+                plugin_data(&answer).ok_or_else(|| malformed("listparticipants", &answer))?;
             let list = data["participants"]
                 .as_array()
                 .ok_or_else(|| malformed("listparticipants", &answer))?;
@@ -297,12 +302,13 @@ impl JanusRooms {
         url: &str,
         secret: &Secret,
     ) -> Result<HashMap<(String, String), SystemTime>, SourceError> {
-        let mut ws = connect(url, ADMIN_SUBPROTOCOL)
-            .await
-            .map_err(|e| SourceError::Unreachable {
-                url: url.to_owned(),
-                reason: e,
-            })?;
+        let mut ws =
+            connect(url, ADMIN_SUBPROTOCOL)
+                .await
+                .map_err(|e| SourceError::Unreachable {
+                    url: url.to_owned(),
+                    reason: e,
+                })?;
         let admin = |body: Value, this: &mut JanusRooms| {
             let tx = this.tx();
             let mut body = body;
@@ -322,7 +328,10 @@ impl JanusRooms {
             .collect();
         let mut requests = Vec::new();
         for s in &sessions {
-            requests.push(admin(json!({"janus": "list_handles", "session_id": s}), self));
+            requests.push(admin(
+                json!({"janus": "list_handles", "session_id": s}),
+                self,
+            ));
         }
         let handles = self.many(&mut ws, requests.clone()).await?;
         let mut infos = Vec::new();
@@ -467,7 +476,9 @@ fn check_admin(v: &Value, what: &str) -> Result<(), SourceError> {
 fn malformed(what: &str, v: &Value) -> SourceError {
     let text = v.to_string();
     let cut: String = text.chars().take(160).collect();
-    SourceError::Malformed(format!("Janus's answer to {what} is not as documented: {cut}"))
+    SourceError::Malformed(format!(
+        "Janus's answer to {what} is not as documented: {cut}"
+    ))
 }
 
 #[cfg(test)]
@@ -482,9 +493,14 @@ mod tests {
         assert_eq!(id_text(&json!(null)), None);
         // As Janus 1.1.2 sends them (transcripts 01 and 10).
         let core = json!({"janus":"error","transaction":"t","error":{"code":403,"reason":"Unauthorized request (wrong or missing secret/token)"}});
-        let e = check(&core, "create a Janus session").unwrap_err().to_string();
+        let e = check(&core, "create a Janus session")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("error 403") && e.contains("api_secret"), "{e}");
         let plugin = json!({"janus":"success","plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"event","error_code":426,"error":"No such room (9)"}}});
-        assert_eq!(plugin_error(&plugin), Some((426, "No such room (9)".into())));
+        assert_eq!(
+            plugin_error(&plugin),
+            Some((426, "No such room (9)".into()))
+        );
     }
 }

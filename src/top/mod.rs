@@ -54,6 +54,21 @@ enum SourceSettings {
     Janus(janus_api::JanusAccess),
 }
 
+/// Refuses what is not a WebSocket URL with a host, naming `key`.
+fn ws_url(key: &'static str, url: &str) -> Result<(), SettingsError> {
+    let ok = url::Url::parse(url)
+        .is_ok_and(|u| matches!(u.scheme(), "ws" | "wss") && u.host().is_some());
+    if ok {
+        Ok(())
+    } else {
+        Err(SettingsError::new(
+            key,
+            url,
+            "a ws:// or wss:// URL, such as ws://127.0.0.1:8188 (the Admin API: ws://127.0.0.1:7188)",
+        ))
+    }
+}
+
 fn secret(s: &str) -> Option<Secret> {
     Some(Secret::new(s)).filter(|_| !s.is_empty())
 }
@@ -115,22 +130,9 @@ impl TopSettings {
                 SourceSettings::Calltop { endpoints, token }
             }
             BackendKind::Janus => {
-                for (key, url) in [
-                    ("session.server", &server),
-                    ("top.janus_admin_url", &t.janus_admin_url),
-                ] {
-                    if url.is_empty() && key != "session.server" {
-                        continue;
-                    }
-                    let ok = url::Url::parse(url)
-                        .is_ok_and(|u| matches!(u.scheme(), "ws" | "wss") && u.host().is_some());
-                    if !ok {
-                        return Err(SettingsError::new(
-                            key,
-                            url,
-                            "a ws:// or wss:// URL, such as ws://127.0.0.1:8188 (the Admin API: ws://127.0.0.1:7188)",
-                        ));
-                    }
+                ws_url("session.server", &server)?;
+                if !t.janus_admin_url.is_empty() {
+                    ws_url("top.janus_admin_url", &t.janus_admin_url)?;
                 }
                 SourceSettings::Janus(janus_api::JanusAccess {
                     api_secret: secret(&c.janus.api_secret),

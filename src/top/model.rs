@@ -47,12 +47,18 @@ pub struct Polled {
 #[derive(Debug)]
 pub enum Msg {
     /// Time passed.
-    Tick { now: Instant, wall: SystemTime },
+    Tick {
+        now: Instant,
+        wall: SystemTime,
+    },
     Polled(Box<Polled>),
     Key(KeyEvent),
     Resize(u16, u16),
     /// Back from the dashboard on `session`; what it said on the way out.
-    Returned { session: String, outcome: String },
+    Returned {
+        session: String,
+        outcome: String,
+    },
 }
 
 /// What the app must do.
@@ -75,7 +81,9 @@ pub struct Update {
 pub enum Screen {
     Sessions,
     /// One session's participants.
-    Members { session: String },
+    Members {
+        session: String,
+    },
 }
 
 /// Where a list's cursor and scroll stand.
@@ -341,26 +349,21 @@ impl TopModel {
         let Screen::Members { session } = &self.screen else {
             return;
         };
-        match self.snapshot.session(session) {
-            Some(s) => {
-                let mut members = s.members.clone();
-                // Oldest first, as the admin API lists them; by name where
-                // the server gives no times.
-                members.sort_by(|a, b| {
-                    let when = |m: &Member| (m.joined_at.is_none(), m.joined_at);
-                    when(a)
-                        .cmp(&when(b))
-                        .then_with(|| a.name.cmp(&b.name))
-                        .then_with(|| a.id.cmp(&b.id))
-                });
-                self.members = members;
-            }
-            // Gone from the server: the last list stays, and the title says so.
-            None => {}
+        // Gone from the server: the last list stays, and the title says so.
+        if let Some(s) = self.snapshot.session(session) {
+            let mut members = s.members.clone();
+            // Oldest first, as the admin API lists them; by name where the
+            // server gives no times.
+            members.sort_by(|a, b| {
+                let when = |m: &Member| (m.joined_at.is_none(), m.joined_at);
+                when(a)
+                    .cmp(&when(b))
+                    .then_with(|| a.name.cmp(&b.name))
+                    .then_with(|| a.id.cmp(&b.id))
+            });
+            self.members = members;
         }
-        self.member_cursor = self
-            .member_cursor
-            .shown(self.members.len(), self.page());
+        self.member_cursor = self.member_cursor.shown(self.members.len(), self.page());
     }
 
     /// Whether the open session is still listed.
@@ -388,7 +391,10 @@ impl TopModel {
                     } else {
                         ""
                     };
-                    self.say(Meaning::Error, format!("poll failed: {}{kept}", clean(&error)));
+                    self.say(
+                        Meaning::Error,
+                        format!("poll failed: {}{kept}", clean(&error)),
+                    );
                 }
                 let since = match &self.health {
                     Health::Stale { since, .. } => *since,
@@ -633,10 +639,9 @@ fn words(c: &Change) -> (Meaning, String) {
             Meaning::Accent,
             format!("session {} opened, {members} in it", clean(session)),
         ),
-        Change::Closed { session } => (
-            Meaning::Muted,
-            format!("session {} closed", clean(session)),
-        ),
+        Change::Closed { session } => {
+            (Meaning::Muted, format!("session {} closed", clean(session)))
+        }
         Change::Joined { session, member } => (
             Meaning::Ok,
             format!("{} joined {}", who(member), clean(session)),

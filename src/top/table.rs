@@ -319,7 +319,12 @@ mod tests {
         let s = snap();
         let churn = HashMap::from([("beta".to_owned(), (2, 0)), ("gamma".to_owned(), (1, 4))]);
         let r = rows(&s, &churn);
-        let by = |column, descending| ids(&s, &visible(&s, &r, &Filter::default(), Sort { column, descending }));
+        let by = |column, descending| {
+            ids(
+                &s,
+                &visible(&s, &r, &Filter::default(), Sort { column, descending }),
+            )
+        };
         assert_eq!(by(Column::Participants, true), ["gamma", "alpha", "beta"]);
         assert_eq!(by(Column::Participants, false), ["beta", "alpha", "gamma"]);
         assert_eq!(by(Column::Session, false), ["alpha", "beta", "gamma"]);
@@ -335,9 +340,18 @@ mod tests {
     #[test]
     fn pressing_a_column_twice_reverses_it() {
         let s = Sort::default().press(Column::Session);
-        assert_eq!(s, Sort { column: Column::Session, descending: false });
+        assert_eq!(
+            s,
+            Sort {
+                column: Column::Session,
+                descending: false
+            }
+        );
         assert!(s.press(Column::Session).descending);
-        assert!(s.press(Column::Joins).descending, "counts start biggest first");
+        assert!(
+            s.press(Column::Joins).descending,
+            "counts start biggest first"
+        );
         assert_eq!(Column::from_digit(7), Some(Column::Description));
         assert_eq!(Column::from_digit(0), None);
         assert_eq!(Column::from_digit(8), None);

@@ -55,7 +55,10 @@ pub fn areas(m: &TopModel, area: Rect) -> Areas {
 /// Rows of the table's body (inside its border, under its heading), for paging.
 pub fn body_rows(m: &TopModel) -> usize {
     let (w, h) = m.size;
-    areas(m, Rect::new(0, 0, w, h)).body.height.saturating_sub(3) as usize
+    areas(m, Rect::new(0, 0, w, h))
+        .body
+        .height
+        .saturating_sub(3) as usize
 }
 
 pub fn view(m: &TopModel, frame: &mut Frame) {
@@ -345,7 +348,10 @@ fn members(m: &TopModel, frame: &mut Frame, area: Rect, session: &str) {
         .session(session)
         .and_then(|s| s.description.as_deref())
     {
-        title.push(Span::styled(format!("{} ", clean(d)), t.style(Meaning::Text)));
+        title.push(Span::styled(
+            format!("{} ", clean(d)),
+            t.style(Meaning::Text),
+        ));
     }
     title.push(Span::styled(
         format!("({} participants) ", list.len()),
@@ -410,7 +416,12 @@ fn members(m: &TopModel, frame: &mut Frame, area: Rect, session: &str) {
             cells.push(cell(&id, w[1], false, style(Meaning::Muted)));
             i = 2;
         }
-        cells.push(cell(&when(m, p.joined_at), w[i], false, style(Meaning::Text)));
+        cells.push(cell(
+            &when(m, p.joined_at),
+            w[i],
+            false,
+            style(Meaning::Text),
+        ));
         let (text, meaning) = match p.connected {
             Some(true) => ("yes", Meaning::Ok),
             Some(false) => ("no: its place is kept", Meaning::Warn),
@@ -468,9 +479,9 @@ fn footer(m: &TopModel, frame: &mut Frame, area: Rect) {
         return;
     }
     let hint = match m.screen {
-        Screen::Sessions => format!(
-            " ↑↓ select · Enter people · {join} join · 1-7 sort · / filter · {quit} quit"
-        ),
+        Screen::Sessions => {
+            format!(" ↑↓ select · Enter people · {join} join · 1-7 sort · / filter · {quit} quit")
+        }
         Screen::Members { .. } => format!(" ↑↓ scroll · {join} join · Esc back · {quit} quit"),
     };
     frame.render_widget(
