@@ -426,6 +426,25 @@ fn a_failing_source_keeps_the_last_good_table_marked_stale_with_its_age() {
 }
 
 #[test]
+fn a_source_that_never_answered_says_so_rather_than_an_empty_server() {
+    let refused = Err(SourceError::Unauthorized {
+        url: "http://127.0.0.1:7878/api/sessions".into(),
+        status: 401,
+    });
+    let mut s = Scene::new(100, 30, vec![refused, snap(vec![])]);
+    s.poll(1);
+    s.at(4);
+    let screen = s.screen();
+    assert!(screen.contains(" STALE "), "{screen}");
+    assert!(screen.contains("no good poll yet (failing for 3 s)"), "{screen}");
+    assert!(screen.contains("refused the admin token (HTTP 401)"), "{screen}");
+    assert!(screen.contains("no list yet"), "{screen}");
+    assert!(!screen.contains("no sessions on the server"), "{screen}");
+    s.poll(5);
+    assert!(s.screen().contains("no sessions on the server"));
+}
+
+#[test]
 fn churn_counts_only_the_last_minute() {
     let mut s = Scene::new(100, 30, busy_server());
     s.poll(1);

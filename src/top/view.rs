@@ -270,8 +270,10 @@ fn sessions(m: &TopModel, frame: &mut Frame, area: Rect) {
     let mut lines = vec![line_of(heading)];
     let height = inner.height.saturating_sub(1) as usize;
     if total == 0 {
-        let text = match m.health {
-            Health::Waiting => "",
+        // Before any good poll there is no list to be empty.
+        let text = match (&m.health, m.last_good) {
+            (Health::Waiting, _) => "",
+            (_, None) => "no list yet",
             _ => "no sessions on the server",
         };
         lines.push(Line::styled(format!(" {text}"), t.style(Meaning::Muted)));
