@@ -36,7 +36,7 @@ fn header_rows(m: &TopModel) -> u16 {
 }
 
 pub fn areas(m: &TopModel, area: Rect) -> Areas {
-    let log = (area.height / 4).clamp(5, 12);
+    let log = (area.height / 3).clamp(5, 16);
     let [header, body, log, footer] = Layout::vertical([
         Constraint::Length(header_rows(m)),
         Constraint::Min(4),
