@@ -436,8 +436,14 @@ fn a_source_that_never_answered_says_so_rather_than_an_empty_server() {
     s.at(4);
     let screen = s.screen();
     assert!(screen.contains(" STALE "), "{screen}");
-    assert!(screen.contains("no good poll yet (failing for 3 s)"), "{screen}");
-    assert!(screen.contains("refused the admin token (HTTP 401)"), "{screen}");
+    assert!(
+        screen.contains("no good poll yet (failing for 3 s)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("refused the admin token (HTTP 401)"),
+        "{screen}"
+    );
     assert!(screen.contains("no list yet"), "{screen}");
     assert!(!screen.contains("no sessions on the server"), "{screen}");
     s.poll(5);

@@ -179,3 +179,69 @@ impl TopSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(backend: BackendKind, server: &str) -> Config {
+        let mut c = Config::default();
+        c.session.backend = backend;
+        c.session.server = server.into();
+        c.top.admin_token = "t".into();
+        c
+    }
+
+    #[test]
+    fn each_backend_reads_its_own_source_and_joins_where_the_dashboard_would() {
+        let s = TopSettings::from_config(&config(BackendKind::Calltop, "http://127.0.0.1:7878"))
+            .unwrap();
+        assert_eq!(s.join_url(), "ws://127.0.0.1:7878/ws");
+        assert_eq!(s.source().describe(), "calltop admin API");
+        assert_eq!(s.interval, Duration::from_secs(2));
+        let mut c = config(BackendKind::Janus, "ws://127.0.0.1:8188");
+        c.top.janus_admin_url = "ws://127.0.0.1:7188".into();
+        let s = TopSettings::from_config(&c).unwrap();
+        assert_eq!(s.join_url(), "ws://127.0.0.1:8188");
+        assert_eq!(s.source().describe(), "Janus VideoRoom list + Admin API");
+    }
+
+    #[test]
+    fn what_cannot_work_is_refused_by_its_key() {
+        let refused = |f: fn(&mut Config)| {
+            let mut c = config(BackendKind::Calltop, "ws://127.0.0.1:7878/ws");
+            f(&mut c);
+            TopSettings::from_config(&c).unwrap_err().setting
+        };
+        assert_eq!(refused(|c| c.session.server.clear()), "session.server");
+        assert_eq!(refused(|c| c.top.admin_token.clear()), "top.admin_token");
+        assert_eq!(
+            refused(|c| c.top.poll_interval_ms = 99),
+            "top.poll_interval_ms"
+        );
+        assert_eq!(
+            refused(|c| c.top.request_timeout_ms = 0),
+            "top.request_timeout_ms"
+        );
+        assert_eq!(refused(|c| c.top.log_lines = 0), "top.log_lines");
+        assert_eq!(
+            refused(|c| c.top.janus_admin_url = "ws://127.0.0.1:7188".into()),
+            "top.janus_admin_url"
+        );
+        assert_eq!(
+            refused(|c| {
+                c.session.backend = BackendKind::Janus;
+                c.session.server = "http://127.0.0.1:8188".into();
+            }),
+            "session.server"
+        );
+        assert_eq!(
+            refused(|c| {
+                c.session.backend = BackendKind::Janus;
+                c.session.server = "ws://127.0.0.1:8188".into();
+                c.top.janus_admin_url = "127.0.0.1:7188".into();
+            }),
+            "top.janus_admin_url"
+        );
+    }
+}
