@@ -36,6 +36,33 @@ pub enum Cmd {
     Replay(ReplayArgs),
     /// Mint a join token for `calltop serve --token-secret` (printed on stdout).
     Token(TokenArgs),
+    /// Every session on a server, live: sort, filter, open one, join it.
+    Top(TopArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// The server: a reference server's ws://HOST:PORT/ws (or http://HOST:PORT),
+    /// or a Janus server's ws://HOST:8188.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// What the server is.
+    #[arg(long, value_name = "calltop|janus")]
+    pub backend: Option<BackendKind>,
+    /// The reference server's admin token. Visible in `ps`: prefer
+    /// --admin-token-file or CALLTOP_TOP__ADMIN_TOKEN.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "admin_token_file")]
+    pub admin_token: Option<String>,
+    /// Read the admin token from FILE (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Janus's Admin API (ws://HOST:7188), for when each participant joined;
+    /// its secret is [top].janus_admin_secret or CALLTOP_TOP__JANUS_ADMIN_SECRET.
+    #[arg(long, value_name = "URL")]
+    pub janus_admin_url: Option<String>,
+    /// Milliseconds between polls (default 2000).
+    #[arg(long, value_name = "MS")]
+    pub poll_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -263,6 +290,16 @@ impl Cli {
             put("serve.resume_window_secs", a.resume_window.map(Into::into));
             put("serve.max_frame_bytes", a.max_frame_bytes.map(Into::into));
         }
+        if let Some(Cmd::Top(a)) = &self.command {
+            put("session.server", a.server.clone().map(Into::into));
+            put("session.backend", a.backend.map(|b| b.as_str().into()));
+            put("top.admin_token", a.admin_token.clone().map(Into::into));
+            put(
+                "top.janus_admin_url",
+                a.janus_admin_url.clone().map(Into::into),
+            );
+            put("top.poll_interval_ms", a.poll_interval_ms.map(Into::into));
+        }
         o
     }
 }
@@ -296,6 +333,7 @@ Examples:
   calltop replay call.ndjson                     the recorded call in the dashboard
   calltop replay --headless call.ndjson          its joins, losses and verdict
   calltop serve --listen 127.0.0.1:7878
+  calltop top --server ws://127.0.0.1:7878/ws --admin-token-file token.txt   every session
 
 Exit statuses:
 {statuses}"

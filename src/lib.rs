@@ -26,4 +26,5 @@ pub mod demo;
 pub mod exit;
 pub mod headless;
 pub mod server;
+pub mod top;
 pub mod ui;
