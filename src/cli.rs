@@ -38,6 +38,71 @@ pub enum Cmd {
     Token(TokenArgs),
     /// Every session on a server, live: sort, filter, open one, join it.
     Top(TopArgs),
+    /// Many real participants from this one process, with churn and faults;
+    /// at the end every roster is checked against the server's own list and
+    /// every event stream against the contract.
+    Load(Box<LoadArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The server: a reference server's ws://HOST:PORT/ws, or a Janus
+    /// server's ws://HOST:8188 (with --backend janus).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// What the server is.
+    #[arg(long, value_name = "calltop|janus")]
+    pub backend: Option<BackendKind>,
+    /// How many sessions (Janus: rooms).
+    #[arg(long, value_name = "N")]
+    pub sessions: usize,
+    /// Participants in each session.
+    #[arg(long, value_name = "K")]
+    pub per_session: usize,
+    /// New participants per second until all are started (default 500/s).
+    #[arg(long, value_name = "R/s")]
+    pub ramp: Option<String>,
+    /// How long the full fleet runs after the ramp: 30s, 2m (default 10s).
+    #[arg(long, value_name = "D")]
+    pub duration: Option<String>,
+    /// Participants that leave and rejoin, per second.
+    #[arg(long, value_name = "X/s")]
+    pub churn: Option<String>,
+    /// Connections dropped on purpose (fault drop), per second.
+    #[arg(long, value_name = "Y/s")]
+    pub drop: Option<String>,
+    /// Connections stalled on purpose (fault stall, long enough to be
+    /// noticed), per second.
+    #[arg(long, value_name = "Z/s")]
+    pub stall: Option<String>,
+    /// Also write the final summary to FILE as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// No screen: a progress line on stderr now and then, the summary on stdout.
+    #[arg(long)]
+    pub headless: bool,
+    /// The reference server's admin token, for the roster check. Visible in
+    /// `ps`: prefer --admin-token-file or CALLTOP_TOP__ADMIN_TOKEN.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "admin_token_file")]
+    pub admin_token: Option<String>,
+    /// Read the admin token from FILE (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Where the server's own list is read (default: from --server), for a
+    /// load that goes through a proxy.
+    #[arg(long, value_name = "URL")]
+    pub admin_url: Option<String>,
+    /// Sessions are PREFIX-0, PREFIX-1, … (calltop backend).
+    #[arg(long, value_name = "PREFIX", default_value = "load")]
+    pub prefix: String,
+    /// Janus rooms are numbered from this one.
+    #[arg(long, value_name = "ROOM", default_value_t = 1000)]
+    pub first_room: u64,
+    /// Seed for which participants churn and fault (default: random).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub janus: JanusArgs,
 }
 
 #[derive(Debug, Args)]
@@ -300,6 +365,18 @@ impl Cli {
             );
             put("top.poll_interval_ms", a.poll_interval_ms.map(Into::into));
         }
+        if let Some(Cmd::Load(a)) = &self.command {
+            put("session.server", a.server.clone().map(Into::into));
+            put("session.backend", a.backend.map(|b| b.as_str().into()));
+            put("top.admin_token", a.admin_token.clone().map(Into::into));
+            let j = &a.janus;
+            put("janus.pin", j.pin.clone().map(Into::into));
+            put("janus.api_secret", j.api_secret.clone().map(Into::into));
+            put("janus.create_room", j.create_room.then_some(true.into()));
+            put("janus.room_secret", j.room_secret.clone().map(Into::into));
+            put("janus.admin_key", j.admin_key.clone().map(Into::into));
+            put("janus.participant_id", j.participant_id.map(Into::into));
+        }
         o
     }
 }
@@ -334,6 +411,7 @@ Examples:
   calltop replay --headless call.ndjson          its joins, losses and verdict
   calltop serve --listen 127.0.0.1:7878
   calltop top --server ws://127.0.0.1:7878/ws --admin-token-file token.txt   every session
+  calltop load --server ws://127.0.0.1:7878/ws --admin-token-file token.txt --sessions 100 --per-session 20
 
 Exit statuses:
 {statuses}"

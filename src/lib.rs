@@ -25,6 +25,7 @@ pub mod config;
 pub mod demo;
 pub mod exit;
 pub mod headless;
+pub mod load;
 pub mod server;
 pub mod top;
 pub mod ui;

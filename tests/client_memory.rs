@@ -43,7 +43,10 @@ async fn memory_per_joined_session() {
         }
     }
     let url = format!("ws://127.0.0.1:{port}/ws");
-    let n: usize = std::env::var("CALLTOP_SESSIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let n: usize = std::env::var("CALLTOP_SESSIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     // One session first, so the runtime, TLS provider and allocator arenas
     // are warm before the baseline.
     let warm = CallSession::new(SessionSettings::builder(&url, "warm", "w").build().unwrap());
