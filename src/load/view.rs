@@ -3,7 +3,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Sparkline};
+use ratatui::widgets::{Block, Padding, Paragraph, Sparkline};
 
 use super::model::{LoadModel, Progress, Stage};
 use super::summary::{percentiles, us};
@@ -60,6 +60,7 @@ pub fn view(m: &LoadModel, f: &mut Frame) {
 
 fn block<'a>(t: &Theme, title: &'a str) -> Block<'a> {
     Block::bordered()
+        .padding(Padding::horizontal(1))
         .border_style(t.style(Meaning::Muted))
         .title(Span::styled(
             format!(" {title} "),
@@ -215,7 +216,9 @@ fn draw_history(t: &Theme, p: &Progress, f: &mut Frame, area: Rect) {
             violations,
         ),
     ];
-    let areas = Layout::vertical([Constraint::Length(1); 5]).split(inner);
+    // Taller sparklines where the screen has the rows: steps read better.
+    let height = (inner.height / 5).clamp(1, 3);
+    let areas = Layout::vertical([Constraint::Length(height); 5]).split(inner);
     for ((label, value, series, meaning), row) in rows.into_iter().zip(areas.iter()) {
         let [l, v, s] = Layout::horizontal([
             Constraint::Length(LABEL),
@@ -223,6 +226,9 @@ fn draw_history(t: &Theme, p: &Progress, f: &mut Frame, area: Rect) {
             Constraint::Min(1),
         ])
         .areas(*row);
+        // Label and value on the sparkline's bottom row, beside its baseline.
+        let bottom = |r: Rect| Rect::new(r.x, r.y + r.height.saturating_sub(1), r.width, 1);
+        let (l, v) = (bottom(l), bottom(v));
         f.render_widget(Paragraph::new(label).style(t.style(Meaning::Muted)), l);
         f.render_widget(Paragraph::new(value).style(t.strong(meaning)), v);
         let data = series.last(s.width as usize);
