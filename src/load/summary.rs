@@ -39,6 +39,17 @@ pub fn rss_kib() -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// CPU time this process has used (user and system), where the system says (Linux).
+pub fn cpu_ms() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces: fields count from after its ")".
+    let rest = stat.rsplit_once(')')?.1;
+    let mut f = rest.split_whitespace().skip(11);
+    let (utime, stime): (u64, u64) = (f.next()?.parse().ok()?, f.next()?.parse().ok()?);
+    // /proc counts in USER_HZ, which Linux fixes at 100 a second.
+    Some((utime + stime) * 10)
+}
+
 /// The whole result of a run.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Summary {
@@ -78,6 +89,9 @@ pub struct Summary {
     pub memory: Option<Memory>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fd_limit: Option<u64>,
+    /// CPU time of the load process over the whole run, participants' engines included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<u64>,
     pub passed: bool,
     pub exit: u8,
 }
@@ -140,6 +154,7 @@ impl Summary {
             ended_early: found.ended_early,
             memory: run.memory,
             fd_limit: run.fd_limit,
+            cpu_ms: cpu_ms(),
             passed,
             exit: exit.code(),
         }
@@ -265,6 +280,12 @@ mod tests {
         assert_eq!(us(840), "840 µs");
         assert_eq!(us(3_400), "3.4 ms");
         assert_eq!(us(1_200_000), "1.20 s");
+    }
+
+    #[test]
+    fn this_process_has_used_some_cpu_and_memory() {
+        assert!(rss_kib().is_some_and(|k| k > 0));
+        assert!(cpu_ms().is_some());
     }
 
     #[test]
