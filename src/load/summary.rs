@@ -176,19 +176,17 @@ impl Summary {
     pub fn text(&self) -> String {
         let p = &self.plan;
         let mut out = format!(
-            "calltop load: {} participants in {} sessions of {} ({} at {}), {:.1} s{}\n",
+            "calltop load: {} participants in {} sessions of {}, {:.1} s\nserver: {} ({})\n",
             p.sessions * p.per_session,
             p.sessions,
             p.per_session,
-            self.backend,
-            self.server,
             self.duration_ms as f64 / 1000.0,
-            if self.stopped_early {
-                " (stopped early)"
-            } else {
-                ""
-            },
+            self.server,
+            self.backend,
         );
+        if self.stopped_early {
+            out += "stopped early (q, Ctrl-C or a signal): checked as it stood\n";
+        }
         let c = &self.participants;
         out += &format!(
             "joined {} of {} started · not joined {} (connecting {}, reconnecting {}, leaving {}, closed {})\n",
