@@ -355,7 +355,10 @@ fn bench_checker(c: &mut Criterion) {
                 joined_at: None,
             }
         } else {
-            EventKind::ParticipantLeft { user: id.clone(), id }
+            EventKind::ParticipantLeft {
+                user: id.clone(),
+                id,
+            }
         });
         if i % 100 == 0 {
             stream.push(EventKind::ConnectionLost {

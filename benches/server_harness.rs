@@ -5,9 +5,10 @@
 //! 1. server RSS with 2,000 and 10,000 idle joined connections (rooms of 10),
 //!    per idle connection, after they all leave, and after 10,000 more come
 //!    and go (memory the allocator keeps is reused, not leaked);
-//! 2. `GET /api/sessions` at 5,000 participants: server CPU per call, and the
-//!    heartbeat (ping → pong) round trip of 20 other clients with and without
-//!    the list polled every 100 ms; and, in this process, how long the hub's
+//! 2. `GET /api/sessions` at 5,000 participants: server CPU per call (the
+//!    roster unchanged between calls, and changed before every call), and the
+//!    heartbeat (ping → pong) round trip of 20 other clients without the list
+//!    polled, and with it polled every 100 ms (unchanged, and changing); and, in this process, how long the hub's
 //!    lock is held for one listing, against what the old handler did under it;
 //! 3. a join burst: N clients (default 2,000) joining one session at once:
 //!    connect and join times, frames that came before a client's `joined`,
@@ -17,6 +18,8 @@
 //! Run: `cargo bench --bench server_harness` (a few minutes; prints the numbers).
 //! Knobs (environment): `SERVER_HARNESS_IDLE` (default 10000),
 //! `SERVER_HARNESS_BURST` (default 2000), `SERVER_HARNESS_ADMIN` (default 5000);
+//! `SERVER_HARNESS_ONLY=admin,lock` runs only those parts (of idle, admin,
+//! burst, lock, fds);
 //! `SERVER_HARNESS_BIN=/path/to/calltop` measures another build's server
 //! (an older one, to compare) with the same clients.
 //!
@@ -504,11 +507,23 @@ async fn run(fd_soft: u64) -> Result<(), String> {
             "server: {bin} (SERVER_HARNESS_BIN); the in-process lock measurement is of this build's hub"
         );
     }
-    idle_memory(idle_n).await?;
-    admin_list(admin_n).await?;
-    burst(burst_n).await?;
-    lock_time(admin_n);
-    out_of_descriptors().await?;
+    let only = std::env::var("SERVER_HARNESS_ONLY").unwrap_or_default();
+    let runs = |part: &str| only.is_empty() || only.split(',').any(|p| p == part);
+    if runs("idle") {
+        idle_memory(idle_n).await?;
+    }
+    if runs("admin") {
+        admin_list(admin_n).await?;
+    }
+    if runs("burst") {
+        burst(burst_n).await?;
+    }
+    if runs("lock") {
+        lock_time(admin_n);
+    }
+    if runs("fds") {
+        out_of_descriptors().await?;
+    }
     Ok(())
 }
 
@@ -637,6 +652,74 @@ async fn heartbeats(
     Ok(all)
 }
 
+/// A client that joins and leaves a session of its own, each on request,
+/// so the next admin list has something new in it.
+struct Churner(Ws, bool);
+
+impl Churner {
+    async fn start(server: SocketAddr) -> Result<Churner, String> {
+        Ok(Churner(connect(server, src(2, 8)).await?.0, false))
+    }
+
+    /// Joins if out, leaves if in; returns once the server has answered.
+    async fn toggle(&mut self) -> Result<(), String> {
+        let (frame, answer) = if self.1 {
+            (Message::text(r#"{"type":"leave"}"#), r#""type":"left""#)
+        } else {
+            (join_frame("adm-churn", "churner"), r#""type":"joined""#)
+        };
+        self.0.send(frame).await.map_err(|e| e.to_string())?;
+        loop {
+            match self
+                .0
+                .next()
+                .await
+                .ok_or("closed")?
+                .map_err(|e| e.to_string())?
+            {
+                Message::Text(t) if t.as_str().contains(answer) => break,
+                _ => {}
+            }
+        }
+        self.1 = !self.1;
+        Ok(())
+    }
+}
+
+/// Server CPU per admin list, `calls` of them, with (`churn`) or without a
+/// change to the roster before each; (CPU ms per call, latency spread, bytes).
+async fn list_cost(
+    server: &Server,
+    calls: usize,
+    mut churn: Option<&mut Churner>,
+) -> Result<(f64, (f64, f64, f64), usize), String> {
+    let idle0 = server.cpu();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_per_s = server.cpu() - idle0;
+    let mut lat = Vec::new();
+    let mut size = 0;
+    let mut cpu = Duration::ZERO;
+    let mut busy = Duration::ZERO;
+    for _ in 0..calls {
+        if let Some(c) = churn.as_deref_mut() {
+            c.toggle().await?;
+        }
+        let cpu0 = server.cpu();
+        let t = Instant::now();
+        let (status, bytes) = admin_get(server.addr, "/api/sessions").await?;
+        if status != 200 {
+            return Err(format!("admin list answered {status}"));
+        }
+        let took = t.elapsed();
+        cpu += server.cpu() - cpu0;
+        busy += took;
+        size = bytes;
+        lat.push(took);
+    }
+    let cpu = cpu.saturating_sub(idle_per_s.mul_f64(busy.as_secs_f64()));
+    Ok((ms(cpu) / calls as f64, spread(lat), size))
+}
+
 async fn admin_list(n: usize) -> Result<(), String> {
     println!("\n== GET /api/sessions at {n} participants (sessions of 100) ==");
     let server = Server::start(&[], None).await?;
@@ -645,56 +728,57 @@ async fn admin_list(n: usize) -> Result<(), String> {
     crowd.all_joined(false).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let calls = 50;
-    let idle0 = server.cpu();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle_per_s = server.cpu() - idle0;
-    let mut lat = Vec::new();
-    let mut size = 0;
-    let cpu0 = server.cpu();
-    let t0 = Instant::now();
-    for _ in 0..calls {
-        let t = Instant::now();
-        let (status, bytes) = admin_get(server.addr, "/api/sessions").await?;
-        if status != 200 {
-            return Err(format!("admin list answered {status}"));
-        }
-        size = bytes;
-        lat.push(t.elapsed());
+    let mut churner = Churner::start(server.addr).await?;
+    for (what, churn) in [
+        ("unchanged between calls", None),
+        ("changed before every call", Some(&mut churner)),
+    ] {
+        let (cpu, (p50, p99, max), size) = list_cost(&server, calls, churn).await?;
+        println!(
+            "server CPU per call, roster {what}: {cpu:.2} ms ({calls} calls, {} KB each); latency p50 {p50:.2} ms, p99 {p99:.2}, max {max:.2}",
+            size / 1000
+        );
     }
-    let wall = t0.elapsed();
-    let cpu = (server.cpu() - cpu0).saturating_sub(idle_per_s.mul_f64(wall.as_secs_f64()));
-    let (p50, p99, max) = spread(lat);
-    println!(
-        "server CPU per call: {:.2} ms ({calls} calls, {} KB each); latency p50 {p50:.2} ms, p99 {p99:.2}, max {max:.2}",
-        ms(cpu) / calls as f64,
-        size / 1000
-    );
-    let quiet = heartbeats(server.addr, 20, 10, "quiet").await?;
-    let (stop_poll, mut polling) = watch::channel(false);
-    let addr = server.addr;
-    let poller = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
-        let mut n = 0;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = polling.wait_for(|s| *s) => return n,
-            }
-            if admin_get(addr, "/api/sessions").await.is_ok() {
-                n += 1;
-            }
-        }
-    });
-    let busy = heartbeats(server.addr, 20, 10, "busy").await?;
-    let _ = stop_poll.send(true);
-    let polls = poller.await.unwrap_or(0);
-    let (q50, q99, qmax) = spread(quiet);
-    let (b50, b99, bmax) = spread(busy);
     println!("heartbeat RTT, 20 clients pinging every 100 ms for 10 s:");
-    println!("  no admin polling:           p50 {q50:.2} ms, p99 {q99:.2}, max {qmax:.2}");
+    let quiet = heartbeats(server.addr, 20, 10, "quiet").await?;
+    let (q50, q99, qmax) = spread(quiet);
     println!(
-        "  list polled every 100 ms:   p50 {b50:.2} ms, p99 {b99:.2}, max {bmax:.2} ({polls} listings)"
+        "  no admin polling:                     p50 {q50:.2} ms, p99 {q99:.2}, max {qmax:.2}"
     );
+    for (what, churning) in [("unchanged", false), ("changing every 100 ms", true)] {
+        let (stop_poll, mut polling) = watch::channel(false);
+        let addr = server.addr;
+        let mut churn = if churning {
+            Some(Churner::start(addr).await?)
+        } else {
+            None
+        };
+        let poller = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            let mut n = 0;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = polling.wait_for(|s| *s) => return n,
+                }
+                if let Some(c) = churn.as_mut()
+                    && c.toggle().await.is_err()
+                {
+                    return n;
+                }
+                if admin_get(addr, "/api/sessions").await.is_ok() {
+                    n += 1;
+                }
+            }
+        });
+        let busy = heartbeats(server.addr, 20, 10, if churning { "churn" } else { "busy" }).await?;
+        let _ = stop_poll.send(true);
+        let polls = poller.await.unwrap_or(0);
+        let (b50, b99, bmax) = spread(busy);
+        println!(
+            "  list polled every 100 ms, roster {what}: p50 {b50:.2} ms, p99 {b99:.2}, max {bmax:.2} ({polls} listings)"
+        );
+    }
     crowd.leave().await;
     server.stop().await;
     Ok(())

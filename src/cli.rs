@@ -39,6 +39,12 @@ pub enum Cmd {
     /// Print the configuration in force, each value with where it was set
     /// (default, config file, CALLTOP_* variable or flag); secrets are not shown.
     Config(Box<ConfigArgs>),
+    /// Every session on a server, live: sort, filter, open one, join it.
+    Top(TopArgs),
+    /// Many real participants from this one process, with churn and faults;
+    /// at the end every roster is checked against the server's own list and
+    /// every event stream against the contract.
+    Load(Box<LoadArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -52,6 +58,92 @@ pub struct ConfigArgs {
     /// The dashboard's flags, to see what they would change.
     #[command(flatten)]
     pub session: SessionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The server: a reference server's ws://HOST:PORT/ws, or a Janus
+    /// server's ws://HOST:8188 (with --backend janus).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// What the server is.
+    #[arg(long, value_name = "calltop|janus")]
+    pub backend: Option<BackendKind>,
+    /// How many sessions (Janus: rooms).
+    #[arg(long, value_name = "N")]
+    pub sessions: usize,
+    /// Participants in each session.
+    #[arg(long, value_name = "K")]
+    pub per_session: usize,
+    /// New participants per second until all are started (default 500/s).
+    #[arg(long, value_name = "R/s")]
+    pub ramp: Option<String>,
+    /// How long the full fleet runs after the ramp: 30s, 2m (default 10s).
+    #[arg(long, value_name = "D")]
+    pub duration: Option<String>,
+    /// Participants that leave and rejoin, per second.
+    #[arg(long, value_name = "X/s")]
+    pub churn: Option<String>,
+    /// Connections dropped on purpose (fault drop), per second.
+    #[arg(long, value_name = "Y/s")]
+    pub drop: Option<String>,
+    /// Connections stalled on purpose (fault stall, long enough to be
+    /// noticed), per second.
+    #[arg(long, value_name = "Z/s")]
+    pub stall: Option<String>,
+    /// Also write the final summary to FILE as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// No screen: a progress line on stderr now and then, the summary on stdout.
+    #[arg(long)]
+    pub headless: bool,
+    /// The reference server's admin token, for the roster check. Visible in
+    /// `ps`: prefer --admin-token-file or CALLTOP_TOP__ADMIN_TOKEN.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "admin_token_file")]
+    pub admin_token: Option<String>,
+    /// Read the admin token from FILE (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Where the server's own list is read (default: from --server), for a
+    /// load that goes through a proxy.
+    #[arg(long, value_name = "URL")]
+    pub admin_url: Option<String>,
+    /// Sessions are PREFIX-0, PREFIX-1, … (calltop backend).
+    #[arg(long, value_name = "PREFIX", default_value = "load")]
+    pub prefix: String,
+    /// Janus rooms are numbered from this one.
+    #[arg(long, value_name = "ROOM", default_value_t = 1000)]
+    pub first_room: u64,
+    /// Seed for which participants churn and fault (default: random).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub janus: JanusArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// The server: a reference server's ws://HOST:PORT/ws (or http://HOST:PORT),
+    /// or a Janus server's ws://HOST:8188.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// What the server is.
+    #[arg(long, value_name = "calltop|janus")]
+    pub backend: Option<BackendKind>,
+    /// The reference server's admin token. Visible in `ps`: prefer
+    /// --admin-token-file or CALLTOP_TOP__ADMIN_TOKEN.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "admin_token_file")]
+    pub admin_token: Option<String>,
+    /// Read the admin token from FILE (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Janus's Admin API (ws://HOST:7188), for when each participant joined;
+    /// its secret is [top].janus_admin_secret or CALLTOP_TOP__JANUS_ADMIN_SECRET.
+    #[arg(long, value_name = "URL")]
+    pub janus_admin_url: Option<String>,
+    /// Milliseconds between polls (default 2000).
+    #[arg(long, value_name = "MS")]
+    pub poll_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -322,6 +414,28 @@ impl Cli {
             put("serve.resume_window_secs", a.resume_window.map(Into::into));
             put("serve.max_frame_bytes", a.max_frame_bytes.map(Into::into));
         }
+        if let Some(Cmd::Top(a)) = &self.command {
+            put("session.server", a.server.clone().map(Into::into));
+            put("session.backend", a.backend.map(|b| b.as_str().into()));
+            put("top.admin_token", a.admin_token.clone().map(Into::into));
+            put(
+                "top.janus_admin_url",
+                a.janus_admin_url.clone().map(Into::into),
+            );
+            put("top.poll_interval_ms", a.poll_interval_ms.map(Into::into));
+        }
+        if let Some(Cmd::Load(a)) = &self.command {
+            put("session.server", a.server.clone().map(Into::into));
+            put("session.backend", a.backend.map(|b| b.as_str().into()));
+            put("top.admin_token", a.admin_token.clone().map(Into::into));
+            let j = &a.janus;
+            put("janus.pin", j.pin.clone().map(Into::into));
+            put("janus.api_secret", j.api_secret.clone().map(Into::into));
+            put("janus.create_room", j.create_room.then_some(true.into()));
+            put("janus.room_secret", j.room_secret.clone().map(Into::into));
+            put("janus.admin_key", j.admin_key.clone().map(Into::into));
+            put("janus.participant_id", j.participant_id.map(Into::into));
+        }
         o
     }
 }
@@ -384,6 +498,8 @@ Examples:
   calltop serve --listen 127.0.0.1:7878
   calltop config                                 the settings in force, and where each was set
   calltop --log-file calltop.log                 the dashboard, diagnostics into calltop.log
+  calltop top --server ws://127.0.0.1:7878/ws --admin-token-file token.txt   every session
+  calltop load --server ws://127.0.0.1:7878/ws --admin-token-file token.txt --sessions 100 --per-session 20
 
 Exit statuses:
 {statuses}  101  calltop crashed: a bug (it says where its crash report went)

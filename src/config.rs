@@ -68,6 +68,7 @@ pub struct Config {
     pub keys: KeysSection,
     pub faults: FaultsSection,
     pub theme: ThemeSection,
+    pub top: TopSection,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -211,6 +212,35 @@ impl ThemeName {
             ThemeName::Dark => "dark",
             ThemeName::Light => "light",
             ThemeName::None => "none",
+        }
+    }
+}
+
+/// `calltop top`; the server and backend are `[session]`'s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopSection {
+    pub poll_interval_ms: u64,
+    /// One poll may take this long before it counts as failed.
+    pub request_timeout_ms: u64,
+    /// The reference server's admin token. Empty: none (refused: the list needs it).
+    pub admin_token: String,
+    /// Janus's Admin API (ws://HOST:7188), for join times. Empty: not used.
+    pub janus_admin_url: String,
+    pub janus_admin_secret: String,
+    /// Event-log lines kept.
+    pub log_lines: usize,
+}
+
+impl Default for TopSection {
+    fn default() -> Self {
+        TopSection {
+            poll_interval_ms: 2000,
+            request_timeout_ms: 5000,
+            admin_token: String::new(),
+            janus_admin_url: String::new(),
+            janus_admin_secret: String::new(),
+            log_lines: 1000,
         }
     }
 }

@@ -30,11 +30,14 @@ pub enum Exit {
     /// Headless `--strict`: stopped at the first contract violation
     /// (calltop left the session first).
     Strict = 9,
+    /// `load`: a contract violation, a roster that disagrees with the
+    /// server's list, or a participant not in its session at the end.
+    LoadFailed = 10,
 }
 
 impl Exit {
     /// Every status, in order.
-    pub const ALL: [Exit; 10] = [
+    pub const ALL: [Exit; 11] = [
         Exit::Ok,
         Exit::Internal,
         Exit::Usage,
@@ -45,6 +48,7 @@ impl Exit {
         Exit::Damaged,
         Exit::OutputClosed,
         Exit::Strict,
+        Exit::LoadFailed,
     ];
 
     /// What the status means, in the words `--help` uses.
@@ -69,6 +73,9 @@ impl Exit {
             }
             Exit::Strict => {
                 "headless --strict: stopped at the first contract violation (we left the session)"
+            }
+            Exit::LoadFailed => {
+                "load: a contract violation, a roster mismatch with the server's list, or a participant not in its session at the end"
             }
         }
     }

@@ -117,4 +117,8 @@ pub mod exit;
 #[doc(hidden)]
 pub mod headless;
 #[doc(hidden)]
+pub mod load;
+#[doc(hidden)]
+pub mod top;
+#[doc(hidden)]
 pub mod ui;

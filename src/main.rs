@@ -127,6 +127,8 @@ fn main() -> ExitCode {
                 unreachable!("handled before the runtime")
             }
             Some(Cmd::Replay(args)) => calltop::ui::replay::run(config, &args.file).await,
+            Some(Cmd::Top(_)) => calltop::top::run(config).await,
+            Some(Cmd::Load(args)) => calltop::load::run(config, args).await,
             None if cli.session.headless => run_headless(&config, &cli).await,
             None => calltop::ui::run(config, record_to(&cli)).await,
         }
@@ -164,6 +166,16 @@ fn secret_overrides(cli: &Cli) -> Result<Vec<(&'static str, ::config::Value)>, S
         if let Some(path) = &a.admin_token_file {
             from_file("serve.admin_token", "admin token", path)?;
         }
+    }
+    if let Some(Cmd::Top(a)) = &cli.command
+        && let Some(path) = &a.admin_token_file
+    {
+        from_file("top.admin_token", "admin token", path)?;
+    }
+    if let Some(Cmd::Load(a)) = &cli.command
+        && let Some(path) = &a.admin_token_file
+    {
+        from_file("top.admin_token", "admin token", path)?;
     }
     Ok(o)
 }

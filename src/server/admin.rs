@@ -5,10 +5,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::AppState;
+use super::hub::AdminList;
 
 fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
     let expected = format!("Bearer {}", state.admin_token);
@@ -34,17 +36,29 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response
     if !authorized(&state, &headers) {
         return unauthorized();
     }
-    // Only the copy is made under the hub's lock; the rest (sorting, times,
-    // JSON) runs on a blocking thread, so a listing of thousands delays
-    // neither a join nor another connection's heartbeat on this worker.
-    let listing = state.hub.listing();
-    match tokio::task::spawn_blocking(move || listing.to_json()).await {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+    // An unchanged server answers with the body it made for the last poll.
+    // Otherwise only the copy is made under the hub's lock; the rest
+    // (sorting, times, JSON) runs on a blocking thread, so a listing of
+    // thousands delays neither a join nor another connection's heartbeat
+    // on this worker.
+    let (listing, version) = match state.hub.listing_or_cached() {
+        AdminList::Unchanged(body) => return json_body(body),
+        AdminList::Changed { listing, version } => (listing, version),
+    };
+    match tokio::task::spawn_blocking(move || Bytes::from(listing.to_json())).await {
+        Ok(body) => {
+            state.hub.remember_listing(version, body.clone());
+            json_body(body)
+        }
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("listing failed: {e}"),
         ),
     }
+}
+
+fn json_body(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 pub async fn kick(

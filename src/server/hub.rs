@@ -44,6 +44,9 @@ struct State {
     /// Resume tokens of members who were removed or whose session ended.
     revoked: HashMap<String, (Revoked, Instant)>,
     next_conn: u64,
+    /// Bumped by every change that could show in a listing, so an unchanged
+    /// server answers a poll with the body it made last time.
+    version: u64,
 }
 
 /// Shared handle to the server state.
@@ -58,6 +61,22 @@ pub struct Hub {
     pub token_secret: Option<String>,
     /// What may be queued for one client before it is cut off.
     pub max_queued_bytes: usize,
+    /// The last admin list body and the state version it shows.
+    listed: Arc<Mutex<Option<(u64, bytes::Bytes)>>>,
+}
+
+/// The admin list, as [`Hub::listing_or_cached`] finds it.
+#[derive(Debug)]
+pub enum AdminList {
+    /// Nothing changed since this body was made.
+    Unchanged(bytes::Bytes),
+    /// The sessions changed since the last body: a copy to serialize.
+    Changed {
+        /// The copy, taken under the hub's lock.
+        listing: Listing,
+        /// The state version it shows, to [`Hub::remember_listing`] the body as.
+        version: u64,
+    },
 }
 
 /// The answer to a join.
@@ -109,17 +128,28 @@ impl Hub {
             resume_window,
             token_secret,
             max_queued_bytes: super::outbox::DEFAULT_MAX_QUEUED_BYTES,
+            listed: Arc::default(),
         }
     }
 
+    /// The state, to change it: whatever is done under this guard counts as
+    /// a change for the listing's cache (a no-op counted is a cache miss; a
+    /// change not counted would be a stale listing).
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        let mut st = self.look();
+        st.version = st.version.wrapping_add(1);
+        st
+    }
+
+    /// The state, to read it (or change what no listing shows).
+    fn look(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A new connection's queue: the sending side for the hub and the
     /// connection's reader, the receiving side for its writer.
     pub fn new_conn(&self) -> (Conn, Outbox) {
-        let mut st = self.lock();
+        let mut st = self.look();
         st.next_conn += 1;
         Conn::new(st.next_conn, self.max_queued_bytes)
     }
@@ -359,7 +389,8 @@ impl Hub {
     /// Drops a member's socket without a word, as a broken network would.
     /// The slot stays for the resume window. Returns false if not connected.
     pub fn drop_connection(&self, session: &str, user: &str) -> bool {
-        let st = self.lock();
+        // The socket goes later; its `disconnected` is the change.
+        let st = self.look();
         match st
             .rooms
             .get(session)
@@ -378,7 +409,40 @@ impl Hub {
     /// times, flags: cheap); sorting, formatting and serializing happen after
     /// it is released, so a listing of thousands holds up no join or leave.
     pub fn listing(&self) -> Listing {
-        let st = self.lock();
+        Self::copy(&self.look())
+    }
+
+    /// The admin list's last body if nothing changed since it was made (a
+    /// poll of an unchanged server costs no copy and no serializing), else
+    /// a fresh copy.
+    pub fn listing_or_cached(&self) -> AdminList {
+        let st = self.look();
+        let cached = self.listed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((version, body)) = cached.as_ref()
+            && *version == st.version
+        {
+            return AdminList::Unchanged(body.clone());
+        }
+        drop(cached);
+        AdminList::Changed {
+            listing: Self::copy(&st),
+            version: st.version,
+        }
+    }
+
+    /// Keeps `body`, made from the listing of `version`, for the next poll.
+    pub fn remember_listing(&self, version: u64, body: bytes::Bytes) {
+        let mut cached = self.listed.lock().unwrap_or_else(|p| p.into_inner());
+        // Two polls may race; the one of the later state wins.
+        if cached
+            .as_ref()
+            .is_none_or(|(v, _)| version.wrapping_sub(*v) as i64 > 0)
+        {
+            *cached = Some((version, body));
+        }
+    }
+
+    fn copy(st: &State) -> Listing {
         Listing {
             sessions: st
                 .rooms
@@ -565,5 +629,47 @@ mod tests {
         let typed: Vec<SessionInfo> = serde_json::from_value(body["sessions"].clone()).unwrap();
         assert_eq!(typed[1].participants[0].joined_at.len(), 24);
         assert_eq!(hub.sessions()[0].participants.len(), 2);
+    }
+
+    /// The body a poll gets, through the cache, as the admin API serves it.
+    fn polled(hub: &Hub) -> (bytes::Bytes, bool) {
+        match hub.listing_or_cached() {
+            AdminList::Unchanged(body) => (body, true),
+            AdminList::Changed { listing, version } => {
+                let body = bytes::Bytes::from(listing.to_json());
+                hub.remember_listing(version, body.clone());
+                (body, false)
+            }
+        }
+    }
+
+    #[test]
+    fn a_cached_listing_never_hides_a_change() {
+        let hub = Hub::new(Duration::from_secs(30), None);
+        let (a, _ao) = hub.new_conn();
+        hub.join(&a, "s", "alice", None, None);
+        let (first, cached) = polled(&hub);
+        assert!(!cached);
+        let (again, cached) = polled(&hub);
+        assert!(cached, "nothing changed: the same body");
+        assert_eq!(again, first);
+        // Connections that join nothing change nothing listed.
+        let (b, _bo) = hub.new_conn();
+        assert!(polled(&hub).1);
+        let fresh = |hub: &Hub| {
+            let (body, cached) = polled(hub);
+            assert!(!cached);
+            assert_eq!(body, bytes::Bytes::from(hub.listing().to_json()));
+            String::from_utf8(body.to_vec()).unwrap()
+        };
+        hub.join(&b, "s", "bob", None, None);
+        assert!(fresh(&hub).contains("bob"));
+        let generation = hub.disconnected(&b, "s", "bob").unwrap();
+        assert!(fresh(&hub).contains(r#""user":"bob","joined_at""#));
+        assert!(!hub.listing().into_sessions()[0].participants[1].connected);
+        hub.expire("s", "bob", generation);
+        assert!(!fresh(&hub).contains("bob"));
+        assert!(hub.kick("s", "alice"));
+        assert_eq!(fresh(&hub), r#"{"sessions":[]}"#);
     }
 }
