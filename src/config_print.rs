@@ -12,7 +12,7 @@ use crate::config::{self, Config, Loaded};
 pub const DEFAULT_FILE: &str = include_str!("../config.example.toml");
 
 /// Keys whose values are credentials: never printed, only whether one is set.
-pub const SECRET_KEYS: [&str; 7] = [
+pub const SECRET_KEYS: [&str; 9] = [
     "session.token",
     "janus.pin",
     "janus.api_secret",
@@ -20,6 +20,8 @@ pub const SECRET_KEYS: [&str; 7] = [
     "janus.admin_key",
     "serve.admin_token",
     "serve.token_secret",
+    "top.admin_token",
+    "top.janus_admin_secret",
 ];
 
 /// Where a value at its default "came from".
@@ -134,6 +136,8 @@ pub fn without_secrets(config: &Config) -> Config {
         &mut c.janus.admin_key,
         &mut c.serve.admin_token,
         &mut c.serve.token_secret,
+        &mut c.top.admin_token,
+        &mut c.top.janus_admin_secret,
     ] {
         s.clear();
     }

@@ -660,7 +660,13 @@ async fn a_janus_session_timeout_is_a_loss_and_we_rejoin() {
     ) {
         (Some(EventKind::Error { message }), Some(EventKind::ConnectionLost { reason, .. })) => {
             assert!(message.contains("session timeout"), "{message}");
-            assert!(reason.contains("timed our session out"), "{reason}");
+            // Janus ends a timed-out session by detaching its handles too,
+            // and under load the `detached` can reach us before the `timeout`.
+            assert!(
+                reason.contains("timed our session out")
+                    || reason.contains("detached our plugin handle"),
+                "{reason}"
+            );
         }
         other => panic!("{other:?}"),
     }
