@@ -209,6 +209,7 @@ pub struct TopModel {
     pub joining: Option<String>,
     snapshot: Snapshot,
     rows: Vec<Row>,
+    described: bool,
     /// Rows on screen (filtered, sorted), as indices into `rows`.
     visible: Vec<usize>,
     /// The session under the cursor, kept across re-sorts and polls.
@@ -248,6 +249,7 @@ impl TopModel {
             joining: None,
             snapshot: Snapshot::default(),
             rows: Vec::new(),
+            described: false,
             visible: Vec::new(),
             selected: None,
             cursor: Cursor::default(),
@@ -271,6 +273,11 @@ impl TopModel {
     /// The rows on screen, in order.
     pub fn visible(&self) -> impl ExactSizeIterator<Item = &Row> {
         self.visible.iter().map(|&i| &self.rows[i])
+    }
+
+    /// Whether any session has a description (Janus), so the column shows.
+    pub fn described(&self) -> bool {
+        self.described
     }
 
     /// The session under the cursor.
@@ -433,6 +440,7 @@ impl TopModel {
         self.snapshot = snap;
         self.churn.expire(self.now);
         self.rows = table::rows(&self.snapshot, &self.churn.counts);
+        self.described = self.rows.iter().any(|r| r.description.is_some());
         self.refresh_visible();
         self.refresh_members();
         true
