@@ -205,8 +205,6 @@ pub struct TopModel {
     pub health: Health,
     /// The last good poll: when, on the app's clock and the wall, and how long it took.
     pub last_good: Option<(Instant, SystemTime, Duration)>,
-    /// The dashboard to be opened on this session, once the app has done so.
-    pub joining: Option<String>,
     snapshot: Snapshot,
     rows: Vec<Row>,
     described: bool,
@@ -246,7 +244,6 @@ impl TopModel {
             editing: false,
             health: Health::Waiting,
             last_good: None,
-            joining: None,
             snapshot: Snapshot::default(),
             rows: Vec::new(),
             described: false,
@@ -541,7 +538,6 @@ impl TopModel {
                 };
                 match target {
                     Some(session) => {
-                        self.joining = Some(session.clone());
                         u.effects.push(Effect::Join(session));
                     }
                     None => {
@@ -719,7 +715,6 @@ pub fn update(m: &mut TopModel, msg: Msg) -> Update {
             }
         }
         Msg::Returned { session, outcome } => {
-            m.joining = None;
             m.say(
                 Meaning::Muted,
                 format!("back from session {}: {outcome}", clean(&session)),

@@ -239,7 +239,7 @@ fn sessions(m: &TopModel, frame: &mut Frame, area: Rect) {
     };
     title.push(Span::styled(count, t.style(Meaning::Muted)));
     title.push(Span::styled(
-        "joins, leaves: last minute ",
+        "· joins and leaves: the last minute ",
         t.style(Meaning::Muted),
     ));
     let block = panel(t, title);
