@@ -246,6 +246,7 @@ fn status_event(i: u64) -> SessionEvent {
     let kind = if i.is_multiple_of(2) {
         EventKind::ConnectionLost {
             reason: "heartbeat unanswered for 2500 ms".to_owned(),
+            injected: false,
         }
     } else {
         EventKind::ConnectionRestored {

@@ -66,7 +66,7 @@ use calltop::settings::SessionSettings;
 use calltop::{BackendKind, CallSession};
 use janus_support::{Janus, JanusOptions as ServerOptions, JanusPeer};
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde_json::json;
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
@@ -436,7 +436,7 @@ async fn measure_stalls(
         // thread running again.
         let thawed_at = Instant::now();
         janus.thaw();
-        let EventKind::ConnectionLost { reason } = &lost.kind else {
+        let EventKind::ConnectionLost { reason, .. } = &lost.kind else {
             unreachable!()
         };
         if !reason.contains("heartbeat") {

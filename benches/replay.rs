@@ -71,7 +71,7 @@ use calltop::ui::model::{CallInfo, Effect, Model, Msg, update};
 use calltop::ui::replay::{self, Control, Playback, Player, Replay};
 use calltop::ui::theme::Theme;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::runtime::Runtime;
@@ -290,6 +290,7 @@ fn generate(path: &Path, n: usize, seed: u64) -> Result<Generated, String> {
                 offset,
                 EventKind::ConnectionLost {
                     reason: "heartbeat unanswered for 2500 ms".into(),
+                    injected: false,
                 },
             )?;
             push(

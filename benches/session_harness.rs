@@ -45,7 +45,7 @@ use calltop::event::{EventKind, SessionEvent};
 use calltop::server::{self, ServerConfig};
 use calltop::settings::SessionSettings;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
 
@@ -289,7 +289,7 @@ async fn measure_stalls(
         proxy.set_mode(Mode::Blackhole);
         let (lost, _) = ev.wait("connection_lost").await?;
         let lost_at = ev.at(&lost);
-        let EventKind::ConnectionLost { reason } = &lost.kind else {
+        let EventKind::ConnectionLost { reason, .. } = &lost.kind else {
             unreachable!()
         };
         if !reason.contains("heartbeat") {

@@ -36,8 +36,24 @@ pub enum Cmd {
     Replay(ReplayArgs),
     /// Mint a join token for `calltop serve --token-secret` (printed on stdout).
     Token(TokenArgs),
+    /// Print the configuration in force, each value with where it was set
+    /// (default, config file, CALLTOP_* variable or flag); secrets are not shown.
+    Config(Box<ConfigArgs>),
     /// Every session on a server, live: sort, filter, open one, join it.
     Top(TopArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Print a default config file instead: every key, commented, at its default.
+    #[arg(long, conflicts_with = "path")]
+    pub default: bool,
+    /// Print the path of the config file calltop would read instead.
+    #[arg(long)]
+    pub path: bool,
+    /// The dashboard's flags, to see what they would change.
+    #[command(flatten)]
+    pub session: SessionArgs,
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +148,13 @@ impl Cli {
     /// exit statuses.
     pub fn parse_args() -> Cli {
         let cmd = <Cli as clap::CommandFactory>::command().after_long_help(help_footer());
+        // clap's own help and errors follow --color too (NO_COLOR and
+        // CLICOLOR_FORCE it reads itself); it speaks before any config is read.
+        let cmd = match color_flag(std::env::args_os().skip(1)) {
+            Some("always") => cmd.color(clap::ColorChoice::Always),
+            Some("never") => cmd.color(clap::ColorChoice::Never),
+            _ => cmd,
+        };
         let matches = cmd.get_matches();
         <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
     }
@@ -182,6 +205,16 @@ pub struct SessionArgs {
     /// Config file (default: the user's config directory).
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
+    /// Colour: auto (on a terminal unless NO_COLOR is set; CLICOLOR_FORCE
+    /// forces it into pipes and files), always, or never (the dashboard's
+    /// no-colour palette too). Sets `[ui].color`.
+    #[arg(long, value_name = "WHEN", global = true, value_parser = ["auto", "always", "never"])]
+    pub color: Option<String>,
+    /// Write diagnostics (tracing; RUST_LOG filters them) to FILE, appending:
+    /// while the dashboard runs they also reach its log; in headless mode
+    /// and `serve` they go there instead of stderr.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub log_file: Option<PathBuf>,
     /// No UI: NDJSON events on stdout, commands on stdin.
     #[arg(long)]
     pub headless: bool,
@@ -197,6 +230,31 @@ pub struct SessionArgs {
     /// With --record: replace FILE if it exists.
     #[arg(long, requires = "record")]
     pub force: bool,
+    /// Refuse fault injection (the fault keys and `fault …` on stdin), for
+    /// watching production (config: faults.enabled = false).
+    #[arg(long)]
+    pub no_faults: bool,
+    /// Headless: stop at the first contract violation, leaving the session,
+    /// with exit status 9.
+    #[arg(long, requires = "headless")]
+    pub strict: bool,
+}
+
+impl SessionArgs {
+    /// The first flag given that is about a run, not a setting (`calltop
+    /// config` refuses them rather than ignore them).
+    pub fn not_a_setting(&self) -> Option<&'static str> {
+        [
+            ("--headless", self.headless),
+            ("--stay", self.stay),
+            ("--verbose", self.verbose),
+            ("--record", self.record.is_some()),
+            ("--force", self.force),
+            ("--strict", self.strict),
+        ]
+        .into_iter()
+        .find_map(|(flag, given)| given.then_some(flag))
+    }
 }
 
 /// Options of `--backend janus` (the `[janus]` config section).
@@ -252,9 +310,17 @@ pub struct ServeArgs {
 }
 
 impl Cli {
+    /// The session flags in force: `calltop config` takes its own copy.
+    pub fn session_args(&self) -> &SessionArgs {
+        match &self.command {
+            Some(Cmd::Config(a)) => &a.session,
+            _ => &self.session,
+        }
+    }
+
     /// Flags as config overrides, so they take precedence over everything.
     pub fn overrides(&self) -> Vec<(&'static str, config::Value)> {
-        let s = &self.session;
+        let s = self.session_args();
         let mut o: Vec<(&'static str, config::Value)> = Vec::new();
         let mut put = |k: &'static str, v: Option<config::Value>| {
             if let Some(v) = v {
@@ -267,6 +333,8 @@ impl Cli {
         put("session.token", s.token.clone().map(Into::into));
         put("session.backend", s.backend.map(|b| b.as_str().into()));
         put("session.idle_timeout_secs", s.idle_timeout.map(Into::into));
+        put("faults.enabled", s.no_faults.then_some(false.into()));
+        put("ui.color", s.color.clone().map(Into::into));
         let j = &s.janus;
         put("janus.pin", j.pin.clone().map(Into::into));
         put("janus.api_secret", j.api_secret.clone().map(Into::into));
@@ -295,6 +363,31 @@ impl Cli {
     }
 }
 
+/// The value of the last `--color WHEN` or `--color=WHEN` among `args`.
+fn color_flag(args: impl Iterator<Item = std::ffi::OsString>) -> Option<&'static str> {
+    let mut found = None;
+    let mut next_is_value = false;
+    for arg in args {
+        let Some(arg) = arg.to_str() else { continue };
+        let value = if std::mem::take(&mut next_is_value) {
+            Some(arg)
+        } else if arg == "--color" {
+            next_is_value = true;
+            None
+        } else {
+            arg.strip_prefix("--color=")
+        };
+        if let Some(v) = value {
+            found = ["auto", "always", "never"].into_iter().find(|w| *w == v);
+        }
+        // Past `--`, nothing is a flag.
+        if arg == "--" {
+            break;
+        }
+    }
+    found
+}
+
 fn help_footer() -> String {
     let config = match crate::config::default_path() {
         Some(p) if p.is_file() => format!("{} (found)", p.display()),
@@ -309,10 +402,12 @@ fn help_footer() -> String {
         "Environment:
   CALLTOP_<SECTION>__<KEY>  any config key, e.g. CALLTOP_SESSION__SERVER=ws://host:7878/ws,
                             CALLTOP_JANUS__API_SECRET=... (keeps secrets out of `ps`)
-  NO_COLOR                  no colour in the dashboard
+  NO_COLOR                  no colour (unless --color always)
+  CLICOLOR_FORCE            colour on stderr even when it is not a terminal (NO_COLOR wins)
   RUST_LOG                  diagnostics filter, e.g. calltop=debug
 
-Config file: {config}; --config FILE reads another.
+Config file: {config}; --config FILE reads another
+(`calltop config --default` prints one to start from).
 Precedence: defaults < config file < CALLTOP_* < flags.
 
 Examples:
@@ -324,9 +419,12 @@ Examples:
   calltop replay call.ndjson                     the recorded call in the dashboard
   calltop replay --headless call.ndjson          its joins, losses and verdict
   calltop serve --listen 127.0.0.1:7878
+  calltop config                                 the settings in force, and where each was set
+  calltop --log-file calltop.log                 the dashboard, diagnostics into calltop.log
   calltop top --server ws://127.0.0.1:7878/ws --admin-token-file token.txt   every session
 
 Exit statuses:
-{statuses}"
+{statuses}  101  calltop crashed: a bug (it says where its crash report went)
+"
     )
 }

@@ -66,6 +66,8 @@ pub struct Config {
     pub serve: ServeSection,
     pub ui: UiSection,
     pub keys: KeysSection,
+    pub faults: FaultsSection,
+    pub theme: ThemeSection,
     pub top: TopSection,
 }
 
@@ -145,7 +147,8 @@ pub struct ServeSection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ColorMode {
-    /// Colour unless NO_COLOR is set.
+    /// Colour on a terminal unless NO_COLOR is set; elsewhere (a pipe, a
+    /// file) only with CLICOLOR_FORCE. See `crate::color`.
     Auto,
     Always,
     Never,
@@ -203,14 +206,82 @@ impl Default for TopSection {
     }
 }
 
+/// The dashboard's palette: a built-in theme, and a colour per meaning
+/// over it (empty: the theme's own). See `crate::ui::theme`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThemeSection {
+    pub name: ThemeName,
+    pub text: String,
+    pub ok: String,
+    pub warn: String,
+    pub error: String,
+    pub muted: String,
+    pub accent: String,
+}
+
+/// The built-in themes (`[theme] name`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThemeName {
+    /// For dark terminal backgrounds.
+    #[default]
+    Dark,
+    /// For light terminal backgrounds.
+    Light,
+    /// No colour: text attributes only, as with `color = "never"`.
+    None,
+}
+
+impl ThemeName {
+    pub const ALL: [ThemeName; 3] = [ThemeName::Dark, ThemeName::Light, ThemeName::None];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThemeName::Dark => "dark",
+            ThemeName::Light => "light",
+            ThemeName::None => "none",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeysSection {
     pub leave: String,
     pub join: String,
     pub reconnect: String,
+    pub settings: String,
     pub help: String,
     pub quit: String,
+    pub fault_drop: String,
+    pub fault_stall: String,
+    pub fault_forget_resume: String,
+    pub fault_refuse: String,
+    pub fault_idle: String,
+}
+
+/// Fault injection (docs/EVENTS.md, "Fault injection"): whether it is
+/// allowed at all, and what the dashboard's fault keys inject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultsSection {
+    pub enabled: bool,
+    pub stall_ms: u64,
+    pub refuse_attempts: u32,
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for FaultsSection {
+    fn default() -> Self {
+        use crate::engine::Fault;
+        FaultsSection {
+            enabled: true,
+            stall_ms: Fault::DEFAULT_STALL.as_millis() as u64,
+            refuse_attempts: Fault::DEFAULT_REFUSE,
+            idle_timeout_secs: Fault::DEFAULT_IDLE.as_secs(),
+        }
+    }
 }
 
 impl Default for SessionSection {
@@ -283,12 +354,19 @@ impl Default for UiSection {
 
 impl Default for KeysSection {
     fn default() -> Self {
+        let key = KeysSection::default_for;
         KeysSection {
-            leave: "l".into(),
-            join: "j".into(),
-            reconnect: "r".into(),
-            help: "?".into(),
-            quit: "q".into(),
+            leave: key("keys.leave"),
+            join: key("keys.join"),
+            reconnect: key("keys.reconnect"),
+            settings: key("keys.settings"),
+            help: key("keys.help"),
+            quit: key("keys.quit"),
+            fault_drop: key("keys.fault_drop"),
+            fault_stall: key("keys.fault_stall"),
+            fault_forget_resume: key("keys.fault_forget_resume"),
+            fault_refuse: key("keys.fault_refuse"),
+            fault_idle: key("keys.fault_idle"),
         }
     }
 }
@@ -428,6 +506,7 @@ impl Config {
         let mut b = SessionSettings::builder(server, self.session.session.clone(), self.user())
             .backend(self.session.backend)
             .idle_timeout(Duration::from_secs(self.session.idle_timeout_secs))
+            .faults(self.faults.enabled)
             .heartbeat_interval(ms(c.heartbeat_interval_ms))
             .heartbeat_timeout(ms(c.heartbeat_timeout_ms))
             .connect_timeout(ms(c.connect_timeout_ms))
@@ -476,7 +555,8 @@ impl Config {
         self.session_settings(server)?;
         self.server_config()?;
         // The dashboard's rule, so headless mode refuses what the dashboard refuses.
-        crate::ui::keys::Keymap::from_config(&self.keys)?;
+        crate::ui::keys::Keymap::from_config(&self.keys)?.with_faults(&self.faults)?;
+        crate::ui::theme::Theme::from_section(&self.theme)?;
         if !(1..=MAX_LOG_CAPACITY).contains(&self.ui.log_capacity) {
             return Err(SettingsError::new(
                 "ui.log_capacity",
@@ -682,6 +762,7 @@ fn choices(key: &str) -> Option<Vec<&'static str>> {
                 .collect(),
         ),
         "ui.color" => Some(ColorMode::ALL.iter().map(|c| c.as_str()).collect()),
+        "theme.name" => Some(ThemeName::ALL.iter().map(|t| t.as_str()).collect()),
         _ => None,
     }
 }
@@ -904,6 +985,7 @@ mod tests {
         for (key, var) in [
             ("session.backend", "CALLTOP_SESSION__BACKEND"),
             ("ui.color", "CALLTOP_UI__COLOR"),
+            ("theme.name", "CALLTOP_THEME__NAME"),
         ] {
             for word in choices(key).unwrap() {
                 Config::load(Sources {
@@ -915,6 +997,9 @@ mod tests {
         }
         for c in ColorMode::ALL {
             assert_eq!(toml::Value::try_from(c).unwrap().as_str(), Some(c.as_str()));
+        }
+        for t in ThemeName::ALL {
+            assert_eq!(toml::Value::try_from(t).unwrap().as_str(), Some(t.as_str()));
         }
     }
 

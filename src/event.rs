@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Command, CommandError};
+use crate::engine::{Command, CommandError, Fault, Violation};
 
 /// Why we are out of the session after `session_left`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -92,8 +92,12 @@ pub enum EventKind {
         #[serde(rename = "idle_timeout_s", with = "secs")]
         idle_timeout: Duration,
     },
+    /// `injected`: caused by a fault injected on purpose (`fault_injected`
+    /// came first), not by the network or the server.
     ConnectionLost {
         reason: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        injected: bool,
     },
     ConnectionRestored {
         resumed: bool,
@@ -172,6 +176,23 @@ pub enum EventKind {
     RunStarted {
         run: RunInfo,
     },
+    /// A failure provoked on purpose (a key, `fault …` on stdin, the
+    /// library's [`Command::Fault`]); what follows from it is no outage.
+    FaultInjected {
+        #[serde(flatten)]
+        fault: Fault,
+    },
+    /// A fault that lasts is over: a stall's time is up (or its connection
+    /// went), the refused attempts are used up.
+    FaultEnded {
+        #[serde(flatten)]
+        fault: Fault,
+    },
+    /// The stream broke an ordering rule of the contract (see
+    /// [`crate::engine::ContractChecker`]): a bug in calltop, its backend or
+    /// the tool that wrote the stream. Reported after the event that broke
+    /// it; nothing is changed or dropped.
+    ContractViolation(Violation),
 }
 
 /// Which run a stream of events is of, with the settings in force (see
@@ -224,6 +245,9 @@ impl EventKind {
             EventKind::Leaving { .. } => "leaving",
             EventKind::CommandRefused { .. } => "command_refused",
             EventKind::RunStarted { .. } => "run_started",
+            EventKind::FaultInjected { .. } => "fault_injected",
+            EventKind::FaultEnded { .. } => "fault_ended",
+            EventKind::ContractViolation(_) => "contract_violation",
         }
     }
 
@@ -309,6 +333,12 @@ impl EventKind {
                 timeout: secs(timeout),
             },
             EventKind::Heartbeat { rtt } => EventKind::Heartbeat { rtt: us(rtt) },
+            EventKind::FaultInjected { fault } => EventKind::FaultInjected {
+                fault: fault.quantized(),
+            },
+            EventKind::FaultEnded { fault } => EventKind::FaultEnded {
+                fault: fault.quantized(),
+            },
             other => other,
         }
     }
@@ -568,7 +598,7 @@ mod opt_rfc3339 {
     }
 }
 
-mod ms {
+pub(crate) mod ms {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
@@ -613,7 +643,7 @@ mod us {
     }
 }
 
-mod secs {
+pub(crate) mod secs {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
@@ -644,13 +674,20 @@ mod offset_ms {
     }
 }
 
-mod opt_offset_ms {
+pub(crate) mod opt_offset_ms {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer};
 
     /// Offsets beyond this are not from a run (about 285 years).
     const MAX_MS: f64 = 9.0e12;
+
+    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::offset_ms::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         match <Option<f64>>::deserialize(d)? {
@@ -790,6 +827,7 @@ mod tests {
             },
             EventKind::ConnectionLost {
                 reason: "heartbeat \"unanswered\"".into(),
+                injected: false,
             },
             EventKind::ConnectionRestored {
                 resumed: false,

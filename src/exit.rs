@@ -19,18 +19,22 @@ pub enum Exit {
     RemovedOrEnded = 4,
     /// The connection is gone for good.
     ConnectionClosed = 5,
-    /// `replay --headless`: the events break the contract's ordering rules.
+    /// The events broke the contract's ordering rules: `replay --headless`
+    /// on such a recording, or a headless run that would have exited 0.
     Violations = 6,
     /// `replay --headless`: the recording is damaged; read up to the damage.
     Damaged = 7,
     /// Headless: stdout was closed (or could not be written) before every
     /// line was out; calltop left the session first.
     OutputClosed = 8,
+    /// Headless `--strict`: stopped at the first contract violation
+    /// (calltop left the session first).
+    Strict = 9,
 }
 
 impl Exit {
     /// Every status, in order.
-    pub const ALL: [Exit; 9] = [
+    pub const ALL: [Exit; 10] = [
         Exit::Ok,
         Exit::Internal,
         Exit::Usage,
@@ -40,6 +44,7 @@ impl Exit {
         Exit::Violations,
         Exit::Damaged,
         Exit::OutputClosed,
+        Exit::Strict,
     ];
 
     /// What the status means, in the words `--help` uses.
@@ -55,10 +60,15 @@ impl Exit {
             Exit::ConnectionClosed => {
                 "connection closed for good (retries spent, or a refusal retrying cannot fix)"
             }
-            Exit::Violations => "replay: the recorded events break the contract's ordering rules",
+            Exit::Violations => {
+                "the events broke the contract's ordering rules (replay --headless; headless: a run that would have exited 0)"
+            }
             Exit::Damaged => "replay: the recording is damaged (read up to the damage)",
             Exit::OutputClosed => {
                 "headless: stdout was closed before every line was written (we left the session)"
+            }
+            Exit::Strict => {
+                "headless --strict: stopped at the first contract violation (we left the session)"
             }
         }
     }

@@ -10,6 +10,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::engine::Fault;
 use crate::event::EventKind;
 use crate::exit::Exit;
 use crate::session::{CallSession, SUBSCRIBER_CAPACITY};
@@ -20,17 +21,25 @@ enum Line {
     Leave,
     Join,
     Reconnect,
+    Fault(Fault),
     Quit,
 }
 
 fn parse(line: &str) -> Result<Line, String> {
-    match line.trim() {
+    let line = line.trim();
+    if let Some(words) = line
+        .strip_prefix("fault")
+        .filter(|w| w.is_empty() || w.starts_with(' '))
+    {
+        return Fault::parse(words).map(Line::Fault);
+    }
+    match line {
         "leave" => Ok(Line::Leave),
         "join" => Ok(Line::Join),
         "reconnect" => Ok(Line::Reconnect),
         "quit" => Ok(Line::Quit),
         other => Err(format!(
-            "unknown command {other:?}: expected leave, join, reconnect or quit"
+            "unknown command {other:?}: expected leave, join, reconnect, fault … or quit"
         )),
     }
 }
@@ -40,6 +49,8 @@ fn parse(line: &str) -> Result<Line, String> {
 pub struct Options {
     pub stay: bool,
     pub verbose: bool,
+    /// Stop at the first contract violation ([`Exit::Strict`]).
+    pub strict: bool,
 }
 
 /// After a signal, how long the final lines may take to go out while the
@@ -95,6 +106,7 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
     // Once we are stopping: the status the run ends with when the leave is done.
     let mut stopping: Option<Exit> = None;
     let mut signalled = false;
+    let mut violations = 0usize;
     let status = loop {
         tokio::select! {
             ev = events.recv() => {
@@ -103,6 +115,15 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
                     EventKind::Connecting { .. } => in_session = true,
                     EventKind::CommandRefused { command, reason } => {
                         refused(*command, reason, stopping.is_some())
+                    }
+                    EventKind::ContractViolation(v) => {
+                        violations += 1;
+                        note(&v.to_string());
+                        if opts.strict && stopping.is_none() {
+                            note("--strict: leaving the session at the first violation");
+                            stopping = Some(Exit::Strict);
+                            leave_if(&send, in_session);
+                        }
                     }
                     _ => {}
                 }
@@ -130,6 +151,7 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
                     Line::Leave => Command::Leave,
                     Line::Join => Command::Join,
                     Line::Reconnect => Command::ReconnectNow,
+                    Line::Fault(f) => Command::Fault(f),
                 };
                 if !send(cmd) {
                     break Exit::Internal;
@@ -153,7 +175,30 @@ pub async fn run(session: CallSession, opts: Options) -> std::io::Result<Exit> {
             break status;
         }
     };
+    let (status, said) = with_violations(status, violations);
+    if let Some(said) = said {
+        note(&said);
+    }
     Ok(out.finish(status, &mut signals, signalled).await)
+}
+
+/// A run that broke the contract did not go well, however it ended: a
+/// status that says all went well becomes [`Exit::Violations`]; one that
+/// says how the session ended stays, and stderr says the rest.
+fn with_violations(status: Exit, violations: usize) -> (Exit, Option<String>) {
+    match (status, violations) {
+        (_, 0) => (status, None),
+        (Exit::Ok, n) => (
+            Exit::Violations,
+            Some(format!(
+                "{n} contract violation(s) in this run: exit status 6"
+            )),
+        ),
+        (other, n) => (
+            other,
+            Some(format!("{n} contract violation(s) in this run")),
+        ),
+    }
 }
 
 /// NDJSON lines on stdout, written by a thread of their own: a reader that
@@ -323,10 +368,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn violations_turn_a_clean_exit_into_status_6_and_leave_the_others() {
+        assert_eq!(with_violations(Exit::Ok, 0), (Exit::Ok, None));
+        assert_eq!(with_violations(Exit::Ok, 2).0, Exit::Violations);
+        let (status, said) = with_violations(Exit::TimedOut, 1);
+        assert_eq!(status, Exit::TimedOut);
+        assert!(said.unwrap().contains("1 contract violation"));
+        assert_eq!(with_violations(Exit::Strict, 1).0, Exit::Strict);
+    }
+
+    #[test]
     fn stdin_commands_parse_and_unknown_ones_say_what_is_expected() {
         assert_eq!(parse(" leave \n"), Ok(Line::Leave));
         assert_eq!(parse("quit"), Ok(Line::Quit));
         let e = parse("exit").unwrap_err();
-        assert!(e.contains("expected leave, join, reconnect or quit"), "{e}");
+        assert!(
+            e.contains("expected leave, join, reconnect, fault … or quit"),
+            "{e}"
+        );
+        assert_eq!(parse("fault drop"), Ok(Line::Fault(Fault::Drop)));
+        assert_eq!(
+            parse(" fault refuse 4 "),
+            Ok(Line::Fault(Fault::Refuse { attempts: 4 }))
+        );
+        assert!(parse("fault").unwrap_err().contains("fault stall [SECS]"));
+        assert!(parse("faulty").unwrap_err().contains("unknown command"));
+        assert!(parse("fault stall x").unwrap_err().contains("seconds"));
     }
 }

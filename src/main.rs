@@ -16,6 +16,7 @@ use calltop::server;
 use calltop::{CallSession, headless};
 
 fn main() -> ExitCode {
+    calltop::crash::install();
     let cli = Cli::parse_args();
     // Neither needs a configuration (nor should a broken one stop them).
     match &cli.command {
@@ -35,9 +36,25 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
+    // Neither reads the configuration, so a broken one cannot stop them.
+    if let Some(Cmd::Config(args)) = &cli.command {
+        if args.default {
+            return print(calltop::config_print::DEFAULT_FILE.as_bytes());
+        }
+        if args.path {
+            return print_config_path(args.session.config.as_deref());
+        }
+        if let Some(flag) = args.session.not_a_setting() {
+            say(format_args!(
+                "config: {flag} does not change the configuration; `calltop config` shows the settings only"
+            ));
+            return Exit::Usage.into();
+        }
+    }
+    let file = cli.session_args().config.as_deref();
     let loaded = match Config::load_with_warnings(Sources {
-        file: cli.session.config.as_deref(),
-        optional_file: if cli.session.config.is_none() {
+        file,
+        optional_file: if file.is_none() {
             config::default_path()
         } else {
             None
@@ -60,6 +77,23 @@ fn main() -> ExitCode {
     for w in &loaded.warnings {
         say(format_args!("warning: {w}"));
     }
+    if let Some(Cmd::Config(_)) = &cli.command {
+        let shown = match calltop::config_print::effective(&loaded, file) {
+            Ok(text) => print(text.as_bytes()),
+            Err(e) => {
+                say(format_args!(
+                    "config: cannot write the configuration as TOML: {e}"
+                ));
+                return Exit::Internal.into();
+            }
+        };
+        // What a run would refuse, said after the values, which show where it was set.
+        if let Err(e) = loaded.config.check() {
+            say(loaded.explain(&e));
+            return Exit::Usage.into();
+        }
+        return shown;
+    }
     // The whole configuration, checked the same way for the dashboard and
     // headless mode, before anything starts.
     if cli.command.is_none()
@@ -69,6 +103,12 @@ fn main() -> ExitCode {
         return Exit::Usage.into();
     }
     let config = loaded.config;
+    if let Some(path) = &cli.session_args().log_file
+        && let Err(e) = calltop::diagnostics::open_file(path)
+    {
+        say(e);
+        return Exit::Usage.into();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -83,7 +123,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Some(Cmd::Serve(_)) => serve(&config).await,
-            Some(Cmd::Completions { .. } | Cmd::Man | Cmd::Token(_)) => {
+            Some(Cmd::Completions { .. } | Cmd::Man | Cmd::Token(_) | Cmd::Config(_)) => {
                 unreachable!("handled before the runtime")
             }
             Some(Cmd::Replay(args)) => calltop::ui::replay::run(config, &args.file).await,
@@ -115,7 +155,7 @@ fn secret_overrides(cli: &Cli) -> Result<Vec<(&'static str, ::config::Value)>, S
         ));
         Ok::<(), String>(())
     };
-    if let Some(path) = &cli.session.token_file {
+    if let Some(path) = &cli.session_args().token_file {
         from_file("session.token", "join token", path)?;
     }
     if let Some(Cmd::Serve(a)) = &cli.command {
@@ -132,6 +172,21 @@ fn secret_overrides(cli: &Cli) -> Result<Vec<(&'static str, ::config::Value)>, S
         from_file("top.admin_token", "admin token", path)?;
     }
     Ok(o)
+}
+
+/// `calltop config --path`: the file `calltop` would read, whether or not it is there.
+fn print_config_path(given: Option<&std::path::Path>) -> ExitCode {
+    let Some(path) = given.map(ToOwned::to_owned).or_else(config::default_path) else {
+        say("config: no home directory, so no default config file; give --config FILE");
+        return Exit::Usage.into();
+    };
+    if !path.exists() {
+        say(format_args!(
+            "config: {} is not there: defaults apply (`calltop config --default` prints a file to start from)",
+            path.display()
+        ));
+    }
+    print(format!("{}\n", path.display()).as_bytes())
 }
 
 /// `calltop token`: prints a join token for `serve --token-secret`.
@@ -198,21 +253,12 @@ fn say(message: impl std::fmt::Display) {
     let _ = writeln!(std::io::stderr(), "calltop: {message}");
 }
 
-fn stderr_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // Colour codes only for a person at a terminal, never into a log file or pipe.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        // Its own report of a failed write is an `eprintln!`: a panic on a closed stderr.
-        .log_internal_errors(false)
-        .try_init();
+fn stderr_logging(default: &str, config: &Config) {
+    calltop::diagnostics::to_stderr(default, calltop::color::for_stderr(config.ui.color));
 }
 
 async fn serve(config: &Config) -> anyhow::Result<Exit> {
-    stderr_logging("calltop=info");
+    stderr_logging("calltop=info", config);
     let server_config = match config.server_config() {
         Ok(c) => c,
         Err(e) => {
@@ -257,7 +303,7 @@ async fn serve(config: &Config) -> anyhow::Result<Exit> {
 }
 
 async fn run_headless(config: &Config, cli: &Cli) -> anyhow::Result<Exit> {
-    stderr_logging("warn");
+    stderr_logging("warn", config);
     let (settings, embedded) = calltop::demo::target(config).await?;
     if let Some(e) = &embedded {
         say(format_args!(
@@ -283,6 +329,7 @@ async fn run_headless(config: &Config, cli: &Cli) -> anyhow::Result<Exit> {
         headless::Options {
             stay: cli.session.stay,
             verbose: cli.session.verbose,
+            strict: cli.session.strict,
         },
     )
     .await?;

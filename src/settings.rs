@@ -102,53 +102,16 @@ pub struct SessionSettings {
     pub max_participants: usize,
     /// Used by the Janus backend only.
     pub janus: JanusOptions,
+    /// Whether [`crate::Command::Fault`] is carried out (off: refused with
+    /// `faults_disabled`, for people who watch production).
+    pub faults: bool,
 }
 
 impl SessionSettings {
     /// The settings in force, as JSON for a recording's first line and the
-    /// settings panel: durations in milliseconds, the reconnect schedule
-    /// spelled out, and which secrets were given but never their values.
+    /// settings panel (see [`InForce`]).
     pub fn describe(&self) -> serde_json::Value {
-        let ms = |d: Duration| d.as_millis() as u64;
-        let r = &self.reconnect;
-        let j = &self.janus;
-        let mut secrets = Vec::new();
-        for (name, given) in [
-            ("token", self.token.is_some()),
-            ("janus.pin", j.pin.is_some()),
-            ("janus.api_secret", j.api_secret.is_some()),
-            ("janus.room_secret", j.room_secret.is_some()),
-            ("janus.admin_key", j.admin_key.is_some()),
-        ] {
-            if given {
-                secrets.push(name);
-            }
-        }
-        serde_json::json!({
-            "idle_timeout_ms": ms(self.idle_timeout),
-            "heartbeat_interval_ms": ms(self.heartbeat_interval),
-            "heartbeat_timeout_ms": ms(self.heartbeat_timeout),
-            "connect_timeout_ms": ms(self.connect_timeout),
-            "leave_timeout_ms": ms(self.leave_timeout),
-            "max_frame_bytes": self.max_frame_bytes,
-            "max_participants": self.max_participants,
-            "reconnect": {
-                "initial_delay_ms": ms(r.initial_delay),
-                "max_delay_ms": ms(r.max_delay),
-                "multiplier": r.multiplier,
-                "max_attempts": r.max_attempts,
-                "jitter": r.jitter,
-                "nominal_delays_ms": (1..=r.max_attempts.min(64))
-                    .map(|a| ms(r.nominal_delay(a)))
-                    .collect::<Vec<_>>(),
-                "worst_case_budget_ms": ms(r.worst_case_budget()),
-            },
-            "janus": {
-                "create_room": j.create_room,
-                "participant_id": j.participant_id,
-            },
-            "secrets_given": secrets,
-        })
+        serde_json::to_value(InForce::of(self)).expect("plain data always serializes")
     }
 
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -179,13 +142,112 @@ impl SessionSettings {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             max_participants: Self::DEFAULT_MAX_PARTICIPANTS,
             janus: JanusOptions::default(),
+            faults: true,
         }
+    }
+
+    /// The longest a loss can last before it ends one way or the other:
+    /// every wait of the schedule at its longest, each attempt using its
+    /// whole connect timeout (attempts hurried with `r` come on top).
+    pub fn loss_budget(&self) -> Duration {
+        self.reconnect.worst_case_budget() + self.connect_timeout * self.reconnect.max_attempts
     }
 
     /// Worst case from a silent stall to `connection_lost`: a heartbeat goes out
     /// at most one interval after the last answer, then waits its timeout.
     pub fn stall_detection_bound(&self) -> Duration {
         self.heartbeat_interval + self.heartbeat_timeout
+    }
+}
+
+/// The settings in force as a run reports them (a recording's first line,
+/// the dashboard's settings panel): durations in milliseconds, the
+/// reconnect schedule spelled out, and which secrets were given but never
+/// their values. Every field has a default, so a recording from an older
+/// calltop reads too.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct InForce {
+    pub idle_timeout_ms: u64,
+    pub heartbeat_interval_ms: u64,
+    pub heartbeat_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub leave_timeout_ms: u64,
+    pub max_frame_bytes: usize,
+    pub max_participants: usize,
+    pub reconnect: ScheduleInForce,
+    pub janus: JanusInForce,
+    /// Fault injection allowed (`--no-faults` turns it off).
+    pub faults: bool,
+    pub secrets_given: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ScheduleInForce {
+    pub initial_delay_ms: u64,
+    pub max_delay_ms: u64,
+    pub multiplier: f64,
+    pub max_attempts: u32,
+    pub jitter: f64,
+    /// Each wait before jitter, attempt by attempt (at most 64 listed).
+    pub nominal_delays_ms: Vec<u64>,
+    /// All the waits at their longest.
+    pub worst_case_budget_ms: u64,
+    /// The longest a loss lasts: the waits plus every attempt's connect timeout.
+    pub loss_budget_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct JanusInForce {
+    pub create_room: bool,
+    pub participant_id: Option<u64>,
+}
+
+impl InForce {
+    pub fn of(s: &SessionSettings) -> InForce {
+        let ms = |d: Duration| d.as_millis() as u64;
+        let r = &s.reconnect;
+        let j = &s.janus;
+        let secrets_given = [
+            ("token", s.token.is_some()),
+            ("janus.pin", j.pin.is_some()),
+            ("janus.api_secret", j.api_secret.is_some()),
+            ("janus.room_secret", j.room_secret.is_some()),
+            ("janus.admin_key", j.admin_key.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, given)| *given)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+        InForce {
+            idle_timeout_ms: ms(s.idle_timeout),
+            heartbeat_interval_ms: ms(s.heartbeat_interval),
+            heartbeat_timeout_ms: ms(s.heartbeat_timeout),
+            connect_timeout_ms: ms(s.connect_timeout),
+            leave_timeout_ms: ms(s.leave_timeout),
+            max_frame_bytes: s.max_frame_bytes,
+            max_participants: s.max_participants,
+            reconnect: ScheduleInForce {
+                initial_delay_ms: ms(r.initial_delay),
+                max_delay_ms: ms(r.max_delay),
+                multiplier: r.multiplier,
+                max_attempts: r.max_attempts,
+                jitter: r.jitter,
+                nominal_delays_ms: (1..=r.max_attempts.min(64))
+                    .map(|a| ms(r.nominal_delay(a)))
+                    .collect(),
+                worst_case_budget_ms: ms(r.worst_case_budget()),
+                loss_budget_ms: ms(s.loss_budget()),
+            },
+            janus: JanusInForce {
+                create_room: j.create_room,
+                participant_id: j.participant_id,
+            },
+            faults: s.faults,
+            secrets_given,
+        }
     }
 }
 
@@ -205,6 +267,7 @@ pub struct SessionSettingsBuilder {
     max_frame_bytes: usize,
     max_participants: usize,
     janus: JanusOptions,
+    faults: bool,
 }
 
 impl SessionSettingsBuilder {
@@ -248,6 +311,12 @@ impl SessionSettingsBuilder {
         self.max_frame_bytes = n;
         self
     }
+    /// Whether injected faults are allowed (default yes).
+    pub fn faults(mut self, allowed: bool) -> Self {
+        self.faults = allowed;
+        self
+    }
+
     pub fn janus(mut self, j: JanusOptions) -> Self {
         self.janus = j;
         self
@@ -278,6 +347,7 @@ impl SessionSettingsBuilder {
             max_frame_bytes: self.max_frame_bytes,
             max_participants: self.max_participants,
             janus: self.janus,
+            faults: self.faults,
         };
         settings.validate().map_err(|mut e| {
             // Show the URL as it was given, not as the parser normalised it.

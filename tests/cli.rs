@@ -102,3 +102,30 @@ fn flags_that_make_no_sense_together_are_refused() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn help_is_in_colour_only_when_asked_for() {
+    for (args, coloured) in [
+        (vec!["--help"], false),
+        (vec!["--color", "always", "--help"], true),
+        (vec!["--color=always", "--help"], true),
+        (vec!["--color", "never", "--help"], false),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_calltop"))
+            .args(&args)
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(help.contains('\u{1b}'), coloured, "{args:?}: {help:?}");
+    }
+    // And clap's errors too, on stderr.
+    let out = Command::new(env!("CARGO_BIN_EXE_calltop"))
+        .args(["--color", "always", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains('\u{1b}'));
+}

@@ -43,7 +43,10 @@ async fn memory_per_joined_session() {
         }
     }
     let url = format!("ws://127.0.0.1:{port}/ws");
-    const N: usize = 1000;
+    let n: usize = std::env::var("CALLTOP_SESSIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     // One session first, so the runtime, TLS provider and allocator arenas
     // are warm before the baseline.
     let warm = CallSession::new(SessionSettings::builder(&url, "warm", "w").build().unwrap());
@@ -51,23 +54,34 @@ async fn memory_per_joined_session() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = rss_kib();
     let mut sessions = Vec::new();
-    for i in 0..N {
+    for i in 0..n {
         let s = CallSession::new(
             SessionSettings::builder(&url, format!("room{}", i % 50), format!("u{i}"))
                 .build()
                 .unwrap(),
         );
+        // Read, as a dashboard or a load run reads its sessions.
+        let sub = s.subscribe().await.unwrap();
         s.join().await.unwrap();
-        sessions.push(s);
+        sessions.push((s, sub));
+        for (_, sub) in &mut sessions {
+            while sub.try_recv().is_ok() {}
+        }
     }
-    // Every one joined, and a heartbeat or two exchanged.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Every one joined, and a heartbeat or two exchanged, and read as they
+    // come (a reader that lets thousands of events pile up pays for them).
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for (_, sub) in &mut sessions {
+            while sub.try_recv().is_ok() {}
+        }
+    }
     let after = rss_kib();
     println!(
-        "client: {N} joined sessions (50 rooms of 20): RSS {before} KiB → {after} KiB, {:.1} KB per session",
-        (after.saturating_sub(before)) as f64 * 1.024 / N as f64
+        "client: {n} joined and subscribed sessions (50 rooms of 20): RSS {before} KiB → {after} KiB, {:.1} KB per session",
+        (after.saturating_sub(before)) as f64 * 1.024 / n as f64
     );
-    for s in &sessions {
+    for (s, _) in &sessions {
         s.shutdown().await;
     }
 }

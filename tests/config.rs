@@ -248,6 +248,23 @@ fn bad_values_are_named_with_the_value_where_it_was_set_and_what_is_allowed() {
             Some(("CALLTOP_JANUS__CREATE_ROOM", "maybe")),
             vec!["invalid janus.create_room = \"maybe\"", "true or false"],
         ),
+        (
+            vec![],
+            Some(("CALLTOP_THEME__MUTED", "grayish")),
+            vec![
+                "invalid theme.muted = \"grayish\"",
+                "(from environment variable CALLTOP_THEME__MUTED)",
+                "#rrggbb",
+            ],
+        ),
+        (
+            vec![],
+            Some(("CALLTOP_THEME__NAME", "solarized")),
+            vec![
+                "invalid theme.name = \"solarized\"",
+                r#""dark", "light", "none""#,
+            ],
+        ),
     ] {
         let mut all = vec!["--headless", "--server", NOWHERE];
         all.extend(args);
@@ -276,4 +293,159 @@ fn headless_refuses_the_keys_the_dashboard_refuses_before_anything_starts() {
             "{var}: {stderr}"
         );
     }
+}
+
+/// `calltop config`'s output as a file, read back through the real loader.
+fn read_back(printed: &str, name: &str) -> calltop::config::Config {
+    let file = scratch(name).join("printed.toml");
+    std::fs::write(&file, printed).unwrap();
+    calltop::config::Config::load(calltop::config::Sources {
+        file: Some(&file),
+        env: Some(Default::default()),
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("the printed config does not read back: {e}\n{printed}"))
+}
+
+#[test]
+fn config_default_prints_a_commented_file_that_reads_back_as_the_defaults() {
+    // A broken configuration does not stop it: it reads none.
+    let (code, stdout, stderr) = run(calltop(
+        &["config", "--default"],
+        &[("CALLTOP_UI__COLOR", "blue")],
+    ));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.lines().filter(|l| l.starts_with('#')).count() > 20);
+    assert_eq!(
+        read_back(&stdout, "default"),
+        calltop::config::Config::default()
+    );
+}
+
+#[test]
+fn config_shows_each_value_with_where_it_was_set_and_reads_back_as_in_force() {
+    let dir = scratch("effective");
+    let file = dir.join("c.toml");
+    std::fs::write(
+        &file,
+        "[session]\nuser = \"file-user\"\nsession = \"from-file\"\n[ui]\nlog_capacity = 77\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(calltop(
+        &[
+            "config",
+            "--config",
+            file.to_str().unwrap(),
+            "--session",
+            "from-flag",
+            "--idle-timeout",
+            "42",
+        ],
+        &[
+            ("CALLTOP_SESSION__USER", "env-user"),
+            ("CALLTOP_SESSION__TOKEN", "tok-very-secret"),
+        ],
+    ));
+    assert_eq!(code, Some(0), "{stderr}");
+    let line = |key: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} = ")) || l.starts_with(&format!("# {key} = ")))
+            .unwrap_or_else(|| panic!("no {key} line:\n{stdout}"))
+            .to_owned()
+    };
+    let file_origin = format!("# config file {}", file.display());
+    for (key, value, origin) in [
+        (
+            "user",
+            "\"env-user\"",
+            "# environment variable CALLTOP_SESSION__USER",
+        ),
+        ("session", "\"from-flag\"", "# the command line"),
+        ("idle_timeout_secs", "42", "# the command line"),
+        ("log_capacity", "77", file_origin.as_str()),
+        ("heartbeat_interval_ms", "2000", "# default"),
+    ] {
+        let l = line(key);
+        assert!(l.contains(&format!("{key} = {value}")), "{l}");
+        assert!(l.ends_with(origin), "{key}: {l}");
+    }
+    // The token is set, and said to be, but never printed.
+    assert!(!stdout.contains("very-secret"), "{stdout}");
+    assert!(
+        line("token").starts_with("# token = (set, not shown)")
+            && line("token").ends_with("CALLTOP_SESSION__TOKEN"),
+        "{}",
+        line("token")
+    );
+    assert!(stdout.contains(&format!("# Config file: {} (--config)", file.display())));
+
+    let back = read_back(&stdout, "effective-back");
+    assert_eq!(back.session.user, "env-user");
+    assert_eq!(back.session.session, "from-flag");
+    assert_eq!(back.session.idle_timeout_secs, 42);
+    assert_eq!(back.ui.log_capacity, 77);
+    assert_eq!(back.session.token, "", "a secret is not carried over");
+    // What the run helper sets in the environment is in force too.
+    assert_eq!(back.reconnect.max_attempts, 1);
+}
+
+#[test]
+fn config_path_names_the_file_calltop_would_read_even_when_it_is_broken() {
+    let home = scratch("path");
+    std::fs::create_dir_all(home.join("calltop")).unwrap();
+    let file = home.join("calltop").join("config.toml");
+    std::fs::write(&file, "[ui\n").unwrap();
+    let xdg = [("XDG_CONFIG_HOME", home.to_str().unwrap())];
+    let (code, stdout, stderr) = run(calltop(&["config", "--path"], &xdg));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, format!("{}\n", file.display()));
+    assert!(stderr.is_empty(), "{stderr}");
+
+    let (code, stdout, stderr) = run(calltop(
+        &["config", "--path", "--config", "/etc/elsewhere.toml"],
+        &xdg,
+    ));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "/etc/elsewhere.toml\n");
+    assert!(stderr.contains("not there: defaults apply"), "{stderr}");
+}
+
+#[test]
+fn config_with_a_broken_configuration_says_what_is_wrong_and_exits_2() {
+    let dir = scratch("broken");
+    let file = dir.join("c.toml");
+    // Cannot be read as calltop's settings at all: the reason, nothing on stdout.
+    std::fs::write(&file, "[ui]\ncolor = \"blue\"\n").unwrap();
+    let (code, stdout, stderr) = run(calltop(
+        &["config", "--config", file.to_str().unwrap()],
+        &[],
+    ));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("invalid ui.color = \"blue\""), "{stderr}");
+    assert!(stderr.contains(&file.display().to_string()), "{stderr}");
+
+    // Readable but refused by a run: the values (where the bad one was set
+    // shows), then what a run would refuse.
+    std::fs::write(&file, "[ui]\nlog_capacity = 0\n").unwrap();
+    let (code, stdout, stderr) = run(calltop(
+        &["config", "--config", file.to_str().unwrap()],
+        &[],
+    ));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("log_capacity = 0")
+            && l.ends_with(&format!("# config file {}", file.display()))),
+        "{stdout}"
+    );
+    assert!(stderr.contains("invalid ui.log_capacity = 0"), "{stderr}");
+
+    // A flag that is about a run, not a setting, is refused rather than ignored.
+    let (code, _, stderr) = run(calltop(&["config", "--headless"], &[]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--headless does not change the configuration"),
+        "{stderr}"
+    );
 }

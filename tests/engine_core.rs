@@ -13,7 +13,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use calltop::backoff::ReconnectPolicy;
-use calltop::engine::{Command, CommandError, ContractChecker, Engine, Input, Output, Phase};
+use calltop::engine::{
+    Command, CommandError, ContractChecker, Engine, Fault, Input, Output, Phase,
+};
 use calltop::event::{EventKind, LeftReason, ServerFacts};
 use calltop::protocol::{ClientFrame, ErrorCode, PROTOCOL_VERSION, Participant, ServerFrame};
 use calltop::settings::{SessionSettings, SessionSettingsBuilder};
@@ -232,6 +234,8 @@ struct Harness {
     hurrying: bool,
     /// Hurried attempts that failed since the loss (not counted as attempts).
     hurried_again: u32,
+    /// Attempts since the loss an injected fault refused before they opened anything.
+    refused_since_lost: usize,
     connects_at_lost: usize,
 }
 
@@ -260,6 +264,7 @@ impl Harness {
             hurry_pending: false,
             hurrying: false,
             hurried_again: 0,
+            refused_since_lost: 0,
             connects_at_lost: 0,
         }
     }
@@ -454,7 +459,7 @@ impl Harness {
                     self.wire = Wire::Opening;
                     self.connects += 1;
                 }
-                Output::Disconnect => self.wire = Wire::Closed,
+                Output::Disconnect | Output::Abort => self.wire = Wire::Closed,
                 Output::Send(text) => {
                     assert_eq!(
                         self.wire,
@@ -516,7 +521,8 @@ impl Harness {
                     self.model_idle.is_none(),
                     "idle countdown started twice without a cancel"
                 );
-                assert_eq!(*timeout, self.settings.idle_timeout);
+                // The setting, unless a fault injected another.
+                assert_eq!(*timeout, self.engine.idle_timeout());
                 self.model_idle = Some(self.now + *timeout);
             }
             EventKind::IdleCountdownCancelled => assert!(
@@ -527,13 +533,19 @@ impl Harness {
                 assert!(self.model_participants.is_empty());
                 assert_eq!(*participants, self.engine.participants().len());
             }
-            EventKind::ConnectionLost { reason } => {
+            EventKind::ConnectionLost { reason, .. } => {
                 self.lost_at = Some(self.now);
                 self.attempts_since_lost = 0;
                 self.hurried_again = 0;
+                self.refused_since_lost = 0;
                 self.hurry_pending = false;
                 self.connects_at_lost = self.connects;
-                if reason.contains("heartbeat") && !self.overslept_since_rx {
+                // An injected stall holds back what the harness feeds, so
+                // its bound runs from the stall (tests/faults.rs checks it).
+                if reason.contains("heartbeat")
+                    && !reason.contains("injected")
+                    && !self.overslept_since_rx
+                {
                     let since = self.now - self.last_rx.expect("joined means a frame arrived");
                     assert!(
                         since <= self.settings.stall_detection_bound(),
@@ -558,13 +570,23 @@ impl Harness {
                     );
                 }
                 self.hurry_pending = true;
+                // What follows in the same breath (an injected refusal's
+                // next attempt) is on the schedule again.
+                self.hurrying = false;
             }
             EventKind::ReconnectAttempt {
                 attempt,
                 max,
                 delay,
-                ..
+                last_error,
             } => {
+                if last_error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("refused on purpose"))
+                {
+                    // The attempt before never reached the network.
+                    self.refused_since_lost += 1;
+                }
                 assert_eq!(*max, policy.max_attempts);
                 assert!((1..=*max).contains(attempt), "attempt {attempt} of {max}");
                 assert!(*delay <= policy.nominal_delay(*attempt));
@@ -597,9 +619,10 @@ impl Harness {
                     "attempts counts reconnect_attempt events"
                 );
                 assert_eq!(
-                    self.connects - self.connects_at_lost,
+                    self.connects - self.connects_at_lost + self.refused_since_lost,
                     (*attempts + self.hurried_again) as usize,
-                    "attempts counts the connections opened since the loss, but for hurried ones that failed"
+                    "attempts counts the connections opened since the loss, but for hurried ones \
+                     that failed (and injected refusals open none)"
                 );
             }
             EventKind::ConnectionClosed { reason } if reason.contains("attempts") => {
@@ -906,7 +929,7 @@ fn transport_drop_while_joined_reconnects_at_once_and_resumes() {
     let lost_at = h.now;
     let outs = h.down(None);
     assert_eq!(names(&outs), ["connection_lost", "reconnect_attempt"]);
-    let EventKind::ConnectionLost { reason } = events(&outs)[0].clone() else {
+    let EventKind::ConnectionLost { reason, .. } = events(&outs)[0].clone() else {
         panic!("{outs:?}")
     };
     assert_eq!(
@@ -977,7 +1000,7 @@ fn unanswered_heartbeat_is_detected_within_interval_plus_timeout() {
             assert!(
                 matches!(
                     &events(&outs)[0],
-                    EventKind::ConnectionLost { reason } if reason.contains("heartbeat")
+                    EventKind::ConnectionLost { reason, .. } if reason.contains("heartbeat")
                 ),
                 "{outs:?}"
             );
@@ -1028,7 +1051,7 @@ fn any_frame_from_the_server_counts_as_alive() {
         assert_eq!(names(&outs), ["participant_joined"]);
     }
     assert_eq!(h.engine.phase(), Phase::Joined);
-    assert!(!h.checker.events().iter().any(|e| e == "connection_lost"));
+    assert!(!h.checker.events().contains(&"connection_lost"));
 }
 
 /// Drives a first join against a server that refuses every connection.
@@ -1296,7 +1319,7 @@ fn retryable_closes_while_joined_reconnect() {
             assert!(
                 matches!(
                     &events(&outs)[0],
-                    EventKind::ConnectionLost { reason } if reason.contains(&c.to_string())
+                    EventKind::ConnectionLost { reason, .. } if reason.contains(&c.to_string())
                 ),
                 "the reason names the close code: {outs:?}"
             );
@@ -1400,6 +1423,94 @@ fn commands_that_make_no_sense_are_refused_and_change_nothing() {
     refused(&mut h, Command::Join, CommandError::AlreadyActive);
     h.up();
     refused(&mut h, Command::ReconnectNow, CommandError::AttemptInFlight);
+}
+
+#[test]
+fn faults_that_make_no_sense_are_refused_and_change_nothing() {
+    let fault = |f| Command::Fault(f);
+    let stall = fault(Fault::Stall {
+        duration: Duration::from_secs(10),
+    });
+    let refused = |h: &mut Harness, cmd: Command, expected: CommandError| {
+        let phase = h.engine.phase();
+        assert_eq!(h.cmd(cmd).unwrap_err(), expected, "{cmd:?} in {phase:?}");
+        assert_eq!(h.engine.phase(), phase);
+    };
+    let mut h = Harness::new(defaults());
+    refused(&mut h, fault(Fault::Drop), CommandError::NotInSession);
+    refused(
+        &mut h,
+        fault(Fault::ForgetResume),
+        CommandError::NotInSession,
+    );
+    refused(
+        &mut h,
+        fault(Fault::Refuse { attempts: 1 }),
+        CommandError::NotInSession,
+    );
+    // Down, waiting to retry: no connection to drop or stall.
+    let mut h = Harness::reconnecting(&["bob"]);
+    refused(&mut h, fault(Fault::Drop), CommandError::NotConnected);
+    refused(&mut h, stall, CommandError::NotConnected);
+    // Up but not joined again yet: a stall is for a joined call.
+    h.up();
+    refused(&mut h, stall, CommandError::NotConnected);
+    // calltop's server gives no resume token without a join.
+    let mut h = Harness::new(defaults());
+    h.cmd(Command::Join).unwrap();
+    refused(
+        &mut h,
+        fault(Fault::ForgetResume),
+        CommandError::NoResumeToken,
+    );
+    let mut h = Harness::new(
+        SessionSettings::builder("ws://127.0.0.1:1/ws", "s", ME)
+            .faults(false)
+            .build()
+            .unwrap(),
+    );
+    h.cmd(Command::Join).unwrap();
+    refused(&mut h, fault(Fault::Drop), CommandError::FaultsDisabled);
+}
+
+#[test]
+fn a_stall_is_noticed_within_the_detection_bound_and_what_came_meanwhile_waits() {
+    let mut h = Harness::new(defaults());
+    h.cmd(Command::Join).unwrap();
+    h.up();
+    h.frame(&joined(false, &["bob"]));
+    let start = h.now;
+    let outs = h
+        .cmd(Command::Fault(Fault::Stall {
+            duration: Duration::from_secs(30),
+        }))
+        .unwrap();
+    assert_eq!(names(&outs), ["fault_injected"]);
+    assert!(h.engine.reading_paused(), "the driver must stop reading");
+    // What the server sends now is not read until the stall is over.
+    let outs = h.raw(r#"{"type":"participant_left","user":"bob"}"#.into());
+    assert!(outs.is_empty(), "{outs:?}");
+    let mut lost_at = None;
+    while lost_at.is_none() {
+        for out in h.fire() {
+            if let Output::Event(at, EventKind::ConnectionLost { reason, injected }) = &out {
+                assert!(*injected, "{reason}");
+                assert!(reason.contains("injected stall"), "{reason}");
+                lost_at = Some(*at);
+            }
+            if let Output::Send(frame) = &out {
+                panic!("sent {frame} during a stall");
+            }
+        }
+    }
+    let took = lost_at.unwrap() - start;
+    assert!(
+        took <= h.engine.settings().stall_detection_bound(),
+        "{took:?}"
+    );
+    // The stall went with its connection; what it held back is gone too.
+    assert!(!h.engine.reading_paused());
+    assert!(h.engine.participants().contains_key("bob"));
 }
 
 #[test]
@@ -1996,6 +2107,16 @@ fn step() -> impl Strategy<Value = Step> {
                 Command::ReconnectNow,
             ])
             .prop_map(Step::Cmd),
+        2 => prop::sample::select(vec![
+                Fault::Drop,
+                Fault::Stall { duration: Duration::from_millis(800) },
+                Fault::Stall { duration: Duration::from_secs(10) },
+                Fault::ForgetResume,
+                Fault::Refuse { attempts: 2 },
+                Fault::Refuse { attempts: 12 },
+                Fault::Idle { timeout: Duration::from_secs(3) },
+            ])
+            .prop_map(|f| Step::Cmd(Command::Fault(f))),
         3 => (0u64..3_000).prop_map(Step::Advance),
         1 => (0u64..30_000).prop_map(Step::Advance),
         1 => (0u64..=400_000).prop_map(Step::Advance),
@@ -2105,6 +2226,18 @@ impl Harness {
     fn apply(&mut self, step: &Step) {
         let phase = self.engine.phase();
         let participants = self.model_participants.clone();
+        let arrives = matches!(
+            step,
+            Step::Auto { .. }
+                | Step::Frame(_)
+                | Step::Garbage(_)
+                | Step::Binary(_)
+                | Step::Oversized
+        );
+        if arrives && self.engine.reading_paused() {
+            // A driver does not read during an injected stall: nothing arrives.
+            return;
+        }
         match step {
             Step::Up => {
                 if self.wire == Wire::Opening {
@@ -2331,7 +2464,20 @@ impl Harness {
                         );
                     }
                     (Command::ReconnectNow, Phase::Connecting | Phase::Reconnecting) => {
-                        if wire == Wire::Closed {
+                        let refused = |outs: &[Output]| {
+                            events(outs).iter().any(|e| match e {
+                                EventKind::ReconnectAttempt { last_error, .. } => last_error
+                                    .as_deref()
+                                    .is_some_and(|e| e.contains("refused on purpose")),
+                                EventKind::ConnectionClosed { reason } => {
+                                    reason.contains("refused on purpose")
+                                }
+                                _ => false,
+                            })
+                        };
+                        if wire == Wire::Closed && refused(result.as_deref().unwrap_or(&[])) {
+                            // An injected refusal took the attempt at once.
+                        } else if wire == Wire::Closed {
                             let outs = result.expect("reconnect_now while waiting to retry");
                             assert_eq!(connects(&outs), 1);
                             let names = names(&outs);
@@ -2350,6 +2496,9 @@ impl Harness {
                     (Command::ReconnectNow, _) => {
                         assert_eq!(result.unwrap_err(), CommandError::NotReconnecting)
                     }
+                    // Whatever a fault does, the contract and the harness's
+                    // own checks on every output hold.
+                    (Command::Fault(_), _) => {}
                 }
             }
             Step::Advance(n) => {

@@ -295,7 +295,8 @@ fn a_session_the_server_drops_is_a_loss_and_the_restore_resyncs() {
     assert_eq!(
         events(&outs)[0],
         EventKind::ConnectionLost {
-            reason: "server forgot us".into()
+            reason: "server forgot us".into(),
+            injected: false,
         }
     );
     assert!(outs.contains(&Output::Disconnect));

@@ -8,21 +8,10 @@ use std::process::Stdio;
 use calltop::engine::ContractChecker;
 use calltop::event::SessionEvent;
 use calltop::protocol::{ClientFrame, ServerFrame};
-use calltop::server::{self, ServerConfig, ServerHandle};
 use serde_json::Value;
-use support::{WAIT, eventually, http, listed_users};
+use support::{WAIT, eventually, http, listed_users, server};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-
-async fn server() -> ServerHandle {
-    server::start(ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        admin_token: Some("admin".into()),
-        ..ServerConfig::default()
-    })
-    .await
-    .unwrap()
-}
 
 struct Headless {
     child: Child,
@@ -610,4 +599,60 @@ async fn close_reasons_say_it_once_and_text_is_escaped_once() {
     assert!(line.contains(r"bye\u001b[2J"), "{line}");
     assert!(!line.contains('\u{1b}'), "{line}");
     assert_eq!(h.exit_code().await, 5);
+}
+
+#[tokio::test]
+async fn fault_commands_on_stdin_inject_and_the_output_marks_what_they_cause() {
+    let srv = server().await;
+    let mut h = Headless::start(&srv.ws_url(), "alice", &[], true);
+    h.until("idle_countdown_started").await;
+    h.send("fault drop").await;
+    let names = h.until("connection_restored").await;
+    assert_eq!(names[0], "fault_injected", "{names:?}");
+    let line = |name: &str, h: &Headless| {
+        h.lines
+            .iter()
+            .rev()
+            .find(|l| l["event"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} line"))
+    };
+    assert_eq!(line("fault_injected", &h)["fault"], "drop");
+    let lost = line("connection_lost", &h);
+    assert_eq!(lost["injected"], true, "{lost}");
+    assert_eq!(line("connection_restored", &h)["resumed"], true);
+    // A short idle timeout, then the timeout itself.
+    h.send("fault idle 1").await;
+    h.until("session_timed_out").await;
+    let idle = line("fault_injected", &h);
+    assert_eq!(
+        (&idle["fault"], &idle["idle_timeout_s"]),
+        (&"idle".into(), &1.into())
+    );
+    assert_eq!(h.last()["idle_timeout_s"], 1);
+    assert_eq!(h.exit_code().await, 3);
+}
+
+#[tokio::test]
+async fn with_no_faults_a_fault_command_is_refused_with_a_message() {
+    let srv = server().await;
+    let mut h = Headless::start(&srv.ws_url(), "alice", &["--no-faults"], true);
+    h.until("session_joined").await;
+    assert_eq!(h.lines[0]["run"]["settings"]["faults"], false);
+    h.send("fault stall 3").await;
+    h.send("fault nonsense").await;
+    h.until("command_refused").await;
+    assert_eq!(h.last()["command"], "fault stall 3");
+    assert_eq!(h.last()["reason"], "faults_disabled");
+    h.send("leave").await;
+    h.until("session_left").await;
+    let mut stderr = h.child.stderr.take().unwrap();
+    assert_eq!(h.exit_code().await, 0);
+    let mut text = String::new();
+    stderr.read_to_string(&mut text).await.unwrap();
+    assert!(
+        text.contains("fault stall 3: fault injection is off"),
+        "{text}"
+    );
+    assert!(text.contains(r#"unknown fault "nonsense""#), "{text}");
 }

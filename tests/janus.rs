@@ -412,7 +412,7 @@ async fn a_frozen_janus_is_noticed_and_the_session_comes_back_when_it_thaws() {
     let lost = ev.until("connection_lost").await;
     assert_eq!(lost, ["connection_lost"]);
     match ev.last("connection_lost") {
-        Some(EventKind::ConnectionLost { reason }) => {
+        Some(EventKind::ConnectionLost { reason, .. }) => {
             assert!(reason.contains("heartbeat unanswered"), "{reason}")
         }
         other => panic!("{other:?}"),
@@ -658,7 +658,7 @@ async fn a_janus_session_timeout_is_a_loss_and_we_rejoin() {
             .map(|e| &e.kind),
         ev.last("connection_lost"),
     ) {
-        (Some(EventKind::Error { message }), Some(EventKind::ConnectionLost { reason })) => {
+        (Some(EventKind::Error { message }), Some(EventKind::ConnectionLost { reason, .. })) => {
             assert!(message.contains("session timeout"), "{message}");
             assert!(reason.contains("timed our session out"), "{reason}");
         }
@@ -831,4 +831,59 @@ async fn with_reclaim_zero_a_room_destroyed_while_away_ends_the_session_and_is_n
     p.attach_videoroom().await;
     let exists = p.message(json!({"request": "exists", "room": 4022})).await;
     assert_eq!(exists["exists"], false, "not created again: {exists}");
+}
+
+fn lost_injected(ev: &Events) -> (String, bool) {
+    match ev.last("connection_lost") {
+        Some(EventKind::ConnectionLost { reason, injected }) => (reason.clone(), *injected),
+        other => panic!("no connection_lost: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn injected_drop_is_claimed_back_and_a_forgotten_token_means_a_full_rejoin() {
+    use calltop::engine::Fault;
+    let Some(janus) = require_janus(ServerOptions::default()).await else {
+        return;
+    };
+    let (_host, _) = host(&janus, 4101, "bob").await;
+    let (s, mut ev) = joined(patient(&janus.ws_url(), 4101, "alice").build().unwrap()).await;
+    ev.until("participant_joined").await;
+    // A cut cable: Janus keeps the session for its reclaim window, and we claim it.
+    s.inject(Fault::Drop).await.unwrap();
+    assert_eq!(
+        without_attempts(ev.until("connection_restored").await),
+        ["fault_injected", "connection_lost", "connection_restored"]
+    );
+    assert!(lost_injected(&ev).1, "marked injected");
+    assert!(restored(&ev), "claimed back");
+    // Without the token, the next reconnect is a new Janus session.
+    s.inject(Fault::ForgetResume).await.unwrap();
+    s.inject(Fault::Drop).await.unwrap();
+    ev.until("connection_restored").await;
+    assert!(!restored(&ev), "joined again as new");
+    s.leave().await.unwrap();
+    ev.until("session_left").await;
+}
+
+#[tokio::test]
+async fn an_injected_stall_is_found_by_the_keepalive_and_the_call_comes_back() {
+    use calltop::engine::Fault;
+    let Some(janus) = require_janus(ServerOptions::default()).await else {
+        return;
+    };
+    let (_host, _) = host(&janus, 4102, "bob").await;
+    let (s, mut ev) = joined(patient(&janus.ws_url(), 4102, "alice").build().unwrap()).await;
+    ev.until("participant_joined").await;
+    s.inject(Fault::Stall {
+        duration: Duration::from_secs(10),
+    })
+    .await
+    .unwrap();
+    ev.until("connection_restored").await;
+    let (reason, injected) = lost_injected(&ev);
+    assert!(injected, "{reason}");
+    assert!(reason.contains("heartbeat unanswered"), "{reason}");
+    s.leave().await.unwrap();
+    ev.until("session_left").await;
 }

@@ -499,7 +499,10 @@ fn any_kind() -> impl Strategy<Value = EventKind> {
         (0u64..600).prop_map(|s| EventKind::SessionTimedOut {
             idle_timeout: Duration::from_secs(s)
         }),
-        name.prop_map(|reason| EventKind::ConnectionLost { reason }),
+        name.prop_map(|reason| EventKind::ConnectionLost {
+            reason,
+            injected: false
+        }),
         (any::<bool>(), ms.clone(), 1u32..5).prop_map(|(resumed, downtime, attempts)| {
             EventKind::ConnectionRestored {
                 resumed,
@@ -634,4 +637,98 @@ fn a_recording_killed_mid_call_ends_with_a_whole_line_and_replays() {
         out.contains("none: the recording ends with the run still going"),
         "{out}"
     );
+}
+
+#[test]
+fn replay_headless_names_each_broken_rule_in_ndjson_written_by_hand() {
+    // Another tool's output in the contract's shape: no t_ms, no run_started.
+    let at = |s: u32| format!("2026-01-01T00:00:{s:02}.000Z");
+    let lines = [
+        format!(r#"{{"ts":"{}","event":"connecting","attempt":1}}"#, at(0)),
+        format!(
+            r#"{{"ts":"{}","event":"participant_joined","user":"bob","id":"bob"}}"#,
+            at(1)
+        ),
+        format!(
+            r#"{{"ts":"{}","event":"session_joined","participants":0}}"#,
+            at(1)
+        ),
+        format!(
+            r#"{{"ts":"{}","event":"connection_restored","resumed":true,"downtime_ms":5,"attempts":1}}"#,
+            at(2)
+        ),
+        format!(
+            r#"{{"ts":"{}","event":"connection_lost","reason":"cut"}}"#,
+            at(3)
+        ),
+        // Twenty seconds with no retry and no resolution.
+        format!(
+            r#"{{"ts":"{}","event":"session_left","reason":"user"}}"#,
+            at(23)
+        ),
+        format!(
+            r#"{{"ts":"{}","event":"session_left","reason":"user"}}"#,
+            at(24)
+        ),
+        format!(r#"{{"ts":"{}","event":"heartbeat","rtt_ms":3}}"#, at(25)),
+    ];
+    let path = temp("by-hand.ndjson");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let (code, out, err) = run_replay_headless(&path);
+    assert_eq!(code, Some(6), "{out}{err}");
+    assert!(out.contains("contract violations: 5"), "{out}");
+    // The dashboard's replay finds the same five, counted in its header.
+    let (mut player, _) = Player::open(&path, |_| model_for(info()), 10).unwrap();
+    assert_eq!(player.model().violations, 5);
+    // Back and forth, they are counted again from the events, not twice.
+    player.seek(3);
+    assert_eq!(player.model().violations, 1);
+    player.seek(player.len());
+    assert_eq!(player.model().violations, 5);
+    for rule in [
+        "a participant event outside a session: participant_joined at 1.000 s",
+        "rule 3: connection_restored without a connection_lost before it",
+        "rule 2: a connection_lost neither resolved nor retried within the reconnect schedule: connection_lost at 3.000 s",
+        "rule 1: a terminal event outside a join attempt (a second terminal event?): session_left at 23.000 s then session_left at 24.000 s",
+        "rule 1: a session-scoped event after the terminal event",
+    ] {
+        assert!(out.contains(rule), "{rule:?} in {out}");
+    }
+}
+
+#[test]
+fn a_break_the_live_check_recorded_is_listed_once() {
+    let at = |s: u32| format!("2026-01-01T00:00:{s:02}.000Z");
+    let lines = [
+        format!(
+            r#"{{"ts":"{}","t_ms":0,"event":"connecting","attempt":1}}"#,
+            at(0)
+        ),
+        format!(
+            r#"{{"ts":"{}","t_ms":1000,"event":"session_joined","participants":0}}"#,
+            at(1)
+        ),
+        format!(
+            r#"{{"ts":"{}","t_ms":2000,"event":"connection_restored","resumed":true,"downtime_ms":5,"attempts":1}}"#,
+            at(2)
+        ),
+        format!(
+            r#"{{"ts":"{}","t_ms":2000,"event":"contract_violation","rule":"restore_follows_loss","message":"m","events":[{{"event":"connection_restored","t_ms":2000}}],"recent":[]}}"#,
+            at(2)
+        ),
+        format!(
+            r#"{{"ts":"{}","t_ms":3000,"event":"session_left","reason":"user"}}"#,
+            at(3)
+        ),
+    ];
+    let path = temp("recorded-break.ndjson");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let (code, out, err) = run_replay_headless(&path);
+    assert_eq!(code, Some(6), "{out}{err}");
+    assert!(
+        out.contains("contract violations: 1 (1 recorded by the run's own check)"),
+        "{out}"
+    );
+    let (player, _) = Player::open(&path, |_| model_for(info()), 10).unwrap();
+    assert_eq!(player.model().violations, 1, "shown once");
 }

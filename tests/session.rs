@@ -7,41 +7,10 @@ mod support;
 use std::time::Duration;
 
 use calltop::event::{EventKind, LeftReason};
-use calltop::server::{self, ServerConfig, ServerHandle};
-use calltop::settings::SessionSettings;
-use calltop::{CallSession, Command, CommandError, ReconnectPolicy};
+use calltop::server::{self, ServerConfig};
+use calltop::{CallSession, Command, CommandError};
 use support::proxy::{Mode, Proxy};
-use support::{Events, eventually, http, joined, listed_users};
-
-async fn server_with(f: impl FnOnce(&mut ServerConfig)) -> ServerHandle {
-    let mut c = ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        admin_token: Some("admin".into()),
-        ..ServerConfig::default()
-    };
-    f(&mut c);
-    server::start(c).await.unwrap()
-}
-
-async fn server() -> ServerHandle {
-    server_with(|_| {}).await
-}
-
-/// Quick timers so failure paths finish in about a second, with enough slack
-/// that a loaded CI machine does not see a stall where there is none.
-fn fast(url: &str, session: &str, user: &str) -> calltop::settings::SessionSettingsBuilder {
-    SessionSettings::builder(url, session, user)
-        .heartbeat_interval(Duration::from_millis(300))
-        .heartbeat_timeout(Duration::from_millis(1000))
-        .connect_timeout(Duration::from_millis(1000))
-        .reconnect(ReconnectPolicy {
-            initial_delay: Duration::from_millis(20),
-            max_delay: Duration::from_millis(100),
-            multiplier: 2.0,
-            max_attempts: 4,
-            jitter: 0.5,
-        })
-}
+use support::{Events, eventually, fast, http, joined, listed_users, server, server_with};
 
 #[tokio::test]
 async fn join_see_others_come_and_go_then_leave() {
@@ -303,7 +272,7 @@ async fn a_server_that_stops_answering_is_noticed_by_heartbeat_and_restored() {
     proxy.set_mode(Mode::Blackhole);
     assert_eq!(a.until("connection_lost").await, ["connection_lost"]);
     match a.last("connection_lost") {
-        Some(EventKind::ConnectionLost { reason }) => {
+        Some(EventKind::ConnectionLost { reason, .. }) => {
             assert!(reason.contains("heartbeat"), "{reason}")
         }
         other => panic!("{other:?}"),

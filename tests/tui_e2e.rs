@@ -465,3 +465,231 @@ fn an_outage_shows_what_was_as_history_and_nothing_beside_the_overlay() {
     tmux.keys("q");
     assert_eq!(tmux.wait_exit(pid), 0);
 }
+
+/// `args` run with the environment a test controls: no RUST_LOG or colour
+/// variables from whoever runs the tests.
+fn clean_env(args: Vec<String>) -> Vec<String> {
+    let mut all: Vec<String> = [
+        "env",
+        "-u",
+        "RUST_LOG",
+        "-u",
+        "NO_COLOR",
+        "-u",
+        "CLICOLOR_FORCE",
+    ]
+    .map(String::from)
+    .into();
+    all.extend(args);
+    all
+}
+
+#[test]
+fn log_file_receives_diagnostics_while_the_dashboard_runs() {
+    if !have_tmux("log_file_receives_diagnostics_while_the_dashboard_runs") {
+        return;
+    }
+    let world = World::start("logfile");
+    let log = world.dir.join("diagnostics.log");
+    let mut args = world.args("e2e-log", "gina");
+    args.extend(["--log-file".into(), log.display().to_string()]);
+    let tmux = Tmux::start("logfile", 100, 30, &clean_env(args));
+    tmux.wait_for(" JOINED ");
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    // While it runs: the session's events, as diagnostics, in the file.
+    eventually("the join in the log file", || {
+        let text = read();
+        if text.contains("calltop::session") && text.contains("session_joined") {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    });
+    let (status, body) = world.http("POST", "/api/sessions/e2e-log/drop/gina");
+    assert_eq!(status, 200, "{body}");
+    eventually("the drop in the log file", || {
+        let text = read();
+        if text.contains("connection_lost") && text.contains("connection_restored") {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    });
+    let text = read();
+    assert!(
+        !text.contains('\u{1b}'),
+        "no terminal codes in a file: {text}"
+    );
+    // The dashboard's own log stays as it was: events in words, not diagnostics.
+    let screen = tmux.wait_for("connection restored after");
+    assert!(!screen.contains("calltop::session"), "{screen}");
+    let pid = tmux.pid();
+    tmux.keys("q");
+    assert_eq!(tmux.wait_exit(pid), 0);
+}
+
+/// Whether an SGR sequence in `screen` (tmux capture-pane -e) sets a colour
+/// (39 and 49 put the terminal's own colours back: not a colour).
+fn has_colour_codes(screen: &str) -> bool {
+    screen.split("\u{1b}[").skip(1).any(|seq| {
+        let Some(end) = seq.find(|c: char| !(c.is_ascii_digit() || c == ';')) else {
+            return false;
+        };
+        seq[end..].starts_with('m')
+            && seq[..end]
+                .split(';')
+                .filter_map(|p| p.parse::<u16>().ok())
+                .any(|p| matches!(p, 30..=38 | 40..=48 | 90..=97 | 100..=107))
+    })
+}
+
+#[test]
+fn color_never_draws_the_dashboard_without_colour() {
+    if !have_tmux("color_never_draws_the_dashboard_without_colour") {
+        return;
+    }
+    let world = World::start("colour");
+    for (when, coloured) in [("auto", true), ("never", false)] {
+        let mut args = world.args(&format!("e2e-colour-{when}"), "hal");
+        args.extend(["--color".into(), when.into()]);
+        let tmux = Tmux::start(&format!("colour-{when}"), 100, 30, &clean_env(args));
+        tmux.wait_for(" JOINED ");
+        let screen = tmux.tmux(&["capture-pane", "-e", "-p", "-t", "e2e"]);
+        assert_eq!(
+            has_colour_codes(&screen),
+            coloured,
+            "--color {when}:\n{screen:?}"
+        );
+        if coloured {
+            // Muted labels in grey 246, which Solarized Dark does not hide.
+            assert!(screen.contains("38;5;246"), "{screen:?}");
+        }
+        let pid = tmux.pid();
+        tmux.keys("q");
+        assert_eq!(tmux.wait_exit(pid), 0);
+    }
+}
+
+#[test]
+fn a_panic_restores_the_terminal_then_says_where_the_crash_report_is() {
+    if !have_tmux("a_panic_restores_the_terminal_then_says_where_the_crash_report_is") {
+        return;
+    }
+    let world = World::start("crash");
+    let state = world.dir.join("state");
+    let mut calltop = world.args("e2e-crash", "ivan");
+    calltop.extend(["--token".into(), "tok-very-secret".into()]);
+    // The shell reports calltop's exit status, then the terminal's modes:
+    // after a crash they must be the ordinary ones again (no raw mode).
+    let mut args: Vec<String> = [
+        "sh",
+        "-c",
+        r#""$@"; echo "exit status $?"; stty -a"#,
+        "sh",
+        "env",
+        "-u",
+        "RUST_LOG",
+    ]
+    .map(String::from)
+    .into();
+    args.push(format!("XDG_STATE_HOME={}", state.display()));
+    // The hidden, deliberate crash (src/crash.rs, panic_if_asked), right
+    // after the dashboard's first frame.
+    args.push("__CALLTOP_PANIC_FOR_TESTS=crash calltop now".into());
+    args.extend(calltop);
+    let tmux = Tmux::start("crash", 100, 40, &args);
+    let screen = tmux.wait_for("exit status 101");
+    assert_eq!(tmux.pane("#{alternate_on}"), "0", "{screen}");
+    let words: Vec<&str> = screen.split_whitespace().collect();
+    assert!(
+        words.contains(&"icanon") && words.contains(&"echo") && !words.contains(&"-icanon"),
+        "the terminal is still raw:\n{screen}"
+    );
+    assert!(
+        !screen.contains("Participants"),
+        "the dashboard is gone:\n{screen}"
+    );
+    let unwrapped = screen.replace('\n', "");
+    assert!(
+        screen.contains("calltop crashed: this is a bug in calltop"),
+        "{screen}"
+    );
+    assert!(unwrapped.contains("Please report it at"), "{screen}");
+    let dir = state.join("calltop");
+    assert!(
+        unwrapped.contains(&format!("A crash report is in {}/crash-", dir.display())),
+        "{screen}"
+    );
+    let reports: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let report = std::fs::read_to_string(reports[0].path()).unwrap();
+    for needle in [
+        concat!("version: calltop ", env!("CARGO_PKG_VERSION")),
+        "a crash asked for by __CALLTOP_PANIC_FOR_TESTS",
+        "src/crash.rs",
+        "backtrace:",
+        "--token ***",
+        "--user ivan",
+    ] {
+        assert!(report.contains(needle), "no {needle:?} in:\n{report}");
+    }
+    assert!(!report.contains("tok-very-secret"), "{report}");
+}
+
+#[test]
+fn fault_keys_inject_and_the_dashboard_marks_what_they_cause() {
+    if !have_tmux("fault_keys_inject_and_the_dashboard_marks_what_they_cause") {
+        return;
+    }
+    let world = World::start("faults");
+    // Refusals enough for the overlay to stay a few seconds.
+    std::fs::write(
+        world.dir.join("config.toml"),
+        "[reconnect]\nmax_attempts = 1000\nmax_delay_ms = 500\n\n\
+         [session]\nidle_timeout_secs = 600\n\n[faults]\nrefuse_attempts = 20\n",
+    )
+    .unwrap();
+    let tmux = Tmux::start("faults", 100, 30, &world.args("e2e-f", "alice"));
+    tmux.wait_for(" JOINED ");
+    // Refuse the next attempts, then cut the cable.
+    tmux.keys("X");
+    tmux.wait_for("injected fault: refuse the next 20 connection attempts");
+    tmux.keys("D");
+    tmux.wait("the injected outage", |s| {
+        s.contains("RECONNECTING")
+            && s.contains("connection lost [injected] ─")
+            && s.contains("injected on purpose: not a real outage")
+            && s.contains(" FAULT refuse")
+    });
+    tmux.wait("the restore", |s| {
+        s.contains(" JOINED ") && s.contains("injected refusals used up") && !s.contains("FAULT")
+    });
+    // The settings in force, and Esc closes them.
+    tmux.keys("s");
+    tmux.wait("the settings panel", |s| {
+        s.contains("settings in force") && s.contains("1000 attempts") && s.contains("last heard")
+    });
+    tmux.keys("Escape");
+    tmux.wait("the panel to close", |s| !s.contains("settings in force"));
+    let pid = tmux.pid();
+    tmux.keys("q");
+    assert_eq!(tmux.wait_exit(pid), 0);
+}
+
+#[test]
+fn with_no_faults_the_fault_keys_say_they_are_off() {
+    if !have_tmux("with_no_faults_the_fault_keys_say_they_are_off") {
+        return;
+    }
+    let world = World::start("nofaults");
+    let mut args = world.args("e2e-nf", "alice");
+    args.push("--no-faults".into());
+    let tmux = Tmux::start("nofaults", 100, 30, &args);
+    tmux.wait_for(" JOINED ");
+    tmux.keys("D");
+    tmux.wait_for("can't fault drop: fault injection is off here");
+    assert!(!tmux.screen().contains("RECONNECTING"));
+    let pid = tmux.pid();
+    tmux.keys("q");
+    assert_eq!(tmux.wait_exit(pid), 0);
+}

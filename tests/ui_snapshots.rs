@@ -13,7 +13,7 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Style};
 
-use calltop::engine::{Command, CommandError};
+use calltop::engine::{Command, CommandError, Fault};
 use calltop::event::{EventKind, LeftReason, ServerFacts, SessionEvent};
 use calltop::ui::app::scroll_log;
 use calltop::ui::keys::{Action, Keymap};
@@ -163,6 +163,11 @@ impl Scene {
     }
 }
 
+/// The dark theme's muted colour (the default palette's).
+fn muted() -> Color {
+    Theme::colour().style(Meaning::Muted).fg.unwrap()
+}
+
 fn text(buf: &Buffer) -> String {
     let mut s = String::new();
     for y in 0..buf.area.height {
@@ -238,6 +243,7 @@ fn a_call_with_history(s: &mut Scene) {
         61.0,
         EventKind::ConnectionLost {
             reason: "heartbeat unanswered for 2500 ms".into(),
+            injected: false,
         },
     );
     s.ev(
@@ -344,7 +350,7 @@ fn janus_call_with_namesakes() {
     assert!(people.contains("(no name)"), "{people}");
     assert!(!people.contains("7260048211943350"), "{people}");
     let (x, y) = find(&buf, "(no name)").unwrap();
-    assert_eq!(buf[(x, y)].fg, Color::DarkGray);
+    assert_eq!(buf[(x, y)].fg, muted());
     // The log names everyone with their id, and what the server said.
     let screen = text(&buf);
     assert!(
@@ -437,6 +443,7 @@ fn reconnecting_overlay() {
         20.0,
         EventKind::ConnectionLost {
             reason: "connection closed without a close frame".into(),
+            injected: false,
         },
     );
     let delays = [0, 250, 500, 1000];
@@ -488,6 +495,7 @@ fn the_reconnect_overlay_shows_the_idle_countdown_and_esc_hides_it() {
         10.0,
         EventKind::ConnectionLost {
             reason: "heartbeat unanswered".into(),
+            injected: false,
         },
     );
     s.ev(
@@ -533,6 +541,7 @@ fn closed_turns_the_overlay_into_a_final_message() {
         20.0,
         EventKind::ConnectionLost {
             reason: "connection closed without a close frame".into(),
+            injected: false,
         },
     );
     s.ev(
@@ -577,6 +586,7 @@ fn overlays_grow_with_a_long_wide_reason_and_keep_their_key_hints() {
         20.0,
         EventKind::ConnectionLost {
             reason: reason.clone(),
+            injected: false,
         },
     );
     let buf = s.draw();
@@ -726,11 +736,72 @@ fn server_text_cannot_reach_the_terminal_as_escapes() {
     assert!(text(&buf).contains("␛[2Jmallory␇"));
 }
 
+/// Each built-in palette, meaning by meaning: a colour change shows up in
+/// review as a change to this snapshot.
+#[test]
+fn the_built_in_palettes() {
+    let meanings = [
+        Meaning::Text,
+        Meaning::Ok,
+        Meaning::Warn,
+        Meaning::Error,
+        Meaning::Muted,
+        Meaning::Accent,
+    ];
+    let mut table = String::new();
+    for (name, theme) in [
+        ("dark", Theme::dark()),
+        ("light", Theme::light()),
+        ("none", Theme::plain()),
+    ] {
+        table.push_str(&format!("[{name}]\n"));
+        for m in meanings {
+            let (t, b) = (theme.style(m), theme.badge(m));
+            table.push_str(&format!(
+                "{m:?}: text fg {:?} {:?}; badge fg {:?} bg {:?} {:?}\n",
+                t.fg, t.add_modifier, b.fg, b.bg, b.add_modifier
+            ));
+        }
+    }
+    insta::assert_snapshot!(table);
+}
+
+#[test]
+fn a_theme_from_the_config_colours_the_dashboard() {
+    let mut config = calltop::config::Config::default();
+    config.theme.name = calltop::config::ThemeName::Light;
+    config.theme.muted = "#8a8a8a".into();
+    config.ui.color = calltop::config::ColorMode::Always;
+    let (_, theme) = calltop::ui::keys_and_theme(&config).unwrap();
+    let mut s = Scene::with(80, 24, theme, None);
+    a_call_with_history(&mut s);
+    let buf = s.draw();
+    // The badge in the light theme's "ok" colour; labels in the muted colour the file gave.
+    let (x, y) = find(&buf, "JOINED").unwrap();
+    assert_eq!(
+        buf[(x, y)].bg,
+        Theme::light().badge(Meaning::Ok).bg.unwrap()
+    );
+    let (x, y) = find(&buf, "session").unwrap();
+    assert_eq!(buf[(x, y)].fg, Color::Rgb(0x8a, 0x8a, 0x8a));
+
+    // `--color never` (ui.color) wins over any theme: no colour anywhere.
+    config.ui.color = calltop::config::ColorMode::Never;
+    let (_, theme) = calltop::ui::keys_and_theme(&config).unwrap();
+    assert_eq!(theme, Theme::plain());
+}
+
 #[test]
 fn no_colour_means_no_colour_anywhere() {
     let mut s = Scene::with(80, 24, Theme::plain(), Some("embedded server"));
     a_call_with_history(&mut s);
-    s.ev(800.0, EventKind::ConnectionLost { reason: "x".into() });
+    s.ev(
+        800.0,
+        EventKind::ConnectionLost {
+            reason: "x".into(),
+            injected: false,
+        },
+    );
     let buf = s.draw();
     for cell in buf.content() {
         assert_eq!(
@@ -1033,6 +1104,7 @@ fn an_outage_and_a_leave_leave_history_not_live_looking_numbers() {
         20.0,
         EventKind::ConnectionLost {
             reason: "heartbeat unanswered for 2500 ms".into(),
+            injected: false,
         },
     );
     s.ev(
@@ -1055,7 +1127,7 @@ fn an_outage_and_a_leave_leave_history_not_live_looking_numbers() {
         text(&buf)
     );
     let (x, y) = find(&buf, "last 0.71 ms").unwrap();
-    assert_eq!(buf[(x, y)].fg, Color::DarkGray);
+    assert_eq!(buf[(x, y)].fg, muted());
     // Meanwhile the reason is news.
     let (x, y) = find(&buf, "heartbeat unanswered").unwrap();
     assert_eq!(buf[(x, y)].fg, Color::Yellow);
@@ -1075,7 +1147,7 @@ fn an_outage_and_a_leave_leave_history_not_live_looking_numbers() {
         "error    last 11:07:00: heartbeat unanswere…"
     );
     let (x, y) = find(&buf, "last 11:07:00").unwrap();
-    assert_eq!(buf[(x, y)].fg, Color::DarkGray);
+    assert_eq!(buf[(x, y)].fg, muted());
     assert!(call_row(&buf, "rtt").starts_with("rtt      last 0.71 ms"));
     s.ev(
         24.0,
@@ -1129,6 +1201,7 @@ fn an_overlay_leaves_no_bits_of_what_it_covers_beside_it() {
         20.0,
         EventKind::ConnectionLost {
             reason: "接続が切断されました".into(),
+            injected: false,
         },
     );
     s.ev(
@@ -1272,4 +1345,210 @@ fn tag_characters_from_the_server_show_as_replacement_marks() {
     assert!(people.contains(shown), "{people}");
     assert!(screen.contains(&format!("{shown} joined")), "{screen}");
     assert!(screen.contains(&format!("notice from {shown}")), "{screen}");
+}
+
+/// The settings a run reports in its `run_started`, as the driver sends them.
+fn run_started(s: &mut Scene, settings: &calltop::SessionSettings) {
+    s.ev(
+        0.0,
+        EventKind::RunStarted {
+            run: calltop::event::RunInfo::of(settings),
+        },
+    );
+}
+
+fn default_settings(faults: bool) -> calltop::SessionSettings {
+    calltop::SessionSettings::builder("ws://127.0.0.1:7878/ws", "standup", "alice")
+        .faults(faults)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn an_injected_drop_is_marked_in_the_header_the_overlay_and_the_log() {
+    let mut s = Scene::new(80, 24);
+    run_started(&mut s, &default_settings(true));
+    s.joined(0.0, &[("bob", 60)]);
+    s.heartbeats(2.0, 3);
+    s.ev(8.0, EventKind::FaultInjected { fault: Fault::Drop });
+    s.ev(
+        8.0,
+        EventKind::ConnectionLost {
+            reason: "connection dropped on purpose (injected fault)".into(),
+            injected: true,
+        },
+    );
+    s.ev(
+        8.0,
+        EventKind::ReconnectAttempt {
+            attempt: 1,
+            max: 10,
+            delay: Duration::ZERO,
+            last_error: None,
+        },
+    );
+    s.at(8.5);
+    let screen = s.screen();
+    insta::assert_snapshot!(screen);
+    let buf = s.draw();
+    let header = text(&buf).lines().next().unwrap().to_owned();
+    assert!(header.contains(" INJECTED "), "{header}");
+    let overlay = boxed(&buf, "connection lost [injected]");
+    assert!(
+        overlay.contains("injected on purpose: not a real outage"),
+        "{overlay}"
+    );
+    // Restored: the marks go; the log keeps them.
+    s.ev(
+        8.7,
+        EventKind::ConnectionRestored {
+            resumed: true,
+            downtime: Duration::from_millis(700),
+            attempts: 1,
+        },
+    );
+    let screen = text(&s.draw());
+    assert!(
+        !screen.lines().next().unwrap().contains("INJECTED"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("injected fault: drop the connection"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("connection lost [injected]: connection dropped"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn a_stall_under_way_is_named_in_the_header_until_it_ends() {
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[("bob", 60)]);
+    let stall = Fault::Stall {
+        duration: Duration::from_secs(2),
+    };
+    s.ev(3.0, EventKind::FaultInjected { fault: stall });
+    let header = |s: &Scene| text(&s.draw()).lines().next().unwrap().to_owned();
+    assert!(header(&s).contains(" FAULT stall "), "{}", header(&s));
+    s.ev(5.0, EventKind::FaultEnded { fault: stall });
+    assert!(!header(&s).contains("FAULT"), "{}", header(&s));
+    assert!(text(&s.draw()).contains("injected stall over"));
+}
+
+#[test]
+fn a_contract_violation_is_counted_in_the_header_and_logged_as_an_error() {
+    use calltop::engine::{EventRef, Rule, Violation};
+    let mut s = Scene::new(80, 24);
+    s.joined(0.0, &[("bob", 60)]);
+    s.ev(
+        4.0,
+        EventKind::ContractViolation(Violation {
+            rule: Rule::RestoreFollowsLoss,
+            message: Rule::RestoreFollowsLoss.words().into(),
+            events: vec![EventRef {
+                event: "connection_restored".into(),
+                at: Some(Duration::from_secs(4)),
+            }],
+            recent: vec![],
+        }),
+    );
+    let buf = s.draw();
+    let screen = text(&buf);
+    assert!(
+        screen.lines().next().unwrap().contains(" 1 VIOLATION "),
+        "{screen}"
+    );
+    let (x, y) = find(&buf, "contract violation, rule 3").expect("logged");
+    assert_eq!(
+        buf[(x, y)].fg,
+        Theme::colour().style(Meaning::Error).fg.unwrap()
+    );
+}
+
+#[test]
+fn the_settings_panel_shows_what_is_in_force_and_when_the_server_was_last_heard() {
+    let mut s = Scene::new(80, 24);
+    run_started(&mut s, &default_settings(true));
+    s.joined_with(0.0, Some(calltop_facts()), &[("bob", "bob", 60)]);
+    s.heartbeats(2.0, 2);
+    s.key(Action::Settings);
+    s.at(2.5);
+    let screen = s.screen();
+    insta::assert_snapshot!(screen);
+    let panel = boxed(&s.draw(), "settings in force");
+    for row in [
+        "heartbeat  every 2.0 s, lost after 2.5 s unanswered",
+        "reconnect  10 attempts, waits 0 0.25 0.5 1 2 4 5 5 5 5 s",
+        "resume window  30 s (as the server announced)",
+        "idle timeout  5 min 00 s alone, then calltop leaves",
+        "last heard  0 s ago from the server",
+    ] {
+        assert!(panel.contains(row), "{row:?} missing:\n{panel}");
+    }
+    // Past a heartbeat interval with nothing: the warning colour.
+    let last_heard = |s: &Scene| {
+        let buf = s.draw();
+        let (x, y) = find(&buf, "s ago from the server").unwrap();
+        (buf[(x - 2, y)].symbol().to_owned(), buf[(x, y)].fg)
+    };
+    let warn = Theme::colour().style(Meaning::Warn).fg.unwrap();
+    assert_ne!(last_heard(&s).1, warn);
+    // The last heartbeat came at 4 s; at 6.2 s that is over the 2 s interval.
+    s.at(6.2);
+    let (secs, colour) = last_heard(&s);
+    assert_eq!(secs, "2");
+    assert_eq!(colour, warn);
+    // An injected idle timeout says so.
+    s.ev(
+        7.0,
+        EventKind::FaultInjected {
+            fault: Fault::Idle {
+                timeout: Duration::from_secs(10),
+            },
+        },
+    );
+    let panel = boxed(&s.draw(), "settings in force");
+    assert!(
+        panel.contains("10 s (injected; 5 min 00 s configured)"),
+        "{panel}"
+    );
+    s.key(Action::Back);
+    assert!(!text(&s.draw()).contains("settings in force"));
+}
+
+#[test]
+fn after_giving_up_the_final_message_says_the_server_may_still_hold_our_slot() {
+    let mut s = Scene::new(80, 24);
+    s.joined_with(0.0, Some(calltop_facts()), &[("bob", "bob", 60)]);
+    s.ev(
+        10.0,
+        EventKind::ConnectionLost {
+            reason: "connection reset".into(),
+            injected: false,
+        },
+    );
+    s.ev(
+        22.0,
+        EventKind::ConnectionClosed {
+            reason: "gave up reconnecting after 10 attempts".into(),
+        },
+    );
+    let screen = s.screen();
+    insta::assert_snapshot!(screen);
+    // Lost at 10 s with a 30 s window: 18 s left at 22 s.
+    assert!(
+        screen.contains("The server may still hold your old slot for 18"),
+        "{screen}"
+    );
+    let effects = s.key(Action::Join);
+    assert!(effects.contains(&Effect::Run(Command::Join)));
+    assert!(text(&s.draw()).contains("may still hold our old slot for 18 s"));
+    s.at(41.0);
+    let screen = text(&s.draw());
+    assert!(
+        !screen.contains("The server may still hold"),
+        "gone once the window is over: {screen}"
+    );
 }

@@ -6,15 +6,19 @@
 //! all live here, so tests drive it on a virtual clock.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
+use super::fault::Fault;
 use super::timers::{Timer, Timers};
 use crate::backend::{self, Backend, ClientMsg, Decoded, Member, ServerMsg, excerpt};
 use crate::event::{EventKind, LeftReason, ServerFacts};
 use crate::settings::SessionSettings;
+
+/// Outputs (and decoded messages) an idle engine keeps room for.
+const KEPT_OUTPUTS: usize = 8;
 
 /// Where the session stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,23 +34,51 @@ pub enum Phase {
     Leaving,
 }
 
-/// What the user asks for.
+/// What the user asks for. In a `command_refused` line it is a string:
+/// `join`, `leave`, `reconnect_now`, or `fault` and its words (`fault stall 10`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(into = "String", try_from = "String")]
 pub enum Command {
     Join,
     Leave,
     ReconnectNow,
+    /// Provoke a failure on purpose (refused when faults are off).
+    Fault(Fault),
 }
 
 /// What a command is called in messages ("can't join: …").
 impl std::fmt::Display for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Command::Join => "join",
-            Command::Leave => "leave",
-            Command::ReconnectNow => "reconnect now",
-        })
+        match self {
+            Command::Join => f.write_str("join"),
+            Command::Leave => f.write_str("leave"),
+            Command::ReconnectNow => f.write_str("reconnect now"),
+            Command::Fault(fault) => write!(f, "fault {fault}"),
+        }
+    }
+}
+
+impl From<Command> for String {
+    fn from(c: Command) -> String {
+        match c {
+            Command::ReconnectNow => "reconnect_now".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl TryFrom<String> for Command {
+    type Error = String;
+    fn try_from(s: String) -> Result<Command, String> {
+        match s.as_str() {
+            "join" => Ok(Command::Join),
+            "leave" => Ok(Command::Leave),
+            "reconnect_now" => Ok(Command::ReconnectNow),
+            other => match other.strip_prefix("fault ") {
+                Some(words) => Fault::parse(words).map(Command::Fault),
+                None => Err(format!("unknown command {other:?}")),
+            },
+        }
     }
 }
 
@@ -69,6 +101,16 @@ pub enum CommandError {
     AttemptInFlight,
     #[error("the session engine has stopped")]
     EngineStopped,
+    #[error("fault injection is off here (--no-faults, or faults.enabled = false)")]
+    FaultsDisabled,
+    #[error("not connected, so there is no connection to break")]
+    NotConnected,
+    #[error("the connection is already stalled")]
+    AlreadyStalled,
+    #[error("the server gave no resume token, so there is none to forget")]
+    NoResumeToken,
+    #[error("out of range: {}", Fault::RANGES)]
+    FaultOutOfRange,
 }
 
 /// What happened to the transport or came over it.
@@ -95,6 +137,9 @@ pub enum Output {
     Send(String),
     /// Close the current transport.
     Disconnect,
+    /// Drop the current transport at once, without a close frame (an
+    /// injected fault: the peer sees the connection vanish).
+    Abort,
     /// Report an event that happened at this instant.
     Event(Instant, EventKind),
 }
@@ -130,6 +175,8 @@ pub struct Engine {
     /// The participant list reached `max_participants` in this join.
     capped: bool,
     idle_running: bool,
+    /// Injected faults in force (all cleared when a join ends).
+    faults: Faults,
     ping_seq: u64,
     last_ping_sent: Option<(u64, Instant)>,
     timers: Timers,
@@ -179,6 +226,7 @@ impl Engine {
             hurried: false,
             capped: false,
             idle_running: false,
+            faults: Faults::default(),
             ping_seq: 0,
             last_ping_sent: None,
             timers: Timers::default(),
@@ -203,7 +251,15 @@ impl Engine {
 
     /// The next output to act on, in order.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        let next = self.out.pop_front();
+        if next.is_none() && self.out.capacity() > KEPT_OUTPUTS {
+            // A burst (a big roster) leaves room for hundreds of outputs;
+            // thousands of idle sessions in one process would each keep it.
+            self.out.shrink_to(KEPT_OUTPUTS);
+            self.scratch.msgs.shrink_to(KEPT_OUTPUTS);
+            self.scratch.replies.shrink_to(KEPT_OUTPUTS);
+        }
+        next
     }
 
     /// When [`Engine::handle_timeout`] must be called next.
@@ -229,6 +285,7 @@ impl Engine {
 
     fn command(&mut self, cmd: Command, now: Instant) -> Result<(), CommandError> {
         match (cmd, self.phase) {
+            (Command::Fault(fault), _) => self.inject(fault, now),
             (Command::Join, Phase::Idle) => {
                 self.start_join(now);
                 Ok(())
@@ -251,6 +308,9 @@ impl Engine {
             }
             (Command::Leave, Phase::Leaving) => Err(CommandError::AlreadyLeaving),
             (Command::Leave, Phase::Joined) => {
+                // Leaving is what the user wants now: a stall would only
+                // hide the server's answer.
+                self.stall_over_with_transport();
                 self.send(ClientMsg::Leave);
                 self.phase = Phase::Leaving;
                 for t in [Timer::HeartbeatSend, Timer::HeartbeatTimeout, Timer::Idle] {
@@ -284,7 +344,7 @@ impl Engine {
                         EventKind::ReconnectAttempt {
                             attempt: self.attempt,
                             max: self.settings.reconnect.max_attempts,
-                            delay: std::time::Duration::ZERO,
+                            delay: Duration::ZERO,
                             last_error: None,
                         },
                     );
@@ -299,6 +359,7 @@ impl Engine {
     }
 
     fn start_join(&mut self, now: Instant) {
+        self.faults = Faults::default();
         self.participants.clear();
         self.capped = false;
         self.resume_token = None;
@@ -341,6 +402,13 @@ impl Engine {
                     None => reason,
                 };
                 self.on_transport_failure(reason, now);
+            }
+            Input::Frame(_) | Input::BinaryFrame(_)
+                if self.transport == Transport::Up && self.faults.stall.is_some() =>
+            {
+                // The driver stops reading during a stall; what it read
+                // anyway waits, as it would in the network, until the end.
+                self.faults.held.push_back(input);
             }
             Input::Frame(frame) => {
                 if self.transport != Transport::Up {
@@ -410,31 +478,28 @@ impl Engine {
                 Timer::HeartbeatSend => {
                     if self.phase == Phase::Joined && self.transport == Transport::Up {
                         self.ping_seq += 1;
-                        self.last_ping_sent = Some((self.ping_seq, now));
-                        self.send(ClientMsg::Ping { seq: self.ping_seq });
-                        if !self.timers.is_set(Timer::HeartbeatTimeout) {
-                            self.timers.set(
-                                Timer::HeartbeatTimeout,
-                                now + self.settings.heartbeat_timeout,
-                            );
-                        }
-                        self.timers
-                            .set(Timer::HeartbeatSend, now + self.settings.heartbeat_interval);
+                        self.heartbeat(self.ping_seq, now);
                     }
                 }
                 Timer::HeartbeatTimeout => {
                     if self.phase == Phase::Joined {
                         let ms = self.settings.heartbeat_timeout.as_millis();
-                        self.lose_connection(format!("heartbeat unanswered for {ms} ms"), now);
+                        let mut reason = format!("heartbeat unanswered for {ms} ms");
+                        if self.faults.stall.is_some() {
+                            reason.push_str(" (injected stall)");
+                            self.faults.injected_loss = true;
+                        }
+                        self.lose_connection(reason, now);
                     }
                 }
+                Timer::StallEnd => self.end_stall(now),
                 Timer::Idle => {
                     // Mid-reconnect the server may already have us back in our
                     // slot: tell it we are going, or others see us for its resume window.
                     if self.transport == Transport::Up {
                         self.send(ClientMsg::Leave);
                     }
-                    let idle_timeout = self.settings.idle_timeout;
+                    let idle_timeout = self.idle_timeout();
                     self.terminate(now, EventKind::SessionTimedOut { idle_timeout });
                 }
                 Timer::LeaveAck => {
@@ -477,6 +542,26 @@ impl Engine {
                 },
             );
         }
+        if let Some(r) = &mut self.faults.refuse {
+            // Refused before it reaches the network, as a closed port would.
+            r.left -= 1;
+            let (left, total) = (r.left, r.total);
+            if left == 0 {
+                self.faults.refuse = None;
+                self.emit(
+                    now,
+                    EventKind::FaultEnded {
+                        fault: Fault::Refuse { attempts: total },
+                    },
+                );
+            }
+            let reason = match left {
+                0 => "attempt refused on purpose (injected fault, the last one)".to_owned(),
+                n => format!("attempt refused on purpose (injected fault, {n} more to refuse)"),
+            };
+            self.on_transport_failure(reason, now);
+            return;
+        }
         self.transport = Transport::Opening;
         let subprotocol = self.backend.subprotocol();
         self.out.push_back(Output::Connect { subprotocol });
@@ -489,6 +574,7 @@ impl Engine {
             self.transport = Transport::None;
             self.out.push_back(Output::Disconnect);
         }
+        self.stall_over_with_transport();
     }
 
     /// The transport failed, or an attempt did not get through in time.
@@ -528,7 +614,8 @@ impl Engine {
         self.attempt = 0;
         self.hurried = false;
         self.last_error = Some(reason.clone());
-        self.emit(now, EventKind::ConnectionLost { reason });
+        let injected = std::mem::take(&mut self.faults.injected_loss);
+        self.emit(now, EventKind::ConnectionLost { reason, injected });
         self.schedule_next_attempt(now);
     }
 
@@ -585,6 +672,7 @@ impl Engine {
         self.timers.stop_all();
         self.phase = Phase::Idle;
         self.idle_running = false;
+        self.faults = Faults::default();
         self.participants.clear();
         self.resume_token = None;
         self.own_id = None;
@@ -946,7 +1034,7 @@ impl Engine {
 
     /// Starts the idle countdown when we become alone, stops it when we are not.
     fn update_idle(&mut self, now: Instant) {
-        let timeout = self.settings.idle_timeout;
+        let timeout = self.idle_timeout();
         let alone = self.participants.is_empty();
         let should_run = !timeout.is_zero()
             && alone
@@ -967,4 +1055,177 @@ impl Engine {
     pub fn idle_deadline(&self) -> Option<Instant> {
         self.timers.get(Timer::Idle)
     }
+
+    /// The idle timeout in force: the setting, or an injected one.
+    pub fn idle_timeout(&self) -> Duration {
+        self.faults.idle.unwrap_or(self.settings.idle_timeout)
+    }
+
+    /// An injected stall is under way: the driver must not read the socket
+    /// (what the server sends waits in the network, as in a real stall).
+    pub fn reading_paused(&self) -> bool {
+        self.faults.stall.is_some()
+    }
+
+    fn inject(&mut self, fault: Fault, now: Instant) -> Result<(), CommandError> {
+        if !self.settings.faults {
+            return Err(CommandError::FaultsDisabled);
+        }
+        if !fault.in_range() {
+            return Err(CommandError::FaultOutOfRange);
+        }
+        let in_session = matches!(
+            self.phase,
+            Phase::Connecting | Phase::Joined | Phase::Reconnecting
+        );
+        match fault {
+            Fault::Drop | Fault::Stall { .. } if self.transport != Transport::Up => {
+                return Err(match self.phase {
+                    Phase::Idle => CommandError::NotInSession,
+                    _ => CommandError::NotConnected,
+                });
+            }
+            Fault::Stall { .. } if self.phase != Phase::Joined => {
+                return Err(CommandError::NotConnected);
+            }
+            Fault::Stall { .. } if self.faults.stall.is_some() => {
+                return Err(CommandError::AlreadyStalled);
+            }
+            Fault::ForgetResume | Fault::Refuse { .. } | Fault::Idle { .. } if !in_session => {
+                return Err(match self.phase {
+                    Phase::Leaving => CommandError::AlreadyLeaving,
+                    _ => CommandError::NotInSession,
+                });
+            }
+            Fault::ForgetResume if self.resume_token.is_none() => {
+                return Err(CommandError::NoResumeToken);
+            }
+            _ => {}
+        }
+        self.emit(now, EventKind::FaultInjected { fault });
+        match fault {
+            Fault::Drop => {
+                self.transport = Transport::None;
+                self.stall_over_with_transport();
+                self.out.push_back(Output::Abort);
+                self.faults.injected_loss = true;
+                self.on_transport_failure(
+                    "connection dropped on purpose (injected fault)".into(),
+                    now,
+                );
+                // Only a loss while joined is marked; anything else consumed nothing.
+                self.faults.injected_loss = false;
+            }
+            Fault::Stall { duration } => {
+                self.faults.stall = Some(duration);
+                self.timers.set(Timer::StallEnd, now + duration);
+                // Nothing arrives from now on: a heartbeat timeout must be
+                // able to fire even if no ping was out when the stall began.
+                if !self.timers.is_set(Timer::HeartbeatTimeout) {
+                    let due = self
+                        .timers
+                        .get(Timer::HeartbeatSend)
+                        .unwrap_or(now)
+                        .max(now);
+                    self.timers.set(
+                        Timer::HeartbeatTimeout,
+                        due + self.settings.heartbeat_timeout,
+                    );
+                }
+            }
+            Fault::ForgetResume => self.resume_token = None,
+            Fault::Refuse { attempts } => {
+                self.faults.refuse = Some(Refusals {
+                    total: attempts,
+                    left: attempts,
+                })
+            }
+            Fault::Idle { timeout } => {
+                self.faults.idle = Some(timeout);
+                // A countdown under way starts again with the new timeout;
+                // said as a cancel and a start, so every start has its end.
+                if self.idle_running {
+                    self.idle_running = false;
+                    self.timers.stop(Timer::Idle);
+                    self.emit(now, EventKind::IdleCountdownCancelled);
+                }
+                self.update_idle(now);
+            }
+        }
+        Ok(())
+    }
+
+    /// Heartbeat `seq` goes out now (during a stall it is held, and goes out
+    /// when the stall ends, as TCP would send it late): timed, its timeout
+    /// armed unless one already runs, the next one due an interval on.
+    fn heartbeat(&mut self, seq: u64, now: Instant) {
+        self.last_ping_sent = Some((seq, now));
+        if self.faults.stall.is_some() {
+            self.faults.ping_held = true;
+        } else {
+            self.send(ClientMsg::Ping { seq });
+        }
+        if !self.timers.is_set(Timer::HeartbeatTimeout) {
+            self.timers.set(
+                Timer::HeartbeatTimeout,
+                now + self.settings.heartbeat_timeout,
+            );
+        }
+        self.timers
+            .set(Timer::HeartbeatSend, now + self.settings.heartbeat_interval);
+    }
+
+    /// The stall's time is up and the connection lived through it.
+    fn end_stall(&mut self, now: Instant) {
+        let Some(duration) = self.faults.stall.take() else {
+            return;
+        };
+        self.emit(
+            now,
+            EventKind::FaultEnded {
+                fault: Fault::Stall { duration },
+            },
+        );
+        if std::mem::take(&mut self.faults.ping_held)
+            && self.transport == Transport::Up
+            && let Some((seq, _)) = self.last_ping_sent
+        {
+            // Timed from now: the stall is ours, not the network's round trip.
+            self.heartbeat(seq, now);
+        }
+        for input in std::mem::take(&mut self.faults.held) {
+            self.handle_input(input, now);
+        }
+    }
+
+    /// A stall belongs to one connection: when it goes (or we leave), so
+    /// does the stall, without a `fault_ended` (the loss or the leave says it).
+    fn stall_over_with_transport(&mut self) {
+        if self.faults.stall.take().is_some() {
+            self.faults.ping_held = false;
+            self.faults.held.clear();
+            self.timers.stop(Timer::StallEnd);
+        }
+    }
+}
+
+/// Faults in force in the current join.
+#[derive(Debug, Default, Clone)]
+struct Faults {
+    /// A stall of this length is under way.
+    stall: Option<Duration>,
+    /// A heartbeat fell into the stall and goes out when it ends.
+    ping_held: bool,
+    /// What arrived during the stall, read when it ends.
+    held: VecDeque<Input>,
+    refuse: Option<Refusals>,
+    idle: Option<Duration>,
+    /// The next `connection_lost` is of our own making.
+    injected_loss: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Refusals {
+    total: u32,
+    left: u32,
 }

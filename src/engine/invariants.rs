@@ -1,26 +1,154 @@
-//! The ordering invariants (docs/EVENTS.md, "Ordering rules") as a checker that
-//! any stream of events (engine outputs, channel, NDJSON read back) can be fed through.
+//! The ordering rules (docs/EVENTS.md, "Ordering rules") as a checker that
+//! any stream of events can be fed through: the engine's outputs as they are
+//! produced (the session reports each break as a `contract_violation`
+//! event), a recording or NDJSON written by another tool.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use crate::event::EventKind;
 
-/// A broken invariant: which event broke it and the sequence so far.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("contract violation at event #{index} ({event}): {rule}; events so far: {history}")]
-pub struct Violation {
-    pub index: usize,
-    pub event: String,
-    pub rule: &'static str,
-    pub history: String,
+/// Which rule a stream broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Rule 1: a terminal event outside a join attempt (a second one).
+    OneTerminal,
+    /// Rule 1: a session-scoped event after the terminal event.
+    NothingAfterTerminal,
+    /// Rule 2: `connection_lost` twice without a resolution between.
+    LossResolvedOnce,
+    /// Rule 2: a loss neither resolved nor retried on its schedule.
+    LossResolvesInTime,
+    /// Rule 3: `connection_restored` without a `connection_lost`.
+    RestoreFollowsLoss,
+    /// `session_joined` twice in one join attempt.
+    JoinedOnce,
+    /// `connecting` after the join was acknowledged.
+    ConnectingBeforeJoined,
+    /// `connection_lost` before the join was acknowledged.
+    LossAfterJoined,
+    /// A `participant_*` event outside a session (before `session_joined`).
+    ParticipantsInSession,
 }
 
-#[derive(Debug, Default, Clone)]
+impl Rule {
+    /// The rule's number in the contract, if it has one.
+    pub fn number(self) -> Option<u8> {
+        match self {
+            Rule::OneTerminal | Rule::NothingAfterTerminal => Some(1),
+            Rule::LossResolvedOnce | Rule::LossResolvesInTime => Some(2),
+            Rule::RestoreFollowsLoss => Some(3),
+            _ => None,
+        }
+    }
+
+    /// What was broken, in words: the one place for them.
+    pub fn words(self) -> &'static str {
+        match self {
+            Rule::OneTerminal => {
+                "a terminal event outside a join attempt (a second terminal event?)"
+            }
+            Rule::NothingAfterTerminal => "a session-scoped event after the terminal event",
+            Rule::LossResolvedOnce => "connection_lost twice without a resolution between them",
+            Rule::LossResolvesInTime => {
+                "a connection_lost neither resolved nor retried within the reconnect schedule"
+            }
+            Rule::RestoreFollowsLoss => "connection_restored without a connection_lost before it",
+            Rule::JoinedOnce => "session_joined twice in one join attempt",
+            Rule::ConnectingBeforeJoined => "connecting after the join was acknowledged",
+            Rule::LossAfterJoined => "connection_lost before session_joined",
+            Rule::ParticipantsInSession => "a participant event outside a session",
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.number() {
+            Some(n) => write!(f, "rule {n}: {}", self.words()),
+            None => f.write_str(self.words()),
+        }
+    }
+}
+
+/// One event a violation involves: its name and, when the stream has
+/// times, its offset in the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRef {
+    pub event: String,
+    #[serde(
+        default,
+        rename = "t_ms",
+        with = "crate::event::opt_offset_ms",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub at: Option<Duration>,
+}
+
+impl std::fmt::Display for EventRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.at {
+            Some(at) => write!(f, "{} at {:.3} s", self.event, at.as_secs_f64()),
+            None => f.write_str(&self.event),
+        }
+    }
+}
+
+/// A broken rule: which, in words, the events involved (the earlier one it
+/// conflicts with first, the one that broke it last) and the names of the
+/// events just before, for context.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[error("contract violation, {rule}: {}; recent events: {}", list(.events), .recent.join(","))]
+pub struct Violation {
+    pub rule: Rule,
+    /// [`Rule::words`], on the line for whoever reads it without calltop.
+    pub message: String,
+    pub events: Vec<EventRef>,
+    #[serde(default)]
+    pub recent: Vec<String>,
+}
+
+fn list(events: &[EventRef]) -> String {
+    events
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" then ")
+}
+
+/// How many event names a violation quotes for context.
+const RECENT: usize = 16;
+
+/// Slack on top of the schedule for the time rule: the schedule's own
+/// waits are exact, but a busy machine wakes late.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// The contract's default connect timeout, for a stream whose settings are unknown.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
 pub struct ContractChecker {
     /// Between a join's first `connecting` and its terminal event.
     active: bool,
-    joined: bool,
-    lost_pending: bool,
-    seen: Vec<String>,
+    joined: Option<EventRef>,
+    /// The unresolved `connection_lost`.
+    lost: Option<EventRef>,
+    last_terminal: Option<EventRef>,
+    last_restore_or_resolution: Option<EventRef>,
+    /// When the unresolved loss must have been resolved or retried.
+    deadline: Option<Duration>,
+    connect_timeout: Duration,
+    recent: VecDeque<&'static str>,
     terminals: usize,
+}
+
+impl Default for ContractChecker {
+    fn default() -> Self {
+        ContractChecker::with_connect_timeout(DEFAULT_CONNECT_TIMEOUT)
+    }
 }
 
 const SESSION_SCOPED: &[&str] = &[
@@ -43,81 +171,151 @@ impl ContractChecker {
         Self::default()
     }
 
-    /// Feeds one event.
-    pub fn observe(&mut self, event: &EventKind) -> Result<(), Violation> {
-        self.observe_name(event.name())
+    /// For a stream of a session with this connect timeout: how long an
+    /// attempt may take before the next `reconnect_attempt` must follow.
+    pub fn with_connect_timeout(connect_timeout: Duration) -> Self {
+        ContractChecker {
+            active: false,
+            joined: None,
+            lost: None,
+            last_terminal: None,
+            last_restore_or_resolution: None,
+            deadline: None,
+            connect_timeout,
+            recent: VecDeque::with_capacity(RECENT),
+            terminals: 0,
+        }
     }
 
-    /// Feeds one event by its NDJSON name (the rules so far need no more).
-    fn observe_name(&mut self, event: &str) -> Result<(), Violation> {
-        self.seen.push(event.to_owned());
-        let fail = |s: &Self, rule| {
-            Err(Violation {
-                index: s.seen.len() - 1,
-                event: event.to_owned(),
-                rule,
-                history: s.seen.join(","),
-            })
+    /// Feeds one event of a stream without times (the time rule is not checked).
+    pub fn observe(&mut self, event: &EventKind) -> Result<(), Violation> {
+        self.observe_name(event.name(), None, event)
+    }
+
+    /// Feeds one event that happened `at` into the run (the event's own
+    /// rules only; see [`Self::feed`] for the time rule as well).
+    pub fn observe_at(&mut self, event: &EventKind, at: Duration) -> Result<(), Violation> {
+        self.observe_name(event.name(), Some(at), event)
+    }
+
+    /// Feeds one event of a timed stream: first whether a loss ran out of
+    /// time before it (see [`Self::check_time`]), then the event itself.
+    pub fn feed(&mut self, event: &EventKind, at: Duration) -> Vec<Violation> {
+        let late = self.check_time(at).err();
+        let own = self.observe_at(event, at).err();
+        late.into_iter().chain(own).collect()
+    }
+
+    /// When a loss becomes a violation if nothing happens before: the
+    /// session's driver sleeps until then.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+
+    /// Reports an unresolved loss whose time ran out by `now`, once.
+    pub fn check_time(&mut self, now: Duration) -> Result<(), Violation> {
+        match self.deadline {
+            Some(d) if now > d => {
+                self.deadline = None;
+                let lost = self.lost.clone().expect("a deadline only runs with a loss");
+                Err(self.violation(Rule::LossResolvesInTime, vec![lost]))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn violation(&self, rule: Rule, events: Vec<EventRef>) -> Violation {
+        Violation {
+            rule,
+            message: rule.words().to_owned(),
+            events,
+            recent: self.recent.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    fn observe_name(
+        &mut self,
+        name: &'static str,
+        at: Option<Duration>,
+        event: &EventKind,
+    ) -> Result<(), Violation> {
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(name);
+        let this = EventRef {
+            event: name.to_owned(),
+            at,
         };
-        let terminal = matches!(
-            event,
-            "session_left" | "session_timed_out" | "connection_closed"
-        );
-        if event == "connecting" {
+        let fail = |s: &Self, rule, earlier: Option<&EventRef>| {
+            let mut events: Vec<EventRef> = earlier.into_iter().cloned().collect();
+            events.push(this.clone());
+            Err(s.violation(rule, events))
+        };
+        if name == "connecting" {
             if !self.active {
                 self.active = true;
-                self.joined = false;
-                self.lost_pending = false;
-            } else if self.joined {
-                return fail(self, "`connecting` is only for a join not yet acknowledged");
+                self.joined = None;
+                self.lost = None;
+                self.deadline = None;
+            } else if self.joined.is_some() {
+                return fail(self, Rule::ConnectingBeforeJoined, self.joined.as_ref());
             }
             return Ok(());
         }
-        if terminal {
+        if event.is_terminal() {
             if !self.active {
-                return fail(
-                    self,
-                    "invariant 1: a terminal event outside a join attempt (second terminal?)",
-                );
+                return fail(self, Rule::OneTerminal, self.last_terminal.as_ref());
             }
             self.active = false;
-            self.lost_pending = false;
+            self.lost = None;
+            self.deadline = None;
             self.terminals += 1;
+            self.last_terminal = Some(this);
             return Ok(());
         }
-        if SESSION_SCOPED.contains(&event) && !self.active {
+        if SESSION_SCOPED.contains(&name) && !self.active {
             return fail(
                 self,
-                "invariant 1: a session-scoped event after the terminal event",
+                Rule::NothingAfterTerminal,
+                self.last_terminal.as_ref(),
             );
         }
+        if event.is_participant() && self.joined.is_none() {
+            return fail(self, Rule::ParticipantsInSession, None);
+        }
         match event {
-            "session_joined" => {
-                if self.joined {
-                    return fail(self, "session_joined twice in one join attempt");
+            EventKind::SessionJoined { .. } => {
+                if self.joined.is_some() {
+                    return fail(self, Rule::JoinedOnce, self.joined.as_ref());
                 }
-                self.joined = true;
+                self.joined = Some(this);
             }
-            "connection_lost" => {
-                if self.lost_pending {
+            EventKind::ConnectionLost { .. } => {
+                if self.lost.is_some() {
+                    return fail(self, Rule::LossResolvedOnce, self.lost.as_ref());
+                }
+                if self.joined.is_none() {
+                    return fail(self, Rule::LossAfterJoined, None);
+                }
+                // The first reconnect_attempt follows at once.
+                self.deadline = at.map(|t| t + GRACE);
+                self.lost = Some(this);
+            }
+            EventKind::ReconnectAttempt { delay, .. } if self.lost.is_some() => {
+                self.deadline = at.map(|t| t + *delay + self.connect_timeout + GRACE);
+            }
+            EventKind::ConnectionRestored { .. } => {
+                if self.lost.is_none() {
                     return fail(
                         self,
-                        "invariant 2: connection_lost twice without a resolution",
+                        Rule::RestoreFollowsLoss,
+                        self.last_restore_or_resolution.as_ref(),
                     );
                 }
-                if !self.joined {
-                    return fail(self, "connection_lost before session_joined");
-                }
-                self.lost_pending = true;
-            }
-            "connection_restored" => {
-                if !self.lost_pending {
-                    return fail(
-                        self,
-                        "invariant 3: connection_restored without connection_lost",
-                    );
-                }
-                self.lost_pending = false;
+                self.lost = None;
+                self.deadline = None;
+                self.last_restore_or_resolution = Some(this);
             }
             _ => {}
         }
@@ -130,15 +328,16 @@ impl ContractChecker {
     }
 
     pub fn reconnecting(&self) -> bool {
-        self.lost_pending
+        self.lost.is_some()
     }
 
     pub fn terminal_events(&self) -> usize {
         self.terminals
     }
 
-    pub fn events(&self) -> &[String] {
-        &self.seen
+    /// The names of the last events fed, oldest first (at most 16).
+    pub fn events(&self) -> Vec<&'static str> {
+        self.recent.iter().copied().collect()
     }
 }
 
@@ -146,9 +345,40 @@ impl ContractChecker {
 mod tests {
     use super::*;
 
+    fn ev(name: &str) -> EventKind {
+        let line = match name {
+            "connecting" => r#"{"event":"connecting","attempt":1}"#.to_owned(),
+            "session_joined" => r#"{"event":"session_joined","participants":0}"#.to_owned(),
+            "session_left" => r#"{"event":"session_left","reason":"user"}"#.to_owned(),
+            "connection_lost" => r#"{"event":"connection_lost","reason":"x"}"#.to_owned(),
+            "connection_restored" => {
+                r#"{"event":"connection_restored","resumed":true,"downtime_ms":1,"attempts":1}"#
+                    .to_owned()
+            }
+            "connection_closed" => r#"{"event":"connection_closed","reason":"x"}"#.to_owned(),
+            "reconnect_attempt" => {
+                r#"{"event":"reconnect_attempt","attempt":1,"max":10,"delay_ms":1000}"#.to_owned()
+            }
+            "participant_joined" => {
+                r#"{"event":"participant_joined","user":"a","id":"a"}"#.to_owned()
+            }
+            "participant_renamed" => {
+                r#"{"event":"participant_renamed","user":"a","id":"a","previous":"b"}"#.to_owned()
+            }
+            "server_info" => r#"{"event":"server_info"}"#.to_owned(),
+            "heartbeat" => r#"{"event":"heartbeat","rtt_us":5}"#.to_owned(),
+            other => panic!("no test event {other}"),
+        };
+        serde_json::from_str(&line).unwrap()
+    }
+
     fn run(events: &[&str]) -> Result<(), Violation> {
         let mut c = ContractChecker::new();
-        events.iter().try_for_each(|e| c.observe_name(e))
+        events.iter().try_for_each(|e| c.observe(&ev(e)))
+    }
+
+    fn broken(events: &[&str]) -> Rule {
+        run(events).expect_err("a broken stream").rule
     }
 
     #[test]
@@ -156,9 +386,11 @@ mod tests {
         run(&[
             "connecting",
             "session_joined",
+            "participant_joined",
             "connection_lost",
             "reconnect_attempt",
             "connection_restored",
+            "participant_renamed",
             "session_left",
             "connecting",
             "connection_closed",
@@ -167,21 +399,131 @@ mod tests {
     }
 
     #[test]
-    fn each_broken_invariant_is_caught() {
-        assert!(run(&["connecting", "session_left", "session_left"]).is_err());
-        assert!(
-            run(&[
-                "connecting",
-                "session_joined",
-                "connection_lost",
-                "connection_lost"
-            ])
-            .is_err()
+    fn each_broken_rule_is_named() {
+        use Rule::*;
+        let j = ["connecting", "session_joined"];
+        let with = |tail: &[&'static str]| [&j[..], tail].concat();
+        assert_eq!(
+            broken(&["connecting", "session_left", "session_left"]),
+            OneTerminal
         );
-        assert!(run(&["connecting", "session_joined", "connection_restored"]).is_err());
-        assert!(run(&["connecting", "session_left", "participant_joined"]).is_err());
-        assert!(run(&["connecting", "session_left", "participant_renamed"]).is_err());
-        assert!(run(&["connecting", "session_left", "server_info"]).is_err());
-        assert!(run(&["connecting", "session_joined", "session_joined"]).is_err());
+        assert_eq!(broken(&["session_left"]), OneTerminal);
+        assert_eq!(
+            broken(&with(&["session_left", "participant_joined"])),
+            NothingAfterTerminal
+        );
+        assert_eq!(
+            broken(&["connecting", "session_left", "server_info"]),
+            NothingAfterTerminal
+        );
+        assert_eq!(
+            broken(&["connecting", "session_left", "heartbeat"]),
+            NothingAfterTerminal
+        );
+        assert_eq!(
+            broken(&with(&["connection_lost", "connection_lost"])),
+            LossResolvedOnce
+        );
+        assert_eq!(broken(&with(&["connection_restored"])), RestoreFollowsLoss);
+        assert_eq!(broken(&with(&["session_joined"])), JoinedOnce);
+        assert_eq!(broken(&with(&["connecting"])), ConnectingBeforeJoined);
+        assert_eq!(broken(&["connecting", "connection_lost"]), LossAfterJoined);
+        assert_eq!(
+            broken(&["connecting", "participant_joined"]),
+            ParticipantsInSession
+        );
+    }
+
+    #[test]
+    fn a_violation_names_the_events_involved() {
+        let mut c = ContractChecker::new();
+        let s = Duration::from_secs;
+        for (name, at) in [
+            ("connecting", 0),
+            ("session_joined", 1),
+            ("connection_lost", 2),
+        ] {
+            c.observe_at(&ev(name), s(at)).unwrap();
+        }
+        let v = c.observe_at(&ev("connection_lost"), s(3)).unwrap_err();
+        assert_eq!(v.rule, Rule::LossResolvedOnce);
+        let named: Vec<_> = v.events.iter().map(|e| (e.event.as_str(), e.at)).collect();
+        assert_eq!(
+            named,
+            [
+                ("connection_lost", Some(s(2))),
+                ("connection_lost", Some(s(3)))
+            ]
+        );
+        assert_eq!(v.recent.last().map(String::as_str), Some("connection_lost"));
+        let text = v.to_string();
+        assert!(text.contains("rule 2"), "{text}");
+        assert!(
+            text.contains("connection_lost at 2.000 s then connection_lost at 3.000 s"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_loss_must_be_retried_on_schedule_and_is_reported_once() {
+        let mut c = ContractChecker::with_connect_timeout(Duration::from_secs(5));
+        let s = Duration::from_secs;
+        c.observe_at(&ev("connecting"), s(0)).unwrap();
+        c.observe_at(&ev("session_joined"), s(0)).unwrap();
+        c.observe_at(&ev("connection_lost"), s(10)).unwrap();
+        // The first retry is due at once.
+        assert_eq!(c.deadline(), Some(s(12)));
+        // A retry with a 1 s wait, plus the attempt's 5 s, plus grace.
+        c.observe_at(&ev("reconnect_attempt"), s(11)).unwrap();
+        assert_eq!(c.deadline(), Some(s(19)));
+        assert!(c.check_time(s(19)).is_ok());
+        let v = c.check_time(s(20)).unwrap_err();
+        assert_eq!(v.rule, Rule::LossResolvesInTime);
+        assert_eq!(v.events[0].at, Some(s(10)));
+        assert!(c.check_time(s(60)).is_ok(), "reported once");
+        // A late restore still resolves it.
+        c.observe_at(&ev("connection_restored"), s(61)).unwrap();
+        assert_eq!(c.deadline(), None);
+    }
+
+    #[test]
+    fn feeding_reports_a_late_loss_and_still_reads_the_event() {
+        let mut c = ContractChecker::with_connect_timeout(Duration::from_secs(5));
+        let s = Duration::from_secs;
+        for (name, at) in [
+            ("connecting", 0),
+            ("session_joined", 0),
+            ("connection_lost", 1),
+        ] {
+            assert!(c.feed(&ev(name), s(at)).is_empty());
+        }
+        let found: Vec<Rule> = c
+            .feed(&ev("connection_restored"), s(100))
+            .into_iter()
+            .map(|v| v.rule)
+            .collect();
+        assert_eq!(found, [Rule::LossResolvesInTime]);
+        assert!(!c.reconnecting(), "the restore was read");
+    }
+
+    #[test]
+    fn a_stream_without_times_never_trips_the_time_rule() {
+        let mut c = ContractChecker::new();
+        for name in ["connecting", "session_joined", "connection_lost"] {
+            c.observe(&ev(name)).unwrap();
+        }
+        assert_eq!(c.deadline(), None);
+    }
+
+    #[test]
+    fn the_event_that_breaks_a_rule_is_also_read_in_the_event_after() {
+        // A violation does not leave the checker confused about the rest.
+        let mut c = ContractChecker::new();
+        for name in ["connecting", "session_joined"] {
+            c.observe(&ev(name)).unwrap();
+        }
+        assert!(c.observe(&ev("connection_restored")).is_err());
+        c.observe(&ev("connection_lost")).unwrap();
+        c.observe(&ev("connection_restored")).unwrap();
     }
 }

@@ -2,9 +2,11 @@
 //! ordering invariants as a checker ([`ContractChecker`]).
 
 mod core;
+mod fault;
 mod invariants;
 mod timers;
 
 pub use core::{Command, CommandError, Engine, Input, Output, Phase};
-pub use invariants::{ContractChecker, Violation};
+pub use fault::Fault;
+pub use invariants::{ContractChecker, EventRef, Rule, Violation};
 pub use timers::Timer;

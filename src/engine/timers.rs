@@ -17,16 +17,19 @@ pub enum Timer {
     Idle,
     /// The server did not acknowledge our leave in time; we are out anyway.
     LeaveAck,
+    /// An injected stall is over: read and send again.
+    StallEnd,
 }
 
 impl Timer {
-    const ALL: [Timer; 6] = [
+    const ALL: [Timer; 7] = [
         Timer::Attempt,
         Timer::Retry,
         Timer::HeartbeatSend,
         Timer::HeartbeatTimeout,
         Timer::Idle,
         Timer::LeaveAck,
+        Timer::StallEnd,
     ];
 }
 

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::engine::ContractChecker;
+use crate::engine::{ContractChecker, Rule, Violation};
 use crate::event::{EventKind, RunInfo, SessionEvent};
 use crate::exit::Exit;
 use crate::ui::fmt;
@@ -38,16 +38,43 @@ pub struct Summary {
     /// Terminal events: when, the line's words, and the exit status it means.
     pub terminals: Vec<(Duration, String, Exit)>,
     pub violations: Vec<String>,
+    /// Of those, how many the run's own live check had recorded.
+    pub recorded_violations: usize,
+    /// `fault_injected` lines: what the run provoked on purpose.
+    pub faults: Vec<(Duration, String)>,
     pub damage: Option<Damage>,
     checker: ContractChecker,
+    /// What was found (by either check), so one break is listed once.
+    found: Vec<(Rule, Option<Duration>)>,
 }
 
 impl Summary {
     pub fn new(run: Option<RunInfo>) -> Summary {
+        // The time rule needs the run's connect timeout; without a
+        // run_started line, the contract's default.
+        let connect_timeout = run
+            .as_ref()
+            .and_then(|r| r.settings.get("connect_timeout_ms")?.as_u64())
+            .map(Duration::from_millis);
         Summary {
             run,
+            checker: connect_timeout
+                .map(ContractChecker::with_connect_timeout)
+                .unwrap_or_default(),
             ..Summary::default()
         }
+    }
+
+    fn violation(&mut self, v: &Violation) -> bool {
+        let key = (v.rule, v.events.first().and_then(|e| e.at));
+        if self.found.contains(&key) {
+            return false;
+        }
+        self.found.push(key);
+        let events: Vec<String> = v.events.iter().map(ToString::to_string).collect();
+        self.violations
+            .push(format!("{}: {}", v.rule, events.join(" then ")));
+        true
     }
 
     pub fn add(&mut self, ev: &SessionEvent) {
@@ -56,9 +83,8 @@ impl Summary {
             self.first = Some(ev.clone());
         }
         self.last_offset = ev.offset;
-        if let Err(v) = self.checker.observe(&ev.kind) {
-            self.violations
-                .push(format!("{} {}: {}", stamp(ev.offset), v.event, v.rule));
+        for v in self.checker.feed(&ev.kind, ev.offset) {
+            self.violation(&v);
         }
         let resolve = |losses: &mut Vec<Loss>, how: String| {
             if let Some(l) = losses.last_mut().filter(|l| l.outcome.is_none()) {
@@ -69,11 +95,23 @@ impl Summary {
             EventKind::SessionJoined { .. } => self.joins += 1,
             EventKind::ParticipantJoined { .. } => self.participant_joins += 1,
             EventKind::ParticipantLeft { .. } => self.participant_leaves += 1,
-            EventKind::ConnectionLost { reason } => self.losses.push(Loss {
+            EventKind::ConnectionLost { reason, injected } => self.losses.push(Loss {
                 at: ev.offset,
-                reason: reason.clone(),
+                reason: if *injected {
+                    format!("{reason} [injected]")
+                } else {
+                    reason.clone()
+                },
                 outcome: None,
             }),
+            EventKind::FaultInjected { fault } => {
+                self.faults.push((ev.offset, format!("fault {fault}")));
+            }
+            EventKind::ContractViolation(v) => {
+                // The live check saw it too; listed once either way.
+                self.recorded_violations += 1;
+                self.violation(v);
+            }
             EventKind::ConnectionRestored {
                 resumed,
                 downtime,
@@ -157,6 +195,12 @@ impl Summary {
             "joins: {}; participants: {} joined, {} left",
             self.joins, self.participant_joins, self.participant_leaves
         );
+        if !self.faults.is_empty() {
+            let _ = writeln!(w, "faults injected on purpose: {}", self.faults.len());
+            for (at, what) in &self.faults {
+                let _ = writeln!(w, "  {} {what}", stamp(*at));
+            }
+        }
         let _ = writeln!(w, "connection losses: {}", self.losses.len());
         for l in &self.losses {
             let outcome = l
@@ -183,7 +227,11 @@ impl Summary {
                 let _ = writeln!(w, "contract violations: none");
             }
             n => {
-                let _ = writeln!(w, "contract violations: {n}");
+                let recorded = match self.recorded_violations {
+                    0 => String::new(),
+                    r => format!(" ({r} recorded by the run's own check)"),
+                };
+                let _ = writeln!(w, "contract violations: {n}{recorded}");
                 for v in self.violations.iter().take(SHOWN_VIOLATIONS) {
                     let _ = writeln!(w, "  {v}");
                 }
@@ -275,6 +323,7 @@ mod tests {
                 1_000,
                 EventKind::ConnectionLost {
                     reason: "heartbeat unanswered".into(),
+                    injected: false,
                 },
             ),
             ev(
@@ -289,10 +338,11 @@ mod tests {
                 9_000,
                 EventKind::ConnectionLost {
                     reason: "reset".into(),
+                    injected: true,
                 },
             ),
             ev(
-                19_000,
+                10_500,
                 EventKind::SessionLeft {
                     reason: LeftReason::Ended,
                 },
@@ -308,7 +358,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("+00:09.000 reset: never restored: session_left (ended) after 10 s"),
+            text.contains(
+                "+00:09.000 reset [injected]: never restored: session_left (ended) after 1.5 s"
+            ),
             "{text}"
         );
         assert!(text.contains("exit status 4"), "{text}");
@@ -330,7 +382,10 @@ mod tests {
         ));
         let text = s.render("r");
         assert!(text.contains("contract violations: 1"), "{text}");
-        assert!(text.contains("invariant 3"), "{text}");
+        assert!(
+            text.contains("rule 3: connection_restored without"),
+            "{text}"
+        );
         assert_eq!(s.exit(), Exit::Violations);
     }
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use rand::RngCore;
+use rand::Rng;
 
 pub use super::outbox::{Conn, Outbox, Outgoing};
 use crate::event::rfc3339_ms;

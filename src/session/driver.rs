@@ -15,13 +15,18 @@ use super::fanout::{Fanout, Subscription};
 use super::listener::Listeners;
 use super::transport::{self, Ws};
 use crate::clock::Clock;
-use crate::engine::{Command, CommandError, Engine, Input, Output, Phase};
+use crate::engine::{Command, CommandError, ContractChecker, Engine, Input, Output, Phase};
 use crate::event::{EventKind, SessionEvent};
+
+/// Where the engine's answer to a command goes.
+pub(crate) type Reply = oneshot::Sender<Result<(), CommandError>>;
 
 pub(crate) enum Request {
     /// A command; its answer goes to the reply channel if there is one (it
     /// is an event as well: `command_refused`, or what the command causes).
-    Command(Command, Option<oneshot::Sender<Result<(), CommandError>>>),
+    /// Boxed: requests are rare, and a channel keeps room for 32 of them
+    /// per session from the start.
+    Command(Box<(Command, Option<Reply>)>),
     Subscribe(oneshot::Sender<Subscription>),
     /// Leave if in a session, then stop.
     Shutdown(oneshot::Sender<()>),
@@ -31,6 +36,8 @@ type Connecting = Pin<Box<dyn Future<Output = Result<Ws, String>> + Send>>;
 
 pub(crate) struct Driver {
     engine: Engine,
+    /// The contract checked on every event as it goes out.
+    checker: ContractChecker,
     clock: Clock,
     requests: mpsc::UnboundedReceiver<Request>,
     listeners: Arc<Listeners>,
@@ -49,6 +56,7 @@ impl Driver {
         listeners: Arc<Listeners>,
     ) -> Self {
         Driver {
+            checker: ContractChecker::with_connect_timeout(engine.settings().connect_timeout),
             engine,
             clock,
             requests,
@@ -74,9 +82,15 @@ impl Driver {
                 return;
             }
             let deadline = self.engine.poll_timeout();
+            // Just past the deadline: at it, the loss still has time.
+            let overdue = self
+                .checker
+                .deadline()
+                .map(|d| self.clock.instant(d + std::time::Duration::from_millis(1)));
             tokio::select! {
                 req = self.requests.recv(), if self.shutdown.is_none() => match req {
-                    Some(Request::Command(cmd, reply)) => {
+                    Some(Request::Command(c)) => {
+                        let (cmd, reply) = *c;
                         let result = self.engine.handle_command(cmd, self.clock.now());
                         if let Some(reply) = reply {
                             let _ = reply.send(result);
@@ -104,12 +118,23 @@ impl Driver {
                     };
                     self.engine.handle_input(input, self.clock.now());
                 }
+                // An injected stall leaves what the server sends in the network.
                 msg = async { self.ws.as_mut().expect("guarded by the branch condition").next().await },
-                    if self.ws.is_some() => {
+                    if self.ws.is_some() && !self.engine.reading_paused() => {
                     self.on_message(msg);
                 }
                 _ = sleep_until(deadline), if deadline.is_some() => {
                     self.engine.handle_timeout(self.clock.now());
+                }
+                _ = sleep_until(overdue), if overdue.is_some() => {
+                    let now = self.clock.elapsed();
+                    if let Err(v) = self.checker.check_time(now) {
+                        self.publish(SessionEvent::new(
+                            self.clock.wall(now),
+                            now,
+                            EventKind::ContractViolation(v),
+                        ));
+                    }
                 }
             }
         }
@@ -193,6 +218,13 @@ impl Driver {
                         send_failed = None;
                         self.close_current();
                     }
+                    Output::Abort => {
+                        // Dropped, not closed: no close frame, the TCP
+                        // connection just ends, as when a cable is cut.
+                        send_failed = None;
+                        self.connecting = None;
+                        self.ws = None;
+                    }
                     Output::Event(at, kind) => self.dispatch(at, kind),
                 }
             }
@@ -222,12 +254,26 @@ impl Driver {
     fn dispatch(&mut self, at: Instant, kind: EventKind) {
         let offset = self.clock.offset(at);
         let event = SessionEvent::new(self.clock.wall(offset), offset, kind);
+        let broken = self.checker.feed(&event.kind, event.offset);
+        let (ts, offset) = (event.ts, event.offset);
+        self.publish(event);
+        for v in broken {
+            self.publish(SessionEvent {
+                ts,
+                offset,
+                kind: EventKind::ContractViolation(v),
+            });
+        }
+    }
+
+    fn publish(&mut self, event: SessionEvent) {
         match &event.kind {
             // Consumers report these; a warning here would say it all twice.
             EventKind::Error { message } => {
                 tracing::debug!(target: "calltop::session", "{message}")
             }
             EventKind::Heartbeat { .. } => {}
+            EventKind::ContractViolation(v) => tracing::debug!(target: "calltop::session", "{v}"),
             other => tracing::info!(target: "calltop::session", event = other.name()),
         }
         self.listeners.notify(&event.kind);
@@ -239,5 +285,115 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The live check on the path every event takes out of the driver, fed
+    //! a deliberately broken stream: calltop's engine never breaks the rules
+    //! (the property tests say so), so only a hand-made producer can.
+
+    use std::time::Duration;
+
+    use super::*;
+    use crate::engine::Rule;
+    use crate::event::LeftReason;
+    use crate::settings::SessionSettings;
+
+    fn driver() -> (Driver, Subscription, mpsc::UnboundedSender<Request>) {
+        let settings = SessionSettings::builder("ws://127.0.0.1:1/ws", "s", "me")
+            .connect_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut d = Driver::new(
+            Engine::new(settings, 1),
+            Clock::start(),
+            rx,
+            Arc::new(Listeners::default()),
+        );
+        let sub = d.fanout.subscribe();
+        (d, sub, tx)
+    }
+
+    fn drain(sub: &mut Subscription) -> Vec<EventKind> {
+        std::iter::from_fn(|| sub.try_recv().ok().map(|e| e.kind)).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_broken_stream_is_passed_on_whole_with_each_break_reported_after_it() {
+        let (mut d, mut sub, _tx) = driver();
+        let now = d.clock.now();
+        for kind in [
+            EventKind::Connecting { attempt: 1 },
+            EventKind::SessionJoined { participants: 0 },
+            EventKind::ConnectionRestored {
+                resumed: true,
+                downtime: Duration::ZERO,
+                attempts: 1,
+            },
+            EventKind::SessionLeft {
+                reason: LeftReason::User,
+            },
+            EventKind::SessionLeft {
+                reason: LeftReason::User,
+            },
+        ] {
+            d.dispatch(now, kind);
+        }
+        let got = drain(&mut sub);
+        let names: Vec<&str> = got.iter().map(EventKind::name).collect();
+        assert_eq!(
+            names,
+            [
+                "connecting",
+                "session_joined",
+                "connection_restored",
+                "contract_violation",
+                "session_left",
+                "session_left",
+                "contract_violation"
+            ]
+        );
+        let rules: Vec<Rule> = got
+            .iter()
+            .filter_map(|k| match k {
+                EventKind::ContractViolation(v) => Some(v.rule),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(rules, [Rule::RestoreFollowsLoss, Rule::OneTerminal]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_loss_left_unresolved_is_reported_when_its_time_runs_out() {
+        let (mut d, mut sub, _tx) = driver();
+        let now = d.clock.now();
+        for kind in [
+            EventKind::Connecting { attempt: 1 },
+            EventKind::SessionJoined { participants: 0 },
+            EventKind::ConnectionLost {
+                reason: "cut".into(),
+                injected: false,
+            },
+        ] {
+            d.dispatch(now, kind);
+        }
+        drain(&mut sub);
+        // The driver's own loop wakes for the checker's deadline; the paused
+        // clock jumps there.
+        tokio::spawn(d.run());
+        let ev = tokio::time::timeout(Duration::from_secs(60), sub.recv())
+            .await
+            .expect("the time rule fired")
+            .expect("an event");
+        let EventKind::ContractViolation(v) = ev.kind else {
+            panic!("{:?}", ev.kind)
+        };
+        assert_eq!(v.rule, Rule::LossResolvesInTime);
+        assert_eq!(v.events[0].event, "connection_lost");
+        // Reported past the grace after the loss, not before.
+        assert!(ev.offset > Duration::from_secs(2), "{:?}", ev.offset);
     }
 }

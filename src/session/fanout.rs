@@ -1,11 +1,15 @@
 //! Hands each event to every subscriber without ever waiting for one: the
 //! driver's socket reads, heartbeats and timers must not depend on how fast
 //! a dashboard draws or a pipe drains.
+//!
+//! Each subscriber has a queue of its own that takes no room while it is
+//! empty (a tokio channel keeps a block of 32 events, some 6 KB, from the
+//! start; a load run holds a subscription per participant).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 use crate::event::{EventKind, SessionEvent};
 
@@ -15,11 +19,13 @@ use crate::event::{EventKind, SessionEvent};
 /// and a participant or error event a dashboard never saw would make it lie.
 pub const SUBSCRIBER_CAPACITY: usize = 1024;
 
+/// Room a drained queue keeps; a burst's is given back.
+const KEPT: usize = 4;
+
 /// One subscriber's stream of events, in the order the engine reported them.
 #[derive(Debug)]
 pub struct Subscription {
-    rx: mpsc::UnboundedReceiver<SessionEvent>,
-    queued: Arc<AtomicUsize>,
+    shared: Arc<Shared>,
 }
 
 /// No event waiting now ([`Subscription::try_recv`]).
@@ -31,61 +37,110 @@ pub enum TryRecvError {
     Closed,
 }
 
+#[derive(Debug, Default)]
+struct Queue {
+    events: VecDeque<SessionEvent>,
+    /// The session's side is gone: what is queued is all there will be.
+    closed: bool,
+    /// The subscription is gone: nobody reads.
+    abandoned: bool,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Wakes an async reader (a permit is kept if it is not waiting yet).
+    ready: Notify,
+    /// Wakes a blocking reader.
+    ready_blocking: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // A reader or the driver that panicked holding the lock left the
+        // queue whole (each change is one push or pop): go on with it.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Queue {
+    fn take(&mut self) -> Result<SessionEvent, TryRecvError> {
+        match self.events.pop_front() {
+            Some(ev) => {
+                if self.events.is_empty() && self.events.capacity() > KEPT {
+                    self.events.shrink_to(KEPT);
+                }
+                Ok(ev)
+            }
+            None if self.closed => Err(TryRecvError::Closed),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+}
+
 impl Subscription {
     /// The next event; `None` once the session's task has stopped and
     /// everything before has been read.
     pub async fn recv(&mut self) -> Option<SessionEvent> {
-        let ev = self.rx.recv().await?;
-        self.queued.fetch_sub(1, Ordering::Relaxed);
-        Some(ev)
+        loop {
+            match self.try_recv() {
+                Ok(ev) => return Some(ev),
+                Err(TryRecvError::Closed) => return None,
+                // One reader per queue: a send since the check left a permit.
+                Err(TryRecvError::Empty) => self.shared.ready.notified().await,
+            }
+        }
     }
 
     /// [`Subscription::recv`] for a thread outside the runtime (it blocks).
     pub fn blocking_recv(&mut self) -> Option<SessionEvent> {
-        let ev = self.rx.blocking_recv()?;
-        self.queued.fetch_sub(1, Ordering::Relaxed);
-        Some(ev)
+        let mut q = self.shared.lock();
+        loop {
+            match q.take() {
+                Ok(ev) => return Some(ev),
+                Err(TryRecvError::Closed) => return None,
+                Err(TryRecvError::Empty) => {
+                    q = self
+                        .shared
+                        .ready_blocking
+                        .wait(q)
+                        .unwrap_or_else(|p| p.into_inner());
+                }
+            }
+        }
     }
 
     /// The next event if one is waiting.
     pub fn try_recv(&mut self) -> Result<SessionEvent, TryRecvError> {
-        match self.rx.try_recv() {
-            Ok(ev) => {
-                self.queued.fetch_sub(1, Ordering::Relaxed);
-                Ok(ev)
-            }
-            Err(mpsc::error::TryRecvError::Empty) => Err(TryRecvError::Empty),
-            Err(mpsc::error::TryRecvError::Disconnected) => Err(TryRecvError::Closed),
-        }
+        self.shared.lock().take()
     }
 
     /// Events delivered but not read yet.
     pub fn backlog(&self) -> usize {
-        self.queued.load(Ordering::Relaxed)
+        self.shared.lock().events.len()
     }
 }
 
-struct Subscriber {
-    tx: mpsc::UnboundedSender<SessionEvent>,
-    queued: Arc<AtomicUsize>,
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut q = self.shared.lock();
+        q.abandoned = true;
+        q.events = VecDeque::new();
+    }
 }
 
 /// The subscribers of one session.
 #[derive(Default)]
 pub struct Fanout {
-    subscribers: Vec<Subscriber>,
+    subscribers: Vec<Arc<Shared>>,
 }
 
 impl Fanout {
     /// A new subscriber, receiving every event from now on.
     pub fn subscribe(&mut self) -> Subscription {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let queued = Arc::new(AtomicUsize::new(0));
-        self.subscribers.push(Subscriber {
-            tx,
-            queued: queued.clone(),
-        });
-        Subscription { rx, queued }
+        let shared = Arc::new(Shared::default());
+        self.subscribers.push(shared.clone());
+        Subscription { shared }
     }
 
     /// Delivers to every subscriber; never waits. A heartbeat is left out for
@@ -93,12 +148,28 @@ impl Fanout {
     pub fn send(&mut self, event: &SessionEvent) {
         let coalescable = matches!(event.kind, EventKind::Heartbeat { .. });
         self.subscribers.retain(|s| {
-            if coalescable && s.queued.load(Ordering::Relaxed) >= SUBSCRIBER_CAPACITY {
-                return !s.tx.is_closed();
+            let mut q = s.lock();
+            if q.abandoned {
+                return false;
             }
-            s.queued.fetch_add(1, Ordering::Relaxed);
-            s.tx.send(event.clone()).is_ok()
+            if !(coalescable && q.events.len() >= SUBSCRIBER_CAPACITY) {
+                q.events.push_back(event.clone());
+            }
+            drop(q);
+            s.ready.notify_one();
+            s.ready_blocking.notify_one();
+            true
         });
+    }
+}
+
+impl Drop for Fanout {
+    fn drop(&mut self) {
+        for s in &self.subscribers {
+            s.lock().closed = true;
+            s.ready.notify_one();
+            s.ready_blocking.notify_one();
+        }
     }
 }
 
@@ -148,6 +219,58 @@ mod tests {
             "heartbeats coalesced"
         );
         assert_eq!(slow.backlog(), 0);
+    }
+
+    #[test]
+    fn a_reader_gets_what_came_before_the_end_then_none() {
+        let mut fanout = Fanout::default();
+        let mut sub = fanout.subscribe();
+        assert_eq!(sub.try_recv(), Err(TryRecvError::Empty));
+        fanout.send(&ev(EventKind::IdleCountdownCancelled));
+        drop(fanout);
+        assert!(sub.try_recv().is_ok());
+        assert_eq!(sub.try_recv(), Err(TryRecvError::Closed));
+        assert_eq!(sub.blocking_recv(), None);
+    }
+
+    #[test]
+    fn a_blocking_reader_is_woken_by_a_send_from_another_thread() {
+        let mut fanout = Fanout::default();
+        let mut sub = fanout.subscribe();
+        let reader = std::thread::spawn(move || {
+            let first = sub.blocking_recv().map(|e| e.kind);
+            let then = sub.blocking_recv();
+            (first, then)
+        });
+        fanout.send(&ev(EventKind::IdleCountdownCancelled));
+        drop(fanout);
+        let (first, then) = reader.join().unwrap();
+        assert_eq!(first, Some(EventKind::IdleCountdownCancelled));
+        assert_eq!(then, None);
+    }
+
+    #[tokio::test]
+    async fn an_async_reader_is_woken_by_a_send_after_it_started_waiting() {
+        let mut fanout = Fanout::default();
+        let mut sub = fanout.subscribe();
+        let reader = tokio::spawn(async move { sub.recv().await.map(|e| e.kind) });
+        tokio::task::yield_now().await;
+        fanout.send(&ev(EventKind::IdleCountdownCancelled));
+        assert_eq!(
+            reader.await.unwrap(),
+            Some(EventKind::IdleCountdownCancelled)
+        );
+    }
+
+    #[test]
+    fn a_drained_queue_gives_its_room_back() {
+        let mut fanout = Fanout::default();
+        let mut sub = fanout.subscribe();
+        for _ in 0..500 {
+            fanout.send(&ev(EventKind::IdleCountdownCancelled));
+        }
+        while sub.try_recv().is_ok() {}
+        assert!(sub.shared.lock().events.capacity() <= KEPT);
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl Listeners {
                 EventKind::SessionJoined { .. } => l.on_session_joined(),
                 EventKind::SessionLeft { reason } => l.on_session_left(*reason),
                 EventKind::SessionTimedOut { .. } => l.on_session_timed_out(),
-                EventKind::ConnectionLost { reason } => l.on_connection_lost(reason),
+                EventKind::ConnectionLost { reason, .. } => l.on_connection_lost(reason),
                 EventKind::ConnectionRestored {
                     resumed,
                     downtime,

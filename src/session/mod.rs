@@ -7,7 +7,7 @@ mod transport;
 
 use std::sync::Arc;
 
-use rand::RngCore;
+use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
 
 pub use fanout::{Fanout, SUBSCRIBER_CAPACITY, Subscription, TryRecvError};
@@ -92,7 +92,7 @@ impl CallSession {
     /// reason...). The only error: the engine has stopped.
     pub fn send(&self, cmd: Command) -> Result<(), CommandError> {
         self.requests
-            .send(Request::Command(cmd, None))
+            .send(Request::Command(Box::new((cmd, None))))
             .map_err(|_| CommandError::EngineStopped)
     }
 
@@ -101,7 +101,7 @@ impl CallSession {
     async fn command(&self, cmd: Command) -> Result<(), CommandError> {
         let (tx, rx) = oneshot::channel();
         self.requests
-            .send(Request::Command(cmd, Some(tx)))
+            .send(Request::Command(Box::new((cmd, Some(tx)))))
             .map_err(|_| CommandError::EngineStopped)?;
         rx.await.map_err(|_| CommandError::EngineStopped)?
     }
@@ -126,6 +126,14 @@ impl CallSession {
     /// While reconnecting, skips the rest of the backoff wait.
     pub async fn reconnect_now(&self) -> Result<(), CommandError> {
         self.command(Command::ReconnectNow).await
+    }
+
+    /// Provokes a failure on purpose (docs/EVENTS.md, "Fault injection"):
+    /// `fault_injected` and what follows from it are in the event stream.
+    /// Refused where it makes no sense now, or when the settings turn
+    /// faults off.
+    pub async fn inject(&self, fault: crate::engine::Fault) -> Result<(), CommandError> {
+        self.command(Command::Fault(fault)).await
     }
 
     /// A new stream of every event from now on. The engine never waits for

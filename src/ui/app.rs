@@ -93,6 +93,9 @@ pub async fn run(config: Config, record: Option<RecordTo>) -> anyhow::Result<Exi
     let now = clock.elapsed();
     let mut model = Model::new(info, keymap, theme, now, clock.wall(now));
     model.quit_grace = quit_grace;
+    // What the run is, with the settings in force, as a recording's first
+    // line says it: the settings panel reads it the same way live and replayed.
+    update(&mut model, Msg::Event(session.run_started()));
     let result = {
         let mut tui = Tui::enter()?;
         if let Ok(size) = tui.terminal.size() {
@@ -153,6 +156,8 @@ enum Stop {
 impl App {
     async fn run(&mut self, tui: &mut Tui) -> anyhow::Result<Exit> {
         self.draw(tui);
+        // Only the tests' crash (see crash::panic_if_asked), with the dashboard on screen.
+        crate::crash::panic_if_asked();
         if let Some(Stop::Exit) = self.apply(self.tick()) {
             return Ok(Exit::Ok);
         }

@@ -8,6 +8,148 @@ use super::theme::Meaning;
 use crate::backend::BackendKind;
 use crate::event::ServerFacts;
 
+/// A row of the settings panel: a label, its value, how to colour it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub label: &'static str,
+    pub value: String,
+    pub meaning: Meaning,
+}
+
+/// The settings panel's rows: the timers and the reconnect schedule the
+/// run reported (its `run_started`), the idle timeout (an injected one
+/// marked), what the server announced about keeping our slot, how long
+/// since it was last heard (the warning colour past a heartbeat interval
+/// without anything), and whether faults may be injected.
+pub fn in_force(m: &super::model::Model) -> Vec<Setting> {
+    use std::time::Duration;
+    let ms = Duration::from_millis;
+    let row = |label, meaning, value: String| Setting {
+        label,
+        value,
+        meaning,
+    };
+    let mut rows = Vec::new();
+    let Some(f) = &m.in_force else {
+        rows.push(row(
+            "settings",
+            Meaning::Muted,
+            "not reported by this run (no run_started)".into(),
+        ));
+        return rows;
+    };
+    let interval = ms(f.heartbeat_interval_ms);
+    rows.push(row(
+        "heartbeat",
+        Meaning::Text,
+        format!(
+            "every {}, lost after {} unanswered (a stall shows within {})",
+            fmt::human(interval),
+            fmt::human(ms(f.heartbeat_timeout_ms)),
+            fmt::human(interval + ms(f.heartbeat_timeout_ms))
+        ),
+    ));
+    let r = &f.reconnect;
+    // Seconds, as short as they go: "0 0.25 0.5 1 2 4 5 s".
+    let waits: Vec<String> = r
+        .nominal_delays_ms
+        .iter()
+        .map(|d| {
+            let s = format!("{:.3}", *d as f64 / 1000.0);
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        })
+        .collect();
+    let jitter = if r.jitter > 0.0 {
+        format!(" (each up to {:.0} % shorter)", r.jitter * 100.0)
+    } else {
+        String::new()
+    };
+    rows.push(row(
+        "reconnect",
+        Meaning::Text,
+        format!(
+            "{} attempts, waits {} s{jitter}",
+            r.max_attempts,
+            waits.join(" ")
+        ),
+    ));
+    rows.push(row(
+        "gives up",
+        Meaning::Text,
+        format!(
+            "within {} of a loss (waits {} + {} × {} to connect)",
+            fmt::human(ms(r.loss_budget_ms)),
+            fmt::human(ms(r.worst_case_budget_ms)),
+            r.max_attempts,
+            fmt::human(ms(f.connect_timeout_ms))
+        ),
+    ));
+    let idle = match m.injected_idle {
+        Some(injected) => row(
+            "idle timeout",
+            Meaning::Warn,
+            format!(
+                "{} (injected; {} configured)",
+                fmt::human(injected),
+                fmt::human(ms(f.idle_timeout_ms))
+            ),
+        ),
+        None if f.idle_timeout_ms == 0 => row("idle timeout", Meaning::Text, "off".into()),
+        None => row(
+            "idle timeout",
+            Meaning::Text,
+            format!(
+                "{} alone, then calltop leaves",
+                fmt::human(ms(f.idle_timeout_ms))
+            ),
+        ),
+    };
+    rows.push(idle);
+    let (_, window) = window_words(&m.info.backend);
+    let kept = match m
+        .resume_window
+        .or(m.facts.as_ref().and_then(|f| f.resume_window))
+    {
+        Some(d) if d.is_zero() => row(window, Meaning::Warn, FULL_REJOIN.into()),
+        Some(d) => row(
+            window,
+            Meaning::Text,
+            format!("{} (as the server announced)", fmt::human(d)),
+        ),
+        None => row(window, Meaning::Muted, "not announced".into()),
+    };
+    rows.push(kept);
+    if let Some(d) = m.facts.as_ref().and_then(|f| f.session_timeout) {
+        rows.push(row(
+            "session timeout",
+            Meaning::Text,
+            format!("{} (the server drops a silent session)", fmt::human(d)),
+        ));
+    }
+    rows.push(match m.heard_ago() {
+        Some(ago) => row(
+            "last heard",
+            if ago > interval {
+                Meaning::Warn
+            } else {
+                Meaning::Text
+            },
+            format!("{} s ago from the server", ago.as_secs()),
+        ),
+        None => row("last heard", Meaning::Muted, "not connected".into()),
+    });
+    rows.push(if f.faults {
+        row(
+            "faults",
+            Meaning::Text,
+            "may be injected (--no-faults turns them off)".into(),
+        )
+    } else {
+        row("faults", Meaning::Muted, "off (--no-faults)".into())
+    });
+    rows
+}
+
 /// What a zero resume window (Janus: `reclaim-session-timeout = 0`, its
 /// default) means for us; the panel and the log say it in these words.
 pub const FULL_REJOIN: &str = "a drop means a full rejoin";

@@ -58,8 +58,8 @@ fn meaning_of(target: &str) -> Option<Meaning> {
 
 /// Bounds the log to `capacity` lines (clearing it) and routes `tracing`
 /// records from the rest of the process (warnings from libraries and the
-/// embedded server) into it instead of onto the terminal. The filter comes
-/// from `RUST_LOG` if set.
+/// embedded server) into it instead of onto the terminal, and to the
+/// `--log-file` if there is one. The filter comes from `RUST_LOG` if set.
 pub fn init(capacity: usize) {
     use tracing_subscriber::prelude::*;
     set_capacity(capacity);
@@ -67,6 +67,7 @@ pub fn init(capacity: usize) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,calltop::session=off"));
     let _ = tracing_subscriber::registry()
         .with(tui_logger::TuiTracingSubscriberLayer.with_filter(filter))
+        .with(crate::diagnostics::file_layer())
         .try_init();
 }
 

@@ -26,12 +26,17 @@ pub mod words;
 
 pub use app::run;
 
-/// The keys and the palette the configuration asks for (`[keys]`, `[ui].color`,
-/// `NO_COLOR`), for the live dashboard and the replay alike.
+/// The keys and the palette the configuration asks for (`[keys]`, `[theme]`,
+/// `[ui].color` or `--color`, `NO_COLOR`), for the live dashboard and the
+/// replay alike.
 pub fn keys_and_theme(
     config: &crate::config::Config,
 ) -> Result<(keys::Keymap, theme::Theme), crate::settings::SettingsError> {
-    let keymap = keys::Keymap::from_config(&config.keys)?;
-    let theme = theme::Theme::resolve(config.ui.color, std::env::var_os("NO_COLOR").as_deref());
+    let keymap = keys::Keymap::from_config(&config.keys)?.with_faults(&config.faults)?;
+    let theme = theme::Theme::from_config(
+        &config.theme,
+        config.ui.color,
+        std::env::var_os("NO_COLOR").as_deref(),
+    )?;
     Ok((keymap, theme))
 }

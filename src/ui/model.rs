@@ -21,8 +21,9 @@ use super::log::{LogLine, Position, Scroll};
 use super::sanitize::clean;
 use super::theme::{Meaning, Theme};
 use super::words;
-use crate::engine::{Command, CommandError};
+use crate::engine::{Command, CommandError, Fault};
 use crate::event::{EventKind, LeftReason, ServerFacts, SessionEvent};
+use crate::settings::InForce;
 
 /// Heartbeat round-trip times kept for the sparkline.
 pub const RTT_HISTORY: usize = 240;
@@ -222,6 +223,28 @@ pub struct Model {
     pub notice: Option<(Meaning, String)>,
     /// A replay: keys that would act on a live call are not offered.
     pub replay: bool,
+    /// The settings the run reported in force (its `run_started`).
+    pub in_force: Option<InForce>,
+    /// The settings panel is open.
+    pub settings_panel: bool,
+    /// The outage under way is of our own making (an injected fault).
+    pub injected_outage: bool,
+    /// Faults that last and are under way (a stall, refusals to come).
+    pub faults_active: Vec<Fault>,
+    /// The idle timeout injected for this join.
+    pub injected_idle: Option<Duration>,
+    /// `contract_violation` events in this run.
+    pub violations: u32,
+    /// When something last came from the server (an offset): a heartbeat's
+    /// answer, a roster change, a join or restore. `None` while there is no
+    /// connection.
+    pub last_heard: Option<Duration>,
+    /// The server's resume window, kept past the end of the call (the
+    /// facts go with it) for [`Model::slot_held_for`].
+    pub resume_window: Option<Duration>,
+    /// When the connection we gave up on was lost (an offset), while the
+    /// server may still hold our slot from it.
+    pub given_up_since: Option<Duration>,
     /// The log widget's scroll state: the widget's, shared, not the call's
     /// (a copy of the model, as a replay keeps, shows the same log).
     pub log: Arc<TuiWidgetState>,
@@ -275,6 +298,9 @@ struct Face {
     retry: Option<u64>,
     down: Option<u64>,
     call_minutes: Option<u64>,
+    /// Seconds since the server was last heard from, while the panel shows it.
+    heard: Option<u64>,
+    slot_held: Option<u64>,
 }
 
 impl Model {
@@ -313,6 +339,15 @@ impl Model {
             quit_grace: Duration::from_secs(3),
             notice: None,
             replay: false,
+            in_force: None,
+            settings_panel: false,
+            injected_outage: false,
+            faults_active: Vec::new(),
+            injected_idle: None,
+            violations: 0,
+            last_heard: None,
+            resume_window: None,
+            given_up_since: None,
             log: Arc::new(TuiWidgetState::new()),
             log_scrolled: false,
             log_at_oldest: false,
@@ -407,6 +442,26 @@ impl Model {
         super::layout::too_small(self.size)
     }
 
+    /// How long the server may still hold our old slot after we gave up
+    /// reconnecting: its resume window from when the connection was lost.
+    pub fn slot_held_for(&self) -> Option<Duration> {
+        let (since, window) = (self.given_up_since?, self.resume_window?);
+        matches!(self.status, Status::Closed(_))
+            .then(|| (since + window).saturating_sub(self.now))
+            .filter(|left| !left.is_zero())
+    }
+
+    /// How long ago the server was last heard from, while connected.
+    pub fn heard_ago(&self) -> Option<Duration> {
+        self.last_heard.map(|at| self.now.saturating_sub(at))
+    }
+
+    /// Whether the fault keys do anything here (not in a replay, not with
+    /// `--no-faults`).
+    pub fn faults_offered(&self) -> bool {
+        !self.replay && self.in_force.as_ref().is_none_or(|f| f.faults)
+    }
+
     /// The reconnect overlay is up.
     pub fn reconnect_overlay(&self) -> bool {
         !self.reconnect_dismissed && matches!(self.status, Status::Reconnecting { .. })
@@ -418,6 +473,11 @@ impl Model {
             retry: self.retry().map(|(_, d)| fmt::secs_left(d)),
             down: self.down_for().map(|d| d.as_secs()),
             call_minutes: self.in_call().map(|d| d.as_secs() / 60),
+            heard: self
+                .heard_ago()
+                .filter(|_| self.settings_panel)
+                .map(|d| d.as_secs()),
+            slot_held: self.slot_held_for().map(fmt::secs_left),
         }
     }
 
@@ -449,6 +509,11 @@ impl Model {
                 .zip(self.call_start)
                 .map(|(d, (at, _))| counting_up(at, d, 60)),
             self.quit_by,
+            self.last_heard
+                .filter(|_| self.settings_panel)
+                .map(|at| counting_up(at, self.now.saturating_sub(at), 1)),
+            self.slot_held_for()
+                .and_then(|left| countdown(self.given_up_since? + self.resume_window?, left)),
         ]
         .into_iter()
         .flatten()
@@ -567,6 +632,9 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
     } = ev;
     let terminal = kind.is_terminal();
     let label = m.status.label();
+    if from_server(&kind) {
+        m.last_heard = Some(at);
+    }
     // Feedback in the header, put up after the check below that clears a
     // notice about a state that has passed.
     let mut notice = None;
@@ -575,6 +643,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
             if !m.status.is_active() {
                 // A new join: a new call's numbers. The last call's drops
                 // and error are in the log; its round trips go with it.
+                m.given_up_since = None;
                 m.lost_count = 0;
                 m.last_downtime = None;
                 m.last_error = None;
@@ -629,7 +698,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
             let text = format!("{} (idle timeout)", words::timed_out(idle_timeout));
             (Meaning::Warn, Some(text))
         }
-        EventKind::ConnectionLost { reason } => {
+        EventKind::ConnectionLost { reason, injected } => {
             m.reconnect_dismissed = false;
             let reason = clean(&reason);
             m.status = Status::Reconnecting {
@@ -638,8 +707,17 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
             };
             m.lost_count += 1;
             m.rtt_live = false;
+            m.last_heard = None;
+            m.injected_outage = injected;
+            // A stall ends with the connection it stalled.
+            m.faults_active
+                .retain(|f| !matches!(f, Fault::Stall { .. }));
             m.failed(reason.clone(), ts);
-            (Meaning::Error, Some(format!("connection lost: {reason}")))
+            let mark = if injected { words::INJECTED_MARK } else { "" };
+            (
+                Meaning::Error,
+                Some(format!("connection lost{mark}: {reason}")),
+            )
         }
         EventKind::ConnectionRestored {
             resumed,
@@ -648,6 +726,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
         } => {
             m.status = Status::Joined;
             m.reconnect_dismissed = false;
+            m.injected_outage = false;
             m.last_downtime = Some(downtime);
             // The drop is over, its reason history. The round trip stays
             // history too until a heartbeat on this connection.
@@ -666,6 +745,9 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
         }
         EventKind::ConnectionClosed { reason } => {
             m.reconnect_dismissed = false;
+            if let Status::Reconnecting { since, .. } = m.status {
+                m.given_up_since = Some(since);
+            }
             let reason = clean(&reason);
             m.failed(reason.clone(), ts);
             m.status = Status::Closed(reason.clone());
@@ -743,6 +825,7 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
                 ..f
             };
             let text = facts::log_text(&m.info, &f);
+            m.resume_window = f.resume_window;
             m.facts = Some(f);
             (Meaning::Muted, text)
         }
@@ -774,10 +857,41 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
             m.failed(message.clone(), ts);
             (Meaning::Warn, Some(message))
         }
-        // Which run this is: the header shows it already.
-        EventKind::RunStarted { .. } => (Meaning::Muted, None),
+        // Which run this is: the header shows it already; the settings
+        // panel shows what it ran with.
+        EventKind::RunStarted { run } => {
+            m.in_force = serde_json::from_value(run.settings).ok();
+            (Meaning::Muted, None)
+        }
+        EventKind::FaultInjected { fault } => {
+            match fault {
+                Fault::Stall { .. } | Fault::Refuse { .. } => m.faults_active.push(fault),
+                Fault::Idle { timeout } => m.injected_idle = Some(timeout),
+                Fault::Drop | Fault::ForgetResume => {}
+            }
+            notice = Some((Meaning::Warn, words::injected(&fault)));
+            (Meaning::Warn, Some(words::injected(&fault)))
+        }
+        EventKind::FaultEnded { fault } => {
+            m.faults_active.retain(|f| *f != fault);
+            (Meaning::Muted, Some(words::fault_over(&fault)))
+        }
+        EventKind::ContractViolation(v) => {
+            m.violations += 1;
+            let events: Vec<String> = v.events.iter().map(ToString::to_string).collect();
+            (
+                Meaning::Error,
+                Some(format!(
+                    "contract violation, {}: {}",
+                    v.rule,
+                    clean(&events.join(" then "))
+                )),
+            )
+        }
         EventKind::Leaving { rejoin } => {
             m.status = Status::Leaving;
+            m.faults_active
+                .retain(|f| !matches!(f, Fault::Stall { .. }));
             // No more heartbeats on the way out.
             m.rtt_live = false;
             m.past_error();
@@ -819,6 +933,10 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
     if terminal {
         m.participants.clear();
         m.facts = None;
+        m.last_heard = None;
+        m.injected_outage = false;
+        m.faults_active.clear();
+        m.injected_idle = None;
         m.rtt_live = false;
         m.idle = None;
         m.call_start = None;
@@ -832,14 +950,45 @@ fn on_event(m: &mut Model, ev: SessionEvent, out: &mut Vec<Effect>) {
     }
 }
 
+/// Whether an event says the server was just heard from.
+fn from_server(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Heartbeat { .. }
+            | EventKind::SessionJoined { .. }
+            | EventKind::ConnectionRestored { .. }
+            | EventKind::ParticipantJoined { .. }
+            | EventKind::ParticipantLeft { .. }
+            | EventKind::ParticipantRenamed { .. }
+            | EventKind::ServerInfo(_)
+    )
+}
+
 fn on_action(m: &mut Model, a: Action, out: &mut Vec<Effect>) -> bool {
     match a {
         Action::Leave => out.push(Effect::Run(Command::Leave)),
+        Action::Join if m.slot_held_for().is_some() => {
+            let left = m.slot_held_for().unwrap_or_default();
+            m.note(
+                out,
+                Meaning::Warn,
+                format!(
+                    "the server may still hold our old slot for {} s (its resume window): \
+                     others may see us twice until then",
+                    fmt::secs_left(left)
+                ),
+            );
+            out.push(Effect::Run(Command::Join));
+        }
         Action::Join => out.push(Effect::Run(Command::Join)),
         Action::Reconnect => out.push(Effect::Run(Command::ReconnectNow)),
+        // Refused by the engine where it makes no sense (or with
+        // --no-faults), and the refusal is in the events like any other.
+        Action::Inject(fault) => out.push(Effect::Run(Command::Fault(fault))),
         // The "too small" notice shows neither help, nor overlays, nor the
         // log: keys for them would change what cannot be seen.
         Action::Help
+        | Action::Settings
         | Action::Back
         | Action::LogOlder
         | Action::LogNewer
@@ -853,11 +1002,20 @@ fn on_action(m: &mut Model, a: Action, out: &mut Vec<Effect>) -> bool {
                 format!("{key}: nothing to show in a terminal this small"),
             );
         }
-        Action::Help => m.help = !m.help,
+        Action::Help => {
+            m.help = !m.help;
+            m.settings_panel = false;
+        }
+        Action::Settings => {
+            m.settings_panel = !m.settings_panel;
+            m.help = false;
+        }
         Action::Quit => quit(m, out, true),
         Action::Back => {
             if m.help {
                 m.help = false;
+            } else if m.settings_panel {
+                m.settings_panel = false;
             } else if m.reconnect_overlay() {
                 m.reconnect_dismissed = true;
                 m.notice(Meaning::Muted, "overlay hidden until next change".into());
@@ -1172,6 +1330,7 @@ mod tests {
             t0,
             EventKind::ConnectionLost {
                 reason: "heartbeat unanswered".into(),
+                injected: false,
             },
         );
         ev(
@@ -1198,6 +1357,7 @@ mod tests {
             t0,
             EventKind::ConnectionLost {
                 reason: "boom\u{1b}[2J".into(),
+                injected: false,
             },
         );
         assert_eq!(error(&m), Some(("boom␛[2J", true)));
@@ -1236,6 +1396,7 @@ mod tests {
             at,
             EventKind::ConnectionLost {
                 reason: "boom".into(),
+                injected: false,
             },
         );
         ev(

@@ -14,7 +14,7 @@ use super::log;
 use super::model::{Model, NO_NAME, Shown, Status};
 use super::sanitize::clean;
 use super::theme::Meaning;
-use super::width::{cols, fit, fit_middle, fit_words, pad};
+use super::width::{cols, fit, fit_middle, fit_words, pad, wrap_words};
 use super::words;
 use crate::event::LeftReason;
 
@@ -42,6 +42,8 @@ pub fn view(m: &Model, frame: &mut Frame) {
     footer(m, frame, a.footer);
     if m.help {
         help(m, frame, &a);
+    } else if m.settings_panel {
+        settings_panel(m, frame, &a);
     } else if m.reconnect_overlay() {
         reconnecting(m, frame, &a);
     } else if m.final_message() {
@@ -72,8 +74,10 @@ fn header(m: &Model, frame: &mut Frame, area: Rect) {
     let (calltop, badge, as_) = (" calltop ", badge(m), " as ");
     // Session and user cut to what is left of the row, with `…`, rather
     // than clipped at the edge, where a cut name looks like a whole one.
-    let room =
-        usize::from(area.width).saturating_sub(cols(calltop) + badge.width() + 2 + cols(as_) + 2);
+    let marks = marks(m);
+    let marks_width: usize = marks.iter().map(Span::width).sum();
+    let room = usize::from(area.width)
+        .saturating_sub(cols(calltop) + badge.width() + 2 + cols(as_) + 2 + marks_width);
     let (session, user) = (&m.info.session, &m.info.user);
     let (session_room, user_room) = share(cols(session), cols(user), room);
     let left = Line::from(vec![
@@ -83,8 +87,10 @@ fn header(m: &Model, frame: &mut Frame, area: Rect) {
         Span::styled(fit(session, session_room), t.strong(Meaning::Text)),
         Span::styled(as_, t.style(Meaning::Muted)),
         Span::styled(fit(user, user_room), t.style(Meaning::Text)),
-        Span::raw("  "),
     ]);
+    let mut left = left;
+    left.spans.extend(marks);
+    left.spans.push(Span::raw("  "));
     let used = (left.width() as u16).min(area.width);
     frame.render_widget(Paragraph::new(left), area);
     if let Some((meaning, text)) = &m.notice {
@@ -98,6 +104,28 @@ fn header(m: &Model, frame: &mut Frame, area: Rect) {
         let line = Line::from(Span::styled(fit_words(text, room), t.style(*meaning)));
         frame.render_widget(Paragraph::new(line).alignment(Alignment::Right), rest);
     }
+}
+
+/// What the header marks beside the names: faults of our own making under
+/// way (so nobody takes them for an outage) and broken contract rules.
+fn marks(m: &Model) -> Vec<Span<'static>> {
+    let t = &m.theme;
+    let mut v = Vec::new();
+    if m.injected_outage || !m.faults_active.is_empty() {
+        let what = match m.faults_active.last() {
+            Some(f) => format!(" FAULT {} ", f.name()),
+            None => " INJECTED ".to_owned(),
+        };
+        v.push(Span::raw("  "));
+        v.push(Span::styled(what, t.badge(Meaning::Warn)));
+    }
+    if m.violations > 0 {
+        let n = m.violations;
+        let what = format!(" {n} VIOLATION{} ", if n == 1 { "" } else { "S" });
+        v.push(Span::raw("  "));
+        v.push(Span::styled(what, t.badge(Meaning::Error)));
+    }
+    v
 }
 
 /// A participant's name and, when it is to be shown, their id (`#…`) in
@@ -551,6 +579,7 @@ fn footer(m: &Model, frame: &mut Frame, area: Rect) {
             (Action::Leave, "leave"),
             (Action::Join, "join"),
             (Action::Reconnect, "reconnect"),
+            (Action::Settings, "settings"),
             (Action::Help, "help"),
             (Action::Quit, "quit"),
         ],
@@ -691,13 +720,24 @@ fn reconnecting(m: &Model, frame: &mut Frame, a: &Areas) {
             t.style(Meaning::Warn),
         )));
     }
+    if m.injected_outage {
+        lines.push(Line::from(Span::styled(
+            "injected on purpose: not a real outage",
+            t.strong(Meaning::Warn),
+        )));
+    }
     lines.push(Line::raw(""));
+    let title = if m.injected_outage {
+        "connection lost [injected]"
+    } else {
+        "connection lost"
+    };
     text_overlay(
         m,
         frame,
         a,
         56,
-        "connection lost",
+        title,
         Meaning::Error,
         lines,
         &[
@@ -740,11 +780,22 @@ fn final_message(m: &Model, frame: &mut Frame, a: &Areas) {
             format!("{}.", words::capitalised(words::left(LeftReason::Ended))),
         ),
     };
-    let lines = vec![
+    let mut lines = vec![
         Line::raw(""),
         Line::from(Span::styled(why, t.style(Meaning::Text))),
         Line::raw(""),
     ];
+    // Joining again now may meet our old self, still in its slot.
+    if let Some(left) = m.slot_held_for() {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "The server may still hold your old slot for {} s (its resume window).",
+                fmt::secs_left(left)
+            ),
+            t.style(Meaning::Warn),
+        )));
+        lines.push(Line::raw(""));
+    }
     text_overlay(
         m,
         frame,
@@ -761,9 +812,61 @@ fn final_message(m: &Model, frame: &mut Frame, a: &Areas) {
     );
 }
 
+/// What is in force: the session's timers and schedule as the run reported
+/// them, what the server announced, and how long since it was last heard.
+fn settings_panel(m: &Model, frame: &mut Frame, a: &Areas) {
+    let t = &m.theme;
+    let rows = facts::in_force(m);
+    let label_width = rows.iter().map(|r| cols(r.label)).max().unwrap_or(0);
+    let width: u16 = 76;
+    let inner = usize::from(width.min(frame.area().width.saturating_sub(2))).saturating_sub(2);
+    // Values wrap under themselves, the labels stay a column of their own.
+    let indent = 2 + label_width + 2;
+    let mut lines = vec![Line::raw("")];
+    for r in &rows {
+        for (i, part) in wrap_words(&r.value, inner.saturating_sub(indent + 1))
+            .into_iter()
+            .enumerate()
+        {
+            let lead = if i == 0 {
+                vec![
+                    Span::raw(format!("  {}", pad(r.label, label_width))),
+                    Span::styled(r.label, t.style(Meaning::Muted)),
+                    Span::raw("  "),
+                ]
+            } else {
+                vec![Span::raw(" ".repeat(indent))]
+            };
+            let mut spans = lead;
+            spans.push(Span::styled(part, t.style(r.meaning)));
+            lines.push(Line::from(spans));
+        }
+    }
+    lines.push(Line::raw(""));
+    let height = lines.len() as u16 + 2;
+    let r = overlay(frame, a, width, height);
+    let key = m.keymap.label(Action::Settings);
+    let block = overlay_block(m, "settings in force", Meaning::Accent).title_bottom(
+        Line::from(vec![
+            Span::raw(" "),
+            Span::styled(key, t.strong(Meaning::Accent)),
+            Span::styled(" or ", t.style(Meaning::Muted)),
+            Span::styled("Esc", t.strong(Meaning::Accent)),
+            Span::styled(" close ", t.style(Meaning::Muted)),
+        ])
+        .centered(),
+    );
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        r,
+    );
+}
+
 fn help(m: &Model, frame: &mut Frame, a: &Areas) {
     let t = &m.theme;
-    let rows = m.keymap.help();
+    let rows = m.keymap.help(m.faults_offered());
     // In columns: a key may be any printable character, a wide one too.
     let key_width = rows.iter().map(|(k, _)| cols(k)).max().unwrap_or(1);
     let mut lines = vec![Line::raw("")];

@@ -104,6 +104,25 @@ pub fn fit_middle(text: &str, width: usize) -> String {
     format!("{start}…{}", tail.concat())
 }
 
+/// `text` in lines of at most `width` columns, broken at spaces (a word
+/// wider than that is cut, as [`fit`] cuts). Empty text is one empty line.
+pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let word = fit(word, width);
+        if !line.is_empty() && cols(&line) + 1 + cols(&word) > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    lines.push(line);
+    lines
+}
+
 /// Spaces that pad `text` out to `width` columns (none if it is wider).
 pub fn pad(text: &str, width: usize) -> String {
     " ".repeat(width.saturating_sub(cols(text)))
@@ -112,6 +131,16 @@ pub fn pad(text: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_wrap_at_spaces_within_the_width() {
+        assert_eq!(
+            wrap_words("every 2 s, lost after 2.5 s", 12),
+            ["every 2 s,", "lost after", "2.5 s"]
+        );
+        assert_eq!(wrap_words("", 5), [""]);
+        assert_eq!(wrap_words("unbreakable", 4), ["unb…"]);
+    }
 
     #[test]
     fn widths_are_those_the_terminal_shows() {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::fmt;
+use crate::engine::Fault;
 use crate::event::LeftReason;
 
 /// How the session ended, in a few words (the call panel).
@@ -52,5 +53,35 @@ pub fn capitalised(s: &str) -> String {
     match c.next() {
         Some(first) => first.to_uppercase().chain(c).collect(),
         None => String::new(),
+    }
+}
+
+/// Marks what an injected fault caused, so nobody takes it for an outage.
+pub const INJECTED_MARK: &str = " [injected]";
+
+/// A fault as it is injected: "injected: stall for 10 s".
+pub fn injected(fault: &Fault) -> String {
+    let what = match *fault {
+        Fault::Drop => "drop the connection (no close frame)".to_owned(),
+        Fault::Stall { duration } => format!(
+            "stall for {} (no reading, no heartbeats)",
+            fmt::human(duration)
+        ),
+        Fault::ForgetResume => {
+            "forget the resume token (the next reconnect is a full rejoin)".to_owned()
+        }
+        Fault::Refuse { attempts: 1 } => "refuse the next connection attempt".to_owned(),
+        Fault::Refuse { attempts } => format!("refuse the next {attempts} connection attempts"),
+        Fault::Idle { timeout } => format!("idle timeout set to {}", fmt::human(timeout)),
+    };
+    format!("injected fault: {what}")
+}
+
+/// A fault that lasted is over.
+pub fn fault_over(fault: &Fault) -> String {
+    match fault {
+        Fault::Stall { .. } => "injected stall over".to_owned(),
+        Fault::Refuse { .. } => "injected refusals used up".to_owned(),
+        other => format!("injected {} over", other.name()),
     }
 }

@@ -24,8 +24,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::RngExt;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -640,7 +639,7 @@ fn jcfg_string(s: &str) -> String {
 }
 
 fn random_hex() -> String {
-    format!("{:016x}", StdRng::from_os_rng().random::<u64>())
+    format!("{:016x}", rand::rng().random::<u64>())
 }
 
 // ---------------------------------------------------------------------------

@@ -35,16 +35,37 @@ impl Events {
     pub async fn next(&mut self) -> SessionEvent {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let ev = tokio::time::timeout_at(deadline, self.rx.recv())
-                .await
-                .unwrap_or_else(|_| panic!("no event within {WAIT:?}; so far: {:?}", self.names()))
-                .expect("event channel closed");
-            self.checker
-                .observe(&ev.kind)
-                .unwrap_or_else(|v| panic!("{v}"));
-            self.all.push(ev.clone());
+            let ev = self.recv_by(deadline, "event").await;
             if !matches!(ev.kind, EventKind::Heartbeat { .. }) {
                 return ev;
+            }
+        }
+    }
+
+    /// The next event of any kind by `deadline`, checked and kept.
+    async fn recv_by(&mut self, deadline: tokio::time::Instant, what: &str) -> SessionEvent {
+        let ev = tokio::time::timeout_at(deadline, self.rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no {what} within {WAIT:?}; so far: {:?}", self.names()))
+            .expect("event channel closed");
+        self.checker
+            .observe(&ev.kind)
+            .unwrap_or_else(|v| panic!("{v}"));
+        // The session's own live check must agree: calltop never breaks the rules.
+        if let EventKind::ContractViolation(v) = &ev.kind {
+            panic!("the session reported {v}");
+        }
+        self.all.push(ev.clone());
+        ev
+    }
+
+    /// Waits for the next heartbeat (a round trip answered), within [`WAIT`];
+    /// other events on the way are kept as [`Self::next`] keeps them.
+    pub async fn heartbeat(&mut self) -> Duration {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let EventKind::Heartbeat { rtt } = self.recv_by(deadline, "heartbeat").await.kind {
+                return rtt;
             }
         }
     }
@@ -97,6 +118,40 @@ impl Events {
             }
         }
     }
+}
+
+/// The reference server on a free loopback port, admin token "admin",
+/// changed by `f`.
+pub async fn server_with(
+    f: impl FnOnce(&mut calltop::server::ServerConfig),
+) -> calltop::server::ServerHandle {
+    let mut c = calltop::server::ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin_token: Some("admin".into()),
+        ..calltop::server::ServerConfig::default()
+    };
+    f(&mut c);
+    calltop::server::start(c).await.unwrap()
+}
+
+pub async fn server() -> calltop::server::ServerHandle {
+    server_with(|_| {}).await
+}
+
+/// Quick timers so failure paths finish in about a second, with enough slack
+/// that a loaded CI machine does not see a stall where there is none.
+pub fn fast(url: &str, session: &str, user: &str) -> calltop::settings::SessionSettingsBuilder {
+    calltop::settings::SessionSettings::builder(url, session, user)
+        .heartbeat_interval(Duration::from_millis(300))
+        .heartbeat_timeout(Duration::from_millis(1000))
+        .connect_timeout(Duration::from_millis(1000))
+        .reconnect(calltop::ReconnectPolicy {
+            initial_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(100),
+            multiplier: 2.0,
+            max_attempts: 4,
+            jitter: 0.5,
+        })
 }
 
 /// A session joined with `settings`, its events read up to the

@@ -348,14 +348,15 @@ async fn event_loop(
 
 struct Stop;
 
-/// A dashboard key in a replay: quit, help, Esc and the log keys work;
-/// leave, join and reconnect would act on a live call, and say so.
+/// A dashboard key in a replay: quit, help, settings, Esc and the log keys
+/// work; leave, join, reconnect and the fault keys would act on a live
+/// call, and say so.
 fn on_key(replay: &mut Replay, key: &KeyEvent) -> Option<Stop> {
     let m = replay.player.model_mut();
     let action = m.keymap.action(key)?;
     match action {
         Action::Quit => return Some(Stop),
-        Action::Leave | Action::Join | Action::Reconnect => {
+        Action::Leave | Action::Join | Action::Reconnect | Action::Inject(_) => {
             let label = m.keymap.label(action);
             m.say(
                 Meaning::Muted,

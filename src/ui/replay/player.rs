@@ -10,6 +10,7 @@ use std::io::BufReader;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use crate::engine::{ContractChecker, Rule, Violation};
 use crate::event::{EventKind, SessionEvent};
 use crate::record::{Damage, OpenError, Reader};
 use crate::ui::log::LogLine;
@@ -40,12 +41,64 @@ pub struct LogChange {
     pub lines: Vec<LogLine>,
 }
 
+/// The contract checked over a replay. A break the run's own check
+/// recorded comes right after the event that made it, which this check has
+/// just found too: it is shown once.
+#[derive(Debug, Clone, Default)]
+struct Check {
+    checker: ContractChecker,
+    /// The breaks found lately, by rule and the first event's offset.
+    found: VecDeque<(Rule, Option<Duration>)>,
+}
+
+impl Check {
+    fn of(run: Option<&crate::event::RunInfo>) -> Check {
+        let connect_timeout = run
+            .and_then(|r| r.settings.get("connect_timeout_ms")?.as_u64())
+            .map(Duration::from_millis);
+        Check {
+            checker: connect_timeout
+                .map(ContractChecker::with_connect_timeout)
+                .unwrap_or_default(),
+            found: VecDeque::new(),
+        }
+    }
+
+    fn feed(&mut self, kind: &EventKind, at: Duration) -> Vec<Violation> {
+        let found = self.checker.feed(kind, at);
+        for v in &found {
+            if self.found.len() == 8 {
+                self.found.pop_front();
+            }
+            self.found.push_back(key(v));
+        }
+        found
+    }
+
+    /// Whether a recorded break is news (not one this check just found).
+    fn first_time(&mut self, v: &Violation) -> bool {
+        match self.found.iter().position(|k| *k == key(v)) {
+            Some(i) => {
+                self.found.remove(i);
+                false
+            }
+            None => true,
+        }
+    }
+}
+
+fn key(v: &Violation) -> (Rule, Option<Duration>) {
+    (v.rule, v.events.first().and_then(|e| e.at))
+}
+
 /// A recording, open at some event.
 pub struct Player {
     reader: Reader<BufReader<File>>,
     entries: Vec<Entry>,
     losses: Vec<usize>,
-    checkpoints: Vec<(usize, Model)>,
+    checkpoints: Vec<(usize, Model, Check)>,
+    /// The contract checked as the events are folded, as a live run does.
+    check: Check,
     spacing: usize,
     model: Model,
     /// Events applied to `model`.
@@ -82,11 +135,13 @@ impl Player {
     ) -> Result<(Player, LogChange), OpenError> {
         let reader = Reader::open(path)?;
         let model = model(&reader);
+        let check = Check::of(reader.run());
         let mut p = Player {
             reader,
             entries: Vec::new(),
             losses: Vec::new(),
             checkpoints: Vec::new(),
+            check,
             spacing: SPACING,
             model,
             pos: 0,
@@ -130,7 +185,8 @@ impl Player {
     }
 
     fn checkpoint(&mut self, i: usize) {
-        self.checkpoints.push((i, self.model.clone()));
+        self.checkpoints
+            .push((i, self.model.clone(), self.check.clone()));
         if self.checkpoints.len() > MAX_CHECKPOINTS {
             // Keep the first and every other one after it.
             let mut n = 0;
@@ -146,6 +202,21 @@ impl Player {
         let now = ev.offset;
         let wall = self.wall(now);
         update(&mut self.model, Msg::Tick { now, wall });
+        let (ts, offset) = (ev.ts, ev.offset);
+        let found = self.check.feed(&ev.kind, offset);
+        let recorded_again =
+            matches!(&ev.kind, EventKind::ContractViolation(v) if !self.check.first_time(v));
+        if !recorded_again {
+            self.show(ev, ring);
+        }
+        for v in found {
+            let kind = EventKind::ContractViolation(v);
+            self.show(SessionEvent { ts, offset, kind }, ring);
+        }
+        self.pos += 1;
+    }
+
+    fn show(&mut self, ev: SessionEvent, ring: &mut VecDeque<LogLine>) {
         let u = update(&mut self.model, Msg::Event(ev));
         for e in u.effects {
             if let Effect::Log(line) = e {
@@ -155,7 +226,6 @@ impl Player {
                 ring.push_back(line);
             }
         }
-        self.pos += 1;
     }
 
     /// What the recording's first line said about the run, if it was `run_started`.
@@ -257,11 +327,12 @@ impl Player {
             };
         }
         let from = target.saturating_sub(LOOKBACK);
-        let k = self.checkpoints.partition_point(|(i, _)| *i <= from);
-        let (at, model) = match k.checked_sub(1).map(|k| &self.checkpoints[k]) {
-            Some((at, model)) => (*at, model.clone()),
+        let k = self.checkpoints.partition_point(|(i, ..)| *i <= from);
+        let (at, model, check) = match k.checked_sub(1).map(|k| &self.checkpoints[k]) {
+            Some((at, model, check)) => (*at, model.clone(), check.clone()),
             None => unreachable!("checkpoint 0 is taken before the first event"),
         };
+        self.check = check;
         // What the screen shows stays as it is: size, help, key feedback.
         let size = self.model.size;
         let help = self.model.help;
