@@ -80,63 +80,107 @@ pub struct ServerFacts {
 pub enum EventKind {
     /// A connection attempt starts (first join, or a retry of it).
     Connecting {
+        /// The attempt's number, from 1.
         attempt: u32,
     },
+    /// The server acknowledged our join. One [`EventKind::ParticipantJoined`]
+    /// per participant already there follows.
     SessionJoined {
+        /// How many others are there, us not counted.
         participants: usize,
     },
+    /// Terminal: we are out of the session, for the reason given.
     SessionLeft {
+        /// Why: we left, an administrator removed us, the session was ended, or
+        /// another connection joined as us.
         reason: LeftReason,
     },
+    /// Terminal: we were the only participant for the whole idle timeout and
+    /// left the session ourselves.
     SessionTimedOut {
+        /// The idle timeout that ran out, in whole seconds (`idle_timeout_s` on
+        /// the line).
         #[serde(rename = "idle_timeout_s", with = "secs")]
         idle_timeout: Duration,
     },
-    /// `injected`: caused by a fault injected on purpose (`fault_injected`
-    /// came first), not by the network or the server.
+    /// The transport dropped, or a heartbeat went unanswered, while we were
+    /// in the session. Reconnecting starts at once.
     ConnectionLost {
+        /// What happened, in words for people (show it, do not parse it).
         reason: String,
+        /// Caused by a fault injected on purpose (`fault_injected` came first),
+        /// not by the network or the server; left out of the line when `false`.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         injected: bool,
     },
+    /// After a [`EventKind::ConnectionLost`]: connected and back in the same
+    /// session.
     ConnectionRestored {
+        /// The server kept our slot and others saw nothing; `false`: we rejoined
+        /// afresh.
         resumed: bool,
+        /// How long we were away, since the `connection_lost`, in whole
+        /// milliseconds (`downtime_ms` on the line).
         #[serde(rename = "downtime_ms", with = "ms")]
         downtime: Duration,
+        /// The reconnect attempts it took, this one included.
         attempts: u32,
     },
+    /// Terminal: the connection is gone for good (attempts exhausted, or the
+    /// server refused us in a way retrying cannot fix). Can come before any
+    /// [`EventKind::SessionJoined`].
     ConnectionClosed {
+        /// Why, in words for people (show it, do not parse it).
         reason: String,
     },
-    /// The next attempt is scheduled `delay` after this event. `last_error`:
-    /// why the attempt before failed (for the first one after a loss, the
-    /// loss itself), so an outage says what each try ran into.
+    /// The next attempt is scheduled `delay` after this event; `last_error`
+    /// says what the try before ran into.
     ReconnectAttempt {
+        /// The number of the attempt scheduled, from 1.
         attempt: u32,
+        /// How many attempts there are before `connection_closed`
+        /// ([`crate::ReconnectPolicy::max_attempts`]).
         max: u32,
+        /// How long after this event the attempt starts, in whole milliseconds
+        /// (`delay_ms` on the line); zero when it was hurried
+        /// ([`Command::ReconnectNow`]).
         #[serde(rename = "delay_ms", with = "ms")]
         delay: Duration,
+        /// Why the attempt before failed (after a loss, the loss itself), if there
+        /// was one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         last_error: Option<String>,
     },
-    /// `id` is what the server keys them by (the user name on calltop's
-    /// protocol, a number on Janus); `user` is the name they go by, empty
-    /// when the server has none.
+    /// Someone is in the session: they joined, or they were already there
+    /// when we joined, or they joined while we were reconnecting.
     ParticipantJoined {
+        /// The name they go by; empty when the server has none for them.
         user: String,
+        /// What the server keys them by: the user name on calltop's protocol,
+        /// Janus's participant id on Janus. Follow people by it (names may be
+        /// shared, and a rename keeps the id).
         id: String,
+        /// When they joined, to the millisecond, if the server says (calltop's
+        /// protocol does, Janus does not).
         #[serde(default, with = "opt_rfc3339", skip_serializing_if = "Option::is_none")]
         joined_at: Option<SystemTime>,
     },
+    /// Someone left, was removed, or did not come back within the server's
+    /// resume window (also for anyone who left while we were reconnecting).
     ParticipantLeft {
+        /// The name they went by; empty when the server had none for them.
         user: String,
+        /// What the server keyed them by (as on their `participant_joined`).
         id: String,
     },
     /// A participant now goes by another name: the same person, not a leave
     /// and a join.
     ParticipantRenamed {
+        /// The name they go by now.
         user: String,
+        /// What the server keys them by: the same as before the rename.
         id: String,
+        /// The name they went by before.
         previous: String,
     },
     /// What the server said about itself, after each join or restore.
@@ -145,46 +189,61 @@ pub enum EventKind {
     /// joins. The line also carries the deadline on the wall clock
     /// (`deadline_ms`, milliseconds since the Unix epoch).
     IdleCountdownStarted {
+        /// The idle timeout: how long after this event we leave, in whole
+        /// seconds (`seconds` on the line).
         #[serde(rename = "seconds", with = "secs")]
         timeout: Duration,
     },
+    /// Someone joined before the idle deadline. A terminal event stops a
+    /// running countdown without this event.
     IdleCountdownCancelled,
     /// A heartbeat answered after `rtt`. The line has `rtt_ms` (the
     /// contract's field, whole milliseconds) and `rtt_us` (microseconds: on
     /// loopback a round trip takes well under a millisecond).
     Heartbeat {
+        /// The heartbeat's round trip, to the microsecond.
         #[serde(rename = "rtt_us", with = "us", default)]
         rtt: Duration,
     },
     /// Something went wrong that did not end the session (a bad frame, a server notice).
     Error {
+        /// What went wrong, in words for people (show it, do not parse it).
         message: String,
     },
     /// Our leave is under way: the server has been told and we wait for its
-    /// answer. `rejoin`: a join was asked for meanwhile and follows the leave
-    /// (sent again, with `false`, when a second leave takes that back).
+    /// answer (the terminal `session_left` follows, within the leave timeout
+    /// at the latest).
     Leaving {
+        /// A join was asked for meanwhile and follows the leave (sent again,
+        /// with `false`, when a second leave takes that back).
         rejoin: bool,
     },
     /// A command made no sense when it arrived; nothing changed.
     CommandRefused {
+        /// The command that was refused.
         command: Command,
+        /// Why it made no sense when it arrived.
         reason: CommandError,
     },
     /// What this stream is of: the first line of headless output and of a
     /// recording. Not from the engine; see [`crate::CallSession::run_started`].
     RunStarted {
+        /// The run: calltop's version, the backend, server, session, user and
+        /// settings in force.
         run: RunInfo,
     },
     /// A failure provoked on purpose (a key, `fault …` on stdin, the
     /// library's [`Command::Fault`]); what follows from it is no outage.
     FaultInjected {
+        /// The fault, with what it was given (a stall's length, how many attempts
+        /// to refuse, the idle timeout).
         #[serde(flatten)]
         fault: Fault,
     },
     /// A fault that lasts is over: a stall's time is up (or its connection
     /// went), the refused attempts are used up.
     FaultEnded {
+        /// The fault that is over, as it was injected.
         #[serde(flatten)]
         fault: Fault,
     },
@@ -201,15 +260,24 @@ pub enum EventKind {
 pub struct RunInfo {
     /// The calltop version that wrote it.
     pub calltop: String,
+    /// The backend the run used.
     pub backend: crate::BackendKind,
+    /// The server's URL, as the settings hold it (normalised by the URL
+    /// parser: `ws://host:7878/ws`).
     pub server: String,
+    /// The session (room) id of the run.
     pub session: String,
+    /// Our own user name in the run.
     pub user: String,
+    /// The settings in force, as [`crate::SessionSettings::describe`] gives
+    /// them (an [`InForce`](crate::settings::InForce)); `null` when the line
+    /// has none.
     #[serde(default)]
     pub settings: serde_json::Value,
 }
 
 impl RunInfo {
+    /// The run of these settings, by this version of calltop.
     pub fn of(settings: &crate::SessionSettings) -> RunInfo {
         RunInfo {
             calltop: env!("CARGO_PKG_VERSION").to_owned(),
@@ -349,8 +417,13 @@ impl EventKind {
 /// countdowns and replays, whole microseconds; see [`crate::clock::Clock`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionEvent {
+    /// When it happened on the wall clock, whole milliseconds (the line's
+    /// `ts`). A session's own events have its clock's start plus `offset`.
     pub ts: SystemTime,
+    /// When it happened on the run's monotonic clock: the time since the run
+    /// started, whole microseconds (the line's `t_ms`). Never goes backwards.
     pub offset: Duration,
+    /// What happened.
     pub kind: EventKind,
 }
 
@@ -401,9 +474,11 @@ impl SessionEvent {
 /// A line read back: the event, and the session it names, if it does.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {
+    /// The event read.
     pub event: SessionEvent,
     /// The line had no `t_ms`: `event.offset` is zero, to be worked out from `ts`.
     pub no_offset: bool,
+    /// The line's `session`: the session the run was in, if the line names it.
     pub session: Option<String>,
 }
 

@@ -75,6 +75,8 @@
 //! (`cli`, `config`, `ui`, `headless`, …): they are public so the
 //! binary and the integration tests can reach them, not a stable API.
 
+#![warn(missing_docs)]
+
 pub mod backend;
 pub mod backoff;
 pub mod clock;

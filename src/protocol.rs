@@ -22,18 +22,29 @@ pub const HARD_FRAME_FACTOR: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
+    /// The first message on every connection: join a session (or, with
+    /// `resume`, take our old slot back).
     Join {
+        /// The protocol version the client speaks ([`PROTOCOL_VERSION`]).
         v: u32,
+        /// The session id: 1 to 64 characters without control characters.
         session: String,
+        /// Our user name: 1 to 64 characters without control characters.
         user: String,
+        /// The join token, when the server needs one: an HS256 JWT with
+        /// `session`, `sub` (the user) and `exp`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
         /// The `resume_token` of an earlier `joined`: asks the server for our old slot.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<String>,
     },
+    /// Leave the session on purpose; the server answers [`ServerFrame::Left`].
     Leave,
+    /// A heartbeat, every heartbeat interval (2 s by default) while joined;
+    /// the server answers [`ServerFrame::Pong`] with the same `seq`.
     Ping {
+        /// The heartbeat's sequence number, echoed in the `pong`.
         seq: u64,
     },
 }
@@ -41,6 +52,7 @@ pub enum ClientFrame {
 /// One participant as the server describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Participant {
+    /// Their user name: on calltop's protocol, their identity in the session.
     pub user: String,
     /// RFC 3339 UTC.
     pub joined_at: String,
@@ -50,26 +62,41 @@ pub struct Participant {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
+    /// The answer to `join`: the first frame about the session a connection
+    /// gets.
     Joined {
+        /// The protocol version the server speaks ([`PROTOCOL_VERSION`]).
         v: u32,
+        /// The session id joined.
         session: String,
+        /// Our user name, as joined.
         user: String,
         /// True when the server kept our slot since an earlier connection.
         resumed: bool,
+        /// The token to send as `resume` in the next `join` after a drop; a new
+        /// one with each `joined`.
         resume_token: String,
         /// How long the server keeps our slot after the socket drops.
         resume_window_ms: u64,
         /// Everybody else in the session, oldest first.
         participants: Vec<Participant>,
     },
+    /// Someone new joined.
     ParticipantJoined {
+        /// Their user name.
         user: String,
+        /// When they joined: RFC 3339 UTC.
         joined_at: String,
     },
+    /// Someone left, was removed, or did not come back within the resume
+    /// window.
     ParticipantLeft {
+        /// Their user name.
         user: String,
     },
+    /// The answer to a [`ClientFrame::Ping`].
     Pong {
+        /// The `seq` of the ping answered.
         seq: u64,
     },
     /// Acknowledges our `leave`; the server closes the socket after it.
@@ -78,8 +105,12 @@ pub enum ServerFrame {
     Removed,
     /// The session was ended for everyone.
     Ended,
+    /// The server refuses or complains; a close follows when the code has one
+    /// ([`ErrorCode::close_code`]).
     Error {
+        /// What kind of error it is.
         code: ErrorCode,
+        /// What went wrong, in words for people.
         message: String,
     },
 }
@@ -94,30 +125,46 @@ pub enum ErrorCode {
     FrameTooLarge,
     /// The message makes no sense in this state (for example `leave` before `join`).
     UnexpectedMessage,
+    /// The server does not speak the client's protocol version (close 4001).
     UnsupportedVersion,
+    /// The server needs a join token and ours is missing, expired, forged, or
+    /// for another session or user (close 4002).
     Unauthorized,
     /// The session was ended and does not take joins for now.
     SessionEnded,
     /// The same user joined from another connection, which now holds the slot.
     Replaced,
-    /// Session id or user name is empty or too long.
+    /// Session id or user name is empty, too long, or has control characters.
     InvalidName,
+    /// A code this build does not know (from a newer server).
     #[serde(other)]
     Unknown,
 }
 
 /// WebSocket close codes the reference server uses, and whether a client should retry.
 pub mod close {
+    /// After `left`: the session ended normally.
     pub const NORMAL: u16 = 1000;
+    /// The server is shutting down (retryable).
     pub const GOING_AWAY: u16 = 1001;
+    /// A frame over the server's limit (`frame_too_large`; retryable, the
+    /// client's own frames are small).
     pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// The server failed (retryable: treated as network trouble).
     pub const INTERNAL_ERROR: u16 = 1011;
+    /// `bad_frame`: not JSON, not a known message, or a binary frame.
     pub const BAD_FRAME: u16 = 4000;
+    /// `unsupported_version`: the server does not speak our protocol version.
     pub const UNSUPPORTED_VERSION: u16 = 4001;
+    /// `unauthorized`: the join token is missing or wrong.
     pub const UNAUTHORIZED: u16 = 4002;
+    /// An administrator removed us (after `removed`).
     pub const REMOVED: u16 = 4003;
+    /// The session was ended (after `ended`, or `session_ended` on a join).
     pub const ENDED: u16 = 4004;
+    /// `invalid_name`: the session id or user name is not a valid name.
     pub const INVALID_NAME: u16 = 4005;
+    /// `replaced`: the same user joined from another connection.
     pub const REPLACED: u16 = 4010;
 
     /// Whether reconnecting after this close code can succeed. Unknown codes

@@ -10,12 +10,18 @@ use crate::protocol::{self, DEFAULT_MAX_FRAME_BYTES};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {setting} = {value}: expected {expected}")]
 pub struct SettingsError {
+    /// The setting's name: a [`SessionSettings`] field (`heartbeat_interval`,
+    /// `reconnect.jitter`, `janus.pin`) or a config key (`serve.max_connections`).
     pub setting: &'static str,
+    /// The value given, as Rust's `Debug` writes it (strings quoted).
     pub value: String,
+    /// What would have worked, in words ("at least 1024").
     pub expected: String,
 }
 
 impl SettingsError {
+    /// An error for `setting`, whose `value` (written with `Debug`) is not
+    /// what was `expected`.
     pub fn new(
         setting: &'static str,
         value: impl std::fmt::Debug,
@@ -35,6 +41,7 @@ impl SettingsError {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a credential; only [`Secret::expose`] gives it back.
     pub fn new(s: impl Into<String>) -> Secret {
         Secret(s.into())
     }
@@ -79,14 +86,23 @@ pub const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 /// Everything a [`crate::CallSession`] needs. Build it with [`SessionSettings::builder`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionSettings {
+    /// The server's `ws://` or `wss://` URL (calltop's `/ws` endpoint, or a
+    /// Janus server's WebSocket API).
     pub server: url::Url,
+    /// Which signaling protocol the server speaks.
     pub backend: BackendKind,
+    /// The session (room) id, as given to the server: 1 to 64 characters
+    /// without control characters. On Janus it is the VideoRoom room id.
     pub session: String,
+    /// Our own user name: 1 to 64 characters without control characters (our
+    /// display name on Janus).
     pub user: String,
     /// The join token: calltop's `token`, or Janus's `token` (token auth).
     pub token: Option<Secret>,
     /// How long we may be the only participant before we leave; zero disables.
     pub idle_timeout: Duration,
+    /// How often a heartbeat goes out while joined (a `ping` on calltop's
+    /// protocol, a `keepalive` on Janus).
     pub heartbeat_interval: Duration,
     /// How long a heartbeat may go unanswered before the connection counts as lost.
     pub heartbeat_timeout: Duration,
@@ -94,6 +110,8 @@ pub struct SessionSettings {
     pub connect_timeout: Duration,
     /// How long `leave` waits for the server's acknowledgement.
     pub leave_timeout: Duration,
+    /// How reconnect attempts are spaced and how many there are before
+    /// `connection_closed`.
     pub reconnect: ReconnectPolicy,
     /// Largest inbound frame the engine accepts.
     pub max_frame_bytes: usize,
@@ -114,14 +132,22 @@ impl SessionSettings {
         serde_json::to_value(InForce::of(self)).expect("plain data always serializes")
     }
 
+    /// The default [`SessionSettings::idle_timeout`]: five minutes.
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+    /// The default [`SessionSettings::heartbeat_interval`]: two seconds.
     pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
+    /// The default [`SessionSettings::heartbeat_timeout`]: 2.5 seconds.
     pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(2500);
+    /// The default [`SessionSettings::connect_timeout`]: five seconds.
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// The default [`SessionSettings::leave_timeout`]: one second.
     pub const DEFAULT_LEAVE_TIMEOUT: Duration = Duration::from_secs(1);
     /// Far beyond any call a dashboard can show, far below what hurts.
     pub const DEFAULT_MAX_PARTICIPANTS: usize = 10_000;
 
+    /// A builder with every other setting at its default, for the server URL
+    /// (`ws://` or `wss://`), the session id and our user name; nothing is
+    /// checked until [`SessionSettingsBuilder::build`].
     pub fn builder(
         server: impl Into<String>,
         session: impl Into<String>,
@@ -168,27 +194,46 @@ impl SessionSettings {
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct InForce {
+    /// [`SessionSettings::idle_timeout`] in milliseconds; 0: disabled.
     pub idle_timeout_ms: u64,
+    /// [`SessionSettings::heartbeat_interval`] in milliseconds.
     pub heartbeat_interval_ms: u64,
+    /// [`SessionSettings::heartbeat_timeout`] in milliseconds.
     pub heartbeat_timeout_ms: u64,
+    /// [`SessionSettings::connect_timeout`] in milliseconds.
     pub connect_timeout_ms: u64,
+    /// [`SessionSettings::leave_timeout`] in milliseconds.
     pub leave_timeout_ms: u64,
+    /// [`SessionSettings::max_frame_bytes`]: the largest inbound frame, in bytes.
     pub max_frame_bytes: usize,
+    /// [`SessionSettings::max_participants`]: the most other participants followed.
     pub max_participants: usize,
+    /// The reconnect schedule ([`SessionSettings::reconnect`]).
     pub reconnect: ScheduleInForce,
+    /// The Janus options that are not secrets.
     pub janus: JanusInForce,
     /// Fault injection allowed (`--no-faults` turns it off).
     pub faults: bool,
+    /// The names of the secrets that were set (`token`, `janus.pin`,
+    /// `janus.api_secret`, `janus.room_secret`, `janus.admin_key`), never
+    /// their values.
     pub secrets_given: Vec<String>,
 }
 
+/// The reconnect schedule in force ([`ReconnectPolicy`]), durations in
+/// milliseconds: part of [`InForce`].
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct ScheduleInForce {
+    /// [`ReconnectPolicy::initial_delay`] in milliseconds.
     pub initial_delay_ms: u64,
+    /// [`ReconnectPolicy::max_delay`] in milliseconds.
     pub max_delay_ms: u64,
+    /// [`ReconnectPolicy::multiplier`]: the growth factor per attempt.
     pub multiplier: f64,
+    /// [`ReconnectPolicy::max_attempts`]: attempts before `connection_closed`.
     pub max_attempts: u32,
+    /// [`ReconnectPolicy::jitter`]: the random share of each delay, 0.0 to 1.0.
     pub jitter: f64,
     /// Each wait before jitter, attempt by attempt (at most 64 listed).
     pub nominal_delays_ms: Vec<u64>,
@@ -198,14 +243,19 @@ pub struct ScheduleInForce {
     pub loss_budget_ms: u64,
 }
 
+/// The Janus options in force that are not secrets: part of [`InForce`].
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct JanusInForce {
+    /// [`JanusOptions::create_room`]: the room is created when it does not exist.
     pub create_room: bool,
+    /// [`JanusOptions::participant_id`]: the participant id we ask for, if any.
     pub participant_id: Option<u64>,
 }
 
 impl InForce {
+    /// The settings in force of `s` (what [`SessionSettings::describe`]
+    /// serializes).
     pub fn of(s: &SessionSettings) -> InForce {
         let ms = |d: Duration| d.as_millis() as u64;
         let r = &s.reconnect;
@@ -251,6 +301,9 @@ impl InForce {
     }
 }
 
+/// Builds [`SessionSettings`] from [`SessionSettings::builder`]: each
+/// method sets one setting, and [`SessionSettingsBuilder::build`] checks
+/// them all.
 #[derive(Debug, Clone)]
 pub struct SessionSettingsBuilder {
     server: String,
@@ -271,42 +324,59 @@ pub struct SessionSettingsBuilder {
 }
 
 impl SessionSettingsBuilder {
+    /// The most other participants followed (default 10,000; 1 to 1,000,000).
     pub fn max_participants(mut self, n: usize) -> Self {
         self.max_participants = n;
         self
     }
+    /// The signaling protocol the server speaks (default calltop's own).
     pub fn backend(mut self, b: BackendKind) -> Self {
         self.backend = b;
         self
     }
+    /// The join token (an empty one counts as none): an HS256 JWT for a calltop
+    /// server with `--token-secret`, or Janus's `token`.
     pub fn token(mut self, t: impl Into<String>) -> Self {
         self.token = Some(t.into());
         self
     }
+    /// How long we may be the only participant before we leave (default five
+    /// minutes; zero disables it, at most 30 days).
     pub fn idle_timeout(mut self, d: Duration) -> Self {
         self.idle_timeout = d;
         self
     }
+    /// How often a heartbeat goes out while joined (default two seconds; above
+    /// zero, at most one day).
     pub fn heartbeat_interval(mut self, d: Duration) -> Self {
         self.heartbeat_interval = d;
         self
     }
+    /// How long a heartbeat may go unanswered before the connection counts as
+    /// lost (default 2.5 seconds; above zero, at most one day).
     pub fn heartbeat_timeout(mut self, d: Duration) -> Self {
         self.heartbeat_timeout = d;
         self
     }
+    /// How long one connection attempt may take (default five seconds; above
+    /// zero, at most one day).
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.connect_timeout = d;
         self
     }
+    /// How long a leave waits for the server's acknowledgement (default one
+    /// second; above zero, at most one day).
     pub fn leave_timeout(mut self, d: Duration) -> Self {
         self.leave_timeout = d;
         self
     }
+    /// How reconnect attempts are spaced (default: 250 ms doubling up to 5 s,
+    /// half of it jitter, 10 attempts).
     pub fn reconnect(mut self, p: ReconnectPolicy) -> Self {
         self.reconnect = p;
         self
     }
+    /// The largest inbound frame accepted, in bytes (default 64 KiB; at least 1024).
     pub fn max_frame_bytes(mut self, n: usize) -> Self {
         self.max_frame_bytes = n;
         self
@@ -317,6 +387,8 @@ impl SessionSettingsBuilder {
         self
     }
 
+    /// The Janus options (only with [`BackendKind::Janus`]: set on a calltop
+    /// backend, `build` refuses them).
     pub fn janus(mut self, j: JanusOptions) -> Self {
         self.janus = j;
         self

@@ -20,26 +20,36 @@ pub struct JoinClaims {
     pub session: String,
     /// The user it lets its holder join as.
     pub sub: String,
-    /// Minted at, and good until (seconds since the Unix epoch).
+    /// When it was minted, in seconds since the Unix epoch.
     pub iat: u64,
+    /// When it stops letting its holder in, in seconds since the Unix epoch
+    /// (checked with [`LEEWAY`]).
     pub exp: u64,
 }
 
 /// Why a token lets nobody in.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
+    /// The secret is shorter than [`MIN_SECRET_BYTES`].
     #[error("the token secret is shorter than {MIN_SECRET_BYTES} bytes")]
     WeakSecret,
+    /// The token's `exp` has passed (by more than [`LEEWAY`]).
     #[error("the token has expired")]
     Expired,
+    /// The token was not signed with this secret.
     #[error("the token's signature does not match this server's secret")]
     BadSignature,
+    /// Not a JWT with the claims a join token needs (the JWT library's words).
     #[error("not a join token: {0}")]
     Malformed(String),
+    /// A valid token for another session or user.
     #[error("the token is for {what} {token:?}, not {asked:?}")]
     Mismatch {
+        /// What differs: `session` or `user`.
         what: &'static str,
+        /// What the token names.
         token: String,
+        /// What the join asked for.
         asked: String,
     },
 }

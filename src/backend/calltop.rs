@@ -16,6 +16,7 @@ pub struct CalltopBackend {
 }
 
 impl CalltopBackend {
+    /// The backend for these settings' session, user and token.
     pub fn new(settings: &SessionSettings) -> CalltopBackend {
         CalltopBackend {
             session: settings.session.clone(),

@@ -101,6 +101,9 @@ struct RoomCreation {
     admin_key: Option<Secret>,
 }
 
+/// A [`Backend`] for a Janus server's VideoRoom plugin: joins the room named
+/// by the session id as a participant without media, our user name as the
+/// display name.
 pub struct JanusBackend {
     /// The room id as Janus wants it: a number, unless it is not one (or the
     /// server said it wants strings: `string_ids`).
@@ -160,6 +163,8 @@ fn room_id(session: &str) -> Value {
 }
 
 impl JanusBackend {
+    /// The backend for these settings: the room (the session id, as a number
+    /// when it is one), the display name, the token and the Janus options.
     pub fn new(settings: &SessionSettings) -> JanusBackend {
         let j = &settings.janus;
         JanusBackend {

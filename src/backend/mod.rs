@@ -29,6 +29,8 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
+    /// The backend's name as the flag and the config file spell it
+    /// (`calltop`, `janus`).
     pub fn as_str(self) -> &'static str {
         match self {
             BackendKind::Calltop => "calltop",
@@ -73,10 +75,14 @@ pub enum ClientMsg {
     /// credentials). `resume`: the `resume_token` of the last `Joined`, when
     /// reconnecting, to ask for our old slot back.
     Join {
+        /// The `resume_token` of the last `Joined`, when reconnecting.
         resume: Option<String>,
     },
+    /// Leave the session on purpose.
     Leave,
+    /// A heartbeat, answered with a [`ServerMsg::Pong`] of the same `seq`.
     Ping {
+        /// The heartbeat's sequence number.
         seq: u64,
     },
 }
@@ -84,48 +90,68 @@ pub enum ClientMsg {
 /// What the server told us, in engine terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerMsg {
+    /// We are in the session (the answer to [`ClientMsg::Join`], after however
+    /// many round trips the protocol needs).
     Joined {
+        /// The server kept our slot from before a drop: others saw nothing.
         resumed: bool,
+        /// What to send as `resume` in the next join after a drop, if the server
+        /// resumes at all.
         resume_token: Option<String>,
         /// Our own id in the session, so the engine never lists us as another.
         own_id: String,
+        /// Everybody else in the session, as the server lists them (an entry
+        /// with our own id is left out by the engine).
         participants: Vec<Member>,
         /// What the server told us about itself and the session.
         facts: ServerFacts,
     },
+    /// Someone new joined.
     ParticipantJoined(Member),
+    /// Someone left, was removed, or did not come back within the resume window.
     ParticipantLeft {
+        /// Their [`Member::id`].
         id: String,
     },
     /// A participant now goes by another name.
     ParticipantRenamed {
+        /// Their [`Member::id`].
         id: String,
+        /// The name they go by now.
         display: String,
     },
     /// The whole list of the others as the server has it now: the engine
     /// reports the differences as joins, leaves and renames.
     Roster(Vec<Member>),
+    /// A heartbeat was answered.
     Pong {
+        /// The `seq` of the [`ClientMsg::Ping`] answered.
         seq: u64,
     },
     /// Our leave was acknowledged.
     Left,
+    /// An administrator removed us.
     Removed,
+    /// The session was ended for everyone.
     Ended,
     /// Another connection joined as us, so the server let this one go.
     Replaced,
     /// The server refuses this connection. `fatal`: retrying cannot fix it.
     Refused {
+        /// Why, in words for people (the server's reason where it gives one).
         reason: String,
+        /// Retrying cannot fix it: the attempt ends in `connection_closed`.
         fatal: bool,
     },
     /// The server dropped our session although the socket is still open (a
     /// Janus session timeout): a lost connection, to be reconnected.
     SessionLost {
+        /// What the server said, in words for people.
         reason: String,
     },
     /// The server complains about something but the session goes on.
     Notice {
+        /// The server's complaint, in words for people.
         message: String,
     },
 }
@@ -134,20 +160,35 @@ pub enum ServerMsg {
 /// events and carries on; the state is unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
+    /// Not JSON, or not a message the protocol knows the shape of.
     #[error("malformed frame ({detail}): {excerpt}")]
-    Malformed { detail: String, excerpt: String },
+    Malformed {
+        /// What is wrong with it (the JSON parser's words).
+        detail: String,
+        /// The start of the frame, printable (see [`excerpt`]).
+        excerpt: String,
+    },
+    /// A message type the backend does not know (the name as an excerpt).
     // Already an excerpt: `{:?}` would escape its escapes again.
     #[error("unknown message type \"{0}\"")]
     UnknownType(String),
+    /// A binary frame (its length in bytes): the protocols speak text.
     #[error("unexpected binary frame of {0} bytes")]
     Binary(usize),
+    /// A frame over the size limit ([`SessionSettings::max_frame_bytes`]).
     #[error("frame of {size} bytes is over the {limit}-byte limit")]
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        /// The frame's length, in bytes.
+        size: usize,
+        /// The limit it is over, in bytes.
+        limit: usize,
+    },
 }
 
 /// What one inbound frame produced.
 #[derive(Debug, Default)]
 pub struct Decoded {
+    /// What the frame told us, in order.
     pub msgs: Vec<ServerMsg>,
     /// Frames the backend itself must send in answer (handshake steps).
     pub replies: Vec<String>,
@@ -155,6 +196,7 @@ pub struct Decoded {
 
 /// A signaling protocol, sans-IO.
 pub trait Backend: Send + 'static {
+    /// Which protocol this backend speaks.
     fn kind(&self) -> BackendKind;
 
     /// The WebSocket subprotocol to ask for, if the server requires one. It
@@ -171,8 +213,13 @@ pub trait Backend: Send + 'static {
     /// frames to send first, so the server is not left holding half a join.
     fn attempt_abandoned(&mut self, _out: &mut Vec<String>) {}
 
+    /// Appends the frames that send `msg` to `out` (none when the protocol has
+    /// nothing to send for it now).
     fn encode(&mut self, msg: ClientMsg, out: &mut Vec<String>);
 
+    /// Reads one inbound text frame: what it means goes to `out.msgs`, frames
+    /// to send in answer to `out.replies`. An error leaves the backend's state
+    /// unchanged.
     fn decode(&mut self, frame: &str, out: &mut Decoded) -> Result<(), ProtocolError>;
 
     /// Whether a participant the server announced is one its protocol

@@ -27,6 +27,7 @@ pub enum Phase {
     Idle,
     /// First join under way (including its retries).
     Connecting,
+    /// In the session: the server acknowledged our join.
     Joined,
     /// Connection lost while joined; retrying.
     Reconnecting,
@@ -39,8 +40,12 @@ pub enum Phase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(into = "String", try_from = "String")]
 pub enum Command {
+    /// Join the session (again, after a terminal event; during a leave, once
+    /// the leave is done).
     Join,
+    /// Leave the session (or give up the join attempt under way).
     Leave,
+    /// While waiting to retry, try now instead of waiting out the backoff.
     ReconnectNow,
     /// Provoke a failure on purpose (refused when faults are off).
     Fault(Fault),
@@ -89,26 +94,43 @@ impl TryFrom<String> for Command {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum CommandError {
+    /// `join` while in the session or joining it (`already_active`).
     #[error("already in the session or joining it (leave first)")]
     AlreadyActive,
+    /// `leave`, or a fault that needs a session, outside one (`not_in_session`).
     #[error("not in a session (join first)")]
     NotInSession,
+    /// `leave`, or a fault that needs a session, while our leave is under way
+    /// (`already_leaving`).
     #[error("already leaving the session")]
     AlreadyLeaving,
+    /// `reconnect_now` with no retry waiting: not connecting or reconnecting
+    /// (`not_reconnecting`).
     #[error("not reconnecting, so there is no attempt to hurry")]
     NotReconnecting,
+    /// `reconnect_now` while an attempt is already under way
+    /// (`attempt_in_flight`).
     #[error("a connection attempt is already under way")]
     AttemptInFlight,
+    /// The session's task is gone (the [`crate::CallSession`] was shut down), so
+    /// nothing can be carried out. Never in a `command_refused` line.
     #[error("the session engine has stopped")]
     EngineStopped,
+    /// A fault while faults are off ([`crate::SessionSettings::faults`]:
+    /// `faults_disabled`).
     #[error("fault injection is off here (--no-faults, or faults.enabled = false)")]
     FaultsDisabled,
+    /// A drop or a stall with no connection to break (a stall needs us joined:
+    /// `not_connected`).
     #[error("not connected, so there is no connection to break")]
     NotConnected,
+    /// A stall while one is under way (`already_stalled`).
     #[error("the connection is already stalled")]
     AlreadyStalled,
+    /// `forget-resume` when the server gave no resume token (`no_resume_token`).
     #[error("the server gave no resume token, so there is none to forget")]
     NoResumeToken,
+    /// A fault whose value is outside [`Fault::RANGES`] (`fault_out_of_range`).
     #[error("out of range: {}", Fault::RANGES)]
     FaultOutOfRange,
 }
@@ -118,9 +140,13 @@ pub enum CommandError {
 pub enum Input {
     /// The transport asked for by the last [`Output::Connect`] is open.
     TransportUp,
-    /// The current transport closed or failed. `code` is the close code if the
-    /// peer sent one; `reason` says what happened in words.
-    TransportDown { code: Option<u16>, reason: String },
+    /// The current transport closed or failed.
+    TransportDown {
+        /// The WebSocket close code, if the peer sent one.
+        code: Option<u16>,
+        /// What happened, in words (with the close frame's reason, if any).
+        reason: String,
+    },
     /// A text frame arrived.
     Frame(String),
     /// A binary frame of this many bytes arrived (the protocols here are text).
@@ -132,7 +158,10 @@ pub enum Input {
 pub enum Output {
     /// Open a new transport to the server, replacing any current one, asking
     /// for this WebSocket subprotocol if there is one.
-    Connect { subprotocol: Option<&'static str> },
+    Connect {
+        /// The WebSocket subprotocol to ask for ([`Backend::subprotocol`]).
+        subprotocol: Option<&'static str>,
+    },
     /// Send a text frame on the current transport.
     Send(String),
     /// Close the current transport.
@@ -151,6 +180,10 @@ enum Transport {
     Up,
 }
 
+/// The protocol logic of one call session, sans-IO: feed it commands,
+/// transport inputs and expired timers with the current time, then act on
+/// [`Engine::poll_output`] and call [`Engine::handle_timeout`] at
+/// [`Engine::poll_timeout`].
 pub struct Engine {
     settings: SessionSettings,
     backend: Box<dyn Backend>,
@@ -236,10 +269,12 @@ impl Engine {
         }
     }
 
+    /// Where the session stands now.
     pub fn phase(&self) -> Phase {
         self.phase
     }
 
+    /// The settings the engine runs with.
     pub fn settings(&self) -> &SessionSettings {
         &self.settings
     }
@@ -372,6 +407,9 @@ impl Engine {
         self.start_attempt(now);
     }
 
+    /// Acts on something that happened to the transport or came over it at
+    /// `now`; inputs about a transport the engine no longer asked for are
+    /// ignored.
     pub fn handle_input(&mut self, input: Input, now: Instant) {
         match input {
             Input::TransportUp => {

@@ -17,28 +17,41 @@ pub enum Fault {
     /// Stop reading and stop sending heartbeats for `duration`, with the
     /// socket open: both ends have to notice on their own.
     Stall {
+        /// How long the stall lasts (0.1 s to an hour; whole milliseconds on the
+        /// line: `duration_ms`).
         #[serde(rename = "duration_ms", with = "crate::event::ms")]
         duration: Duration,
     },
     /// Forget the resume token: the next reconnect is a full rejoin.
     ForgetResume,
     /// Refuse the next `attempts` connection attempts before they reach the network.
-    Refuse { attempts: u32 },
+    Refuse {
+        /// How many attempts to refuse (1 to [`Fault::MAX_REFUSE`]).
+        attempts: u32,
+    },
     /// The idle timeout is `timeout` for the rest of this join.
     Idle {
+        /// The idle timeout to use (1 s to a day, whole seconds; `idle_timeout_s`
+        /// on the line).
         #[serde(rename = "idle_timeout_s", with = "crate::event::secs")]
         timeout: Duration,
     },
 }
 
 impl Fault {
+    /// How long `stall` lasts when no length is given: ten seconds.
     pub const DEFAULT_STALL: Duration = Duration::from_secs(10);
+    /// How many attempts `refuse` refuses when no number is given: three.
     pub const DEFAULT_REFUSE: u32 = 3;
+    /// The idle timeout `idle` sets when none is given: ten seconds.
     pub const DEFAULT_IDLE: Duration = Duration::from_secs(10);
-    /// Bounds that keep a fault a test, not a second way to configure calltop.
+    /// The shortest and longest stall. These bounds keep a fault a test, not a
+    /// second way to configure calltop.
     pub const STALL_RANGE: (Duration, Duration) =
         (Duration::from_millis(100), Duration::from_secs(3600));
+    /// The most attempts one `refuse` may refuse.
     pub const MAX_REFUSE: u32 = 1000;
+    /// The shortest and longest idle timeout `idle` may set (whole seconds).
     pub const IDLE_RANGE: (Duration, Duration) =
         (Duration::from_secs(1), Duration::from_secs(24 * 3600));
 
@@ -136,7 +149,10 @@ impl Fault {
         Ok(fault)
     }
 
+    /// What the stdin `fault` commands look like, for a message about a bad one.
     pub const USAGE: &'static str = "expected fault drop, fault stall [SECS], fault forget-resume, fault refuse [N] or fault idle [SECS]";
+    /// The bounds of the faults' values in words, for a message about a value
+    /// out of range.
     pub const RANGES: &'static str = "a stall lasts 0.1 to 3600 s, refuse takes 1 to 1000 attempts, \
          an idle timeout is 1 to 86400 whole seconds";
 }

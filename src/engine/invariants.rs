@@ -78,6 +78,7 @@ impl std::fmt::Display for Rule {
 /// times, its offset in the run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventRef {
+    /// The event's name (`connection_lost`).
     pub event: String,
     #[serde(
         default,
@@ -85,6 +86,8 @@ pub struct EventRef {
         with = "crate::event::opt_offset_ms",
         skip_serializing_if = "Option::is_none"
     )]
+    /// When it happened: its offset in the run (`t_ms` on the line), when the
+    /// stream has times.
     pub at: Option<Duration>,
 }
 
@@ -103,10 +106,14 @@ impl std::fmt::Display for EventRef {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[error("contract violation, {rule}: {}; recent events: {}", list(.events), .recent.join(","))]
 pub struct Violation {
+    /// The rule broken.
     pub rule: Rule,
     /// [`Rule::words`], on the line for whoever reads it without calltop.
     pub message: String,
+    /// The events involved: the earlier one it conflicts with first (if any),
+    /// the one that broke it last.
     pub events: Vec<EventRef>,
+    /// The names of the events just before, oldest first (at most 16).
     #[serde(default)]
     pub recent: Vec<String>,
 }
@@ -129,15 +136,18 @@ const GRACE: Duration = Duration::from_secs(2);
 /// The contract's default connect timeout, for a stream whose settings are unknown.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The ordering rules of the contract, checked on a stream of events fed
+/// one by one: each feed returns the rules the event broke. Nothing is
+/// changed or dropped; the checker goes on after a violation.
 #[derive(Debug, Clone)]
 pub struct ContractChecker {
     /// Between a join's first `connecting` and its terminal event.
     active: bool,
-    joined: Option<EventRef>,
+    joined: Option<Seen>,
     /// The unresolved `connection_lost`.
-    lost: Option<EventRef>,
-    last_terminal: Option<EventRef>,
-    last_restore_or_resolution: Option<EventRef>,
+    lost: Option<Seen>,
+    last_terminal: Option<Seen>,
+    last_restore_or_resolution: Option<Seen>,
     /// When the unresolved loss must have been resolved or retried.
     deadline: Option<Duration>,
     connect_timeout: Duration,
@@ -151,22 +161,45 @@ impl Default for ContractChecker {
     }
 }
 
-const SESSION_SCOPED: &[&str] = &[
-    "session_joined",
-    "connection_lost",
-    "connection_restored",
-    "participant_joined",
-    "participant_left",
-    "participant_renamed",
-    "server_info",
-    "idle_countdown_started",
-    "idle_countdown_cancelled",
-    "heartbeat",
-    "reconnect_attempt",
-    "leaving",
-];
+/// An event the checker remembers: copied on every event, so no
+/// allocation until a violation names it.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    name: &'static str,
+    at: Option<Duration>,
+}
+
+impl Seen {
+    fn named(self) -> EventRef {
+        EventRef {
+            event: self.name.to_owned(),
+            at: self.at,
+        }
+    }
+}
+
+/// Only inside a join attempt (docs/EVENTS.md, "Ordering rules").
+fn session_scoped(event: &EventKind) -> bool {
+    matches!(
+        event,
+        EventKind::SessionJoined { .. }
+            | EventKind::ConnectionLost { .. }
+            | EventKind::ConnectionRestored { .. }
+            | EventKind::ParticipantJoined { .. }
+            | EventKind::ParticipantLeft { .. }
+            | EventKind::ParticipantRenamed { .. }
+            | EventKind::ServerInfo(_)
+            | EventKind::IdleCountdownStarted { .. }
+            | EventKind::IdleCountdownCancelled
+            | EventKind::Heartbeat { .. }
+            | EventKind::ReconnectAttempt { .. }
+            | EventKind::Leaving { .. }
+    )
+}
 
 impl ContractChecker {
+    /// A checker for a stream whose settings are unknown (the default connect
+    /// timeout, five seconds, for the time rule).
     pub fn new() -> Self {
         Self::default()
     }
@@ -217,8 +250,8 @@ impl ContractChecker {
         match self.deadline {
             Some(d) if now > d => {
                 self.deadline = None;
-                let lost = self.lost.clone().expect("a deadline only runs with a loss");
-                Err(self.violation(Rule::LossResolvesInTime, vec![lost]))
+                let lost = self.lost.expect("a deadline only runs with a loss");
+                Err(self.violation(Rule::LossResolvesInTime, vec![lost.named()]))
             }
             _ => Ok(()),
         }
@@ -243,29 +276,25 @@ impl ContractChecker {
             self.recent.pop_front();
         }
         self.recent.push_back(name);
-        let this = EventRef {
-            event: name.to_owned(),
-            at,
-        };
-        let fail = |s: &Self, rule, earlier: Option<&EventRef>| {
-            let mut events: Vec<EventRef> = earlier.into_iter().cloned().collect();
-            events.push(this.clone());
+        let this = Seen { name, at };
+        let fail = |s: &Self, rule, earlier: Option<Seen>| {
+            let events = earlier.into_iter().chain([this]).map(Seen::named).collect();
             Err(s.violation(rule, events))
         };
-        if name == "connecting" {
+        if matches!(event, EventKind::Connecting { .. }) {
             if !self.active {
                 self.active = true;
                 self.joined = None;
                 self.lost = None;
                 self.deadline = None;
             } else if self.joined.is_some() {
-                return fail(self, Rule::ConnectingBeforeJoined, self.joined.as_ref());
+                return fail(self, Rule::ConnectingBeforeJoined, self.joined);
             }
             return Ok(());
         }
         if event.is_terminal() {
             if !self.active {
-                return fail(self, Rule::OneTerminal, self.last_terminal.as_ref());
+                return fail(self, Rule::OneTerminal, self.last_terminal);
             }
             self.active = false;
             self.lost = None;
@@ -274,12 +303,8 @@ impl ContractChecker {
             self.last_terminal = Some(this);
             return Ok(());
         }
-        if SESSION_SCOPED.contains(&name) && !self.active {
-            return fail(
-                self,
-                Rule::NothingAfterTerminal,
-                self.last_terminal.as_ref(),
-            );
+        if session_scoped(event) && !self.active {
+            return fail(self, Rule::NothingAfterTerminal, self.last_terminal);
         }
         if event.is_participant() && self.joined.is_none() {
             return fail(self, Rule::ParticipantsInSession, None);
@@ -287,13 +312,13 @@ impl ContractChecker {
         match event {
             EventKind::SessionJoined { .. } => {
                 if self.joined.is_some() {
-                    return fail(self, Rule::JoinedOnce, self.joined.as_ref());
+                    return fail(self, Rule::JoinedOnce, self.joined);
                 }
                 self.joined = Some(this);
             }
             EventKind::ConnectionLost { .. } => {
                 if self.lost.is_some() {
-                    return fail(self, Rule::LossResolvedOnce, self.lost.as_ref());
+                    return fail(self, Rule::LossResolvedOnce, self.lost);
                 }
                 if self.joined.is_none() {
                     return fail(self, Rule::LossAfterJoined, None);
@@ -310,7 +335,7 @@ impl ContractChecker {
                     return fail(
                         self,
                         Rule::RestoreFollowsLoss,
-                        self.last_restore_or_resolution.as_ref(),
+                        self.last_restore_or_resolution,
                     );
                 }
                 self.lost = None;
@@ -327,10 +352,13 @@ impl ContractChecker {
         self.active
     }
 
+    /// Whether a `connection_lost` is unresolved (no restore or terminal event
+    /// since).
     pub fn reconnecting(&self) -> bool {
         self.lost.is_some()
     }
 
+    /// How many terminal events have been fed.
     pub fn terminal_events(&self) -> usize {
         self.terminals
     }

@@ -9,4 +9,3 @@ mod timers;
 pub use core::{Command, CommandError, Engine, Input, Output, Phase};
 pub use fault::Fault;
 pub use invariants::{ContractChecker, EventRef, Rule, Violation};
-pub use timers::Timer;

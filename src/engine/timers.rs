@@ -3,8 +3,9 @@
 
 use std::time::Instant;
 
+/// What an engine timer is for: one deadline of each kind at most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Timer {
+pub(crate) enum Timer {
     /// The current connection attempt must be joined by then.
     Attempt,
     /// The next reconnect attempt starts then.

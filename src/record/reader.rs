@@ -18,6 +18,8 @@ pub const MAX_LINE: usize = 1 << 20;
 /// An event and where it was in the file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recorded {
+    /// The event the line holds (lines without `t_ms` timed from the first
+    /// line's `ts`).
     pub event: SessionEvent,
     /// 1-based line number.
     pub line: usize,
@@ -29,28 +31,43 @@ pub struct Recorded {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line} (byte {byte}): {reason}")]
 pub struct Damage {
+    /// The damaged line's number, from 1.
     pub line: usize,
+    /// Where that line starts, in bytes from the start of the file.
     pub byte: u64,
+    /// What is wrong with it, in words (a cut-off line, not an event, not
+    /// UTF-8, over [`MAX_LINE`] bytes, a read error).
     pub reason: String,
 }
 
 /// Why a file cannot be read as a recording at all.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
+    /// The file cannot be opened.
     #[error("cannot read {}: {source}", .path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: io::Error,
     },
+    /// The file holds no line but blank ones.
     #[error("{} is empty: not a recording", .0.display())]
     Empty(PathBuf),
+    /// The first line is not an event (or is damaged): the file is not a
+    /// recording.
     #[error(
         "{} is not a calltop recording: {damage} (expected NDJSON events such as \
          `calltop --headless` prints or `--record` writes)",
         .path.display()
     )]
-    NotARecording { path: PathBuf, damage: Damage },
+    NotARecording {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with its first line.
+        damage: Damage,
+    },
 }
 
 /// A recording being read.
@@ -82,6 +99,8 @@ impl<R> std::fmt::Debug for Reader<R> {
 }
 
 impl Reader<BufReader<File>> {
+    /// Opens a recording and reads its first line, to check that it is a
+    /// stream of events.
     pub fn open(path: &Path) -> Result<Self, OpenError> {
         let file = File::open(path).map_err(|source| OpenError::Io {
             path: path.to_owned(),
@@ -161,6 +180,7 @@ impl<R: BufRead> Reader<R> {
         }
     }
 
+    /// The file being read, as given.
     pub fn path(&self) -> &Path {
         &self.path
     }

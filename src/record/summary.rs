@@ -18,7 +18,10 @@ const SHOWN_VIOLATIONS: usize = 20;
 /// One `connection_lost` and what became of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loss {
+    /// When the loss happened: its offset in the run.
     pub at: Duration,
+    /// The `connection_lost` reason, with ` [injected]` when an injected fault
+    /// caused it.
     pub reason: String,
     /// `None` while the recording has no resolution for it.
     pub outcome: Option<String>,
@@ -27,21 +30,33 @@ pub struct Loss {
 /// A recording, summed up as it is read.
 #[derive(Debug, Default)]
 pub struct Summary {
+    /// The run the recording is of, from its `run_started` line, if it has one.
     pub run: Option<RunInfo>,
+    /// How many events have been read.
     pub events: usize,
+    /// The first event read (its `ts` is when the recording starts).
     pub first: Option<SessionEvent>,
+    /// The offset of the last event read: how long the recording spans.
     pub last_offset: Duration,
+    /// How many `session_joined` events.
     pub joins: usize,
+    /// How many `participant_joined` events.
     pub participant_joins: usize,
+    /// How many `participant_left` events.
     pub participant_leaves: usize,
+    /// Every `connection_lost`, in order, with what became of it.
     pub losses: Vec<Loss>,
     /// Terminal events: when, the line's words, and the exit status it means.
     pub terminals: Vec<(Duration, String, Exit)>,
+    /// Each ordering rule broken, in words with the events involved: a break
+    /// both the run's own check and this one found is listed once.
     pub violations: Vec<String>,
     /// Of those, how many the run's own live check had recorded.
     pub recorded_violations: usize,
     /// `fault_injected` lines: what the run provoked on purpose.
     pub faults: Vec<(Duration, String)>,
+    /// Where damage stopped the reading, if it did (set by whoever reads the
+    /// file: [`super::Reader::damage`]).
     pub damage: Option<Damage>,
     checker: ContractChecker,
     /// What was found (by either check), so one break is listed once.
@@ -49,6 +64,8 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// An empty summary of a recording of `run` (its `run_started`); the time
+    /// rule uses the run's connect timeout, or the default without one.
     pub fn new(run: Option<RunInfo>) -> Summary {
         // The time rule needs the run's connect timeout; without a
         // run_started line, the contract's default.
@@ -77,6 +94,7 @@ impl Summary {
         true
     }
 
+    /// Adds the next event of the recording.
     pub fn add(&mut self, ev: &SessionEvent) {
         self.events += 1;
         if self.first.is_none() {

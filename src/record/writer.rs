@@ -12,11 +12,15 @@ use crate::session::{CallSession, Subscription};
 /// Why a recording could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
+    /// The file exists and replacing it was not allowed (`force`).
     #[error("{} already exists: pass --force to overwrite it", .0.display())]
     Exists(PathBuf),
+    /// The file cannot be created or written.
     #[error("cannot write the recording {}: {source}", .path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: io::Error,
     },
@@ -68,6 +72,7 @@ impl Recorder {
         Ok(r)
     }
 
+    /// The file being written.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -124,6 +129,7 @@ const BATCH: usize = 4096;
 /// Where `--record` writes.
 #[derive(Debug, Clone)]
 pub struct RecordTo {
+    /// The file to write.
     pub path: PathBuf,
     /// Replace the file if it exists.
     pub force: bool,

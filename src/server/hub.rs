@@ -53,7 +53,11 @@ struct State {
 #[derive(Debug, Clone)]
 pub struct Hub {
     state: Arc<Mutex<State>>,
+    /// How long a dropped member's slot is kept for a resume (and how long an
+    /// ended session refuses joins).
     pub resume_window: Duration,
+    /// The HS256 secret join tokens are checked with; `None`: joins need no
+    /// token.
     pub token_secret: Option<String>,
     /// What may be queued for one client before it is cut off.
     pub max_queued_bytes: usize,
@@ -76,6 +80,8 @@ pub enum JoinOutcome {
     /// In the session; the `joined` reply is already queued on the connection,
     /// ahead of anything else about the room.
     Joined,
+    /// Refused with this error code and message, to send as `error` (the
+    /// code's close follows, if it has one).
     Refused(ErrorCode, String),
     /// The resume token belongs to someone removed or a session that ended.
     Revoked(ServerFrame, u16),
@@ -84,14 +90,21 @@ pub enum JoinOutcome {
 /// What `GET /api/sessions` shows.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct SessionInfo {
+    /// The session id.
     pub id: String,
+    /// Its members, oldest first, dropped ones whose slot is kept included.
     pub participants: Vec<ParticipantInfo>,
 }
 
+/// One member of a session, as `GET /api/sessions` lists it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct ParticipantInfo {
+    /// The member's user name.
     pub user: String,
+    /// When they joined: RFC 3339 UTC, with milliseconds.
     pub joined_at: String,
+    /// Whether their socket is up; `false` while a dropped member's slot is
+    /// kept for a resume.
     pub connected: bool,
 }
 
@@ -102,6 +115,8 @@ fn random_token() -> String {
 }
 
 impl Hub {
+    /// An empty hub whose slots are kept `resume_window` after a drop, and
+    /// whose joins need a token signed with `token_secret`, when there is one.
     pub fn new(resume_window: Duration, token_secret: Option<String>) -> Hub {
         Hub {
             state: Arc::new(Mutex::new(State::default())),
@@ -126,12 +141,17 @@ impl Hub {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A new connection's queue: the sending side for the hub and the
+    /// connection's reader, the receiving side for its writer.
     pub fn new_conn(&self) -> (Conn, Outbox) {
         let mut st = self.look();
         st.next_conn += 1;
         Conn::new(st.next_conn, self.max_queued_bytes)
     }
 
+    /// A `join` on `conn` as `user` in `session`, with its token and resume
+    /// token if any. On success the `joined` reply is queued on `conn` and the
+    /// others are told; a refusal is for the caller to send.
     pub fn join(
         &self,
         conn: &Conn,
@@ -439,6 +459,8 @@ impl Hub {
         }
     }
 
+    /// Every session with its members, as `GET /api/sessions` lists them
+    /// (sessions by id, members oldest first).
     pub fn sessions(&self) -> Vec<SessionInfo> {
         self.listing().into_sessions()
     }

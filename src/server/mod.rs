@@ -30,9 +30,13 @@ use crate::settings::{MAX_DURATION, SettingsError};
 /// How `calltop serve` behaves.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
+    /// The address to listen on (default `127.0.0.1:7878`; port 0 picks a free
+    /// one, see [`ServerHandle::addr`]).
     pub listen: SocketAddr,
     /// How long a dropped member's slot is kept for a resume.
     pub resume_window: Duration,
+    /// The largest frame a client may send, in bytes (default 64 KiB; at least
+    /// 1024); a larger one is refused with `frame_too_large`.
     pub max_frame_bytes: usize,
     /// Generated when `None`.
     pub admin_token: Option<String>,
@@ -171,8 +175,12 @@ const WS_READ_BUFFER: usize = 4 * 1024;
 /// A running server. Dropping it stops the server as [`ServerHandle::shutdown`]
 /// does (clients get 1001, going away), without waiting for it.
 pub struct ServerHandle {
+    /// The address the server listens on (with the port picked, when the
+    /// config's was 0).
     pub addr: SocketAddr,
+    /// The admin API's bearer token: the config's, or one generated at start.
     pub admin_token: String,
+    /// The server's sessions and members, to inspect or act on directly.
     pub hub: Hub,
     admission: Arc<admit::Admission>,
     stop: watch::Sender<bool>,

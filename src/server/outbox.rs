@@ -46,6 +46,7 @@ pub enum Outgoing {
 }
 
 impl Outgoing {
+    /// A frame serialized now, ready to be shared among many queues.
     pub fn frame(f: &ServerFrame) -> Outgoing {
         // Server frames are plain data (strings, numbers, bools): they always serialize.
         let text = serde_json::to_string(f).unwrap_or_default();
@@ -84,6 +85,8 @@ struct Budget {
 /// The sending side, held by the hub and by the connection's reader.
 #[derive(Debug, Clone)]
 pub struct Conn {
+    /// The connection's number, unique in its hub: tells a member's current
+    /// connection from an older one.
     pub id: u64,
     tx: mpsc::Sender<Outgoing>,
     budget: Arc<Budget>,

@@ -12,7 +12,9 @@ use crate::event::{EventKind, LeftReason};
 pub struct Restored {
     /// The server kept our slot: nothing about the session changed for others.
     pub resumed: bool,
+    /// How long we were away, since the `connection_lost` (whole milliseconds).
     pub downtime: Duration,
+    /// The reconnect attempts it took, this one included.
     pub attempts: u32,
 }
 
@@ -20,11 +22,22 @@ pub struct Restored {
 /// only the ones you need. They run on the engine's task: return quickly
 /// (hand work to a channel or a spawned task).
 pub trait SessionStatusListener: Send + Sync {
+    /// `session_joined`: the server acknowledged our join.
     fn on_session_joined(&self) {}
+    /// `session_left` (terminal): we left, were removed, the session was ended,
+    /// or another connection joined as us.
     fn on_session_left(&self, _reason: LeftReason) {}
+    /// `session_timed_out` (terminal): we were the only participant for the
+    /// idle timeout and left.
     fn on_session_timed_out(&self) {}
+    /// `connection_lost`: the transport dropped or a heartbeat went unanswered
+    /// while in the session; reconnecting starts at once. `reason` is for people.
     fn on_connection_lost(&self, _reason: &str) {}
+    /// `connection_restored`: back in the same session after a loss.
     fn on_connection_restored(&self, _restored: Restored) {}
+    /// `connection_closed` (terminal): the connection is gone for good
+    /// (attempts exhausted, or a refusal retrying cannot fix). `reason` is for
+    /// people.
     fn on_connection_closed(&self, _reason: &str) {}
 }
 

@@ -64,6 +64,7 @@ impl CallSession {
         }
     }
 
+    /// The settings the session was created with.
     pub fn settings(&self) -> &SessionSettings {
         &self.settings
     }
