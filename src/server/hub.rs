@@ -70,8 +70,13 @@ pub struct Hub {
 pub enum AdminList {
     /// Nothing changed since this body was made.
     Unchanged(bytes::Bytes),
-    /// A copy to serialize, and the version to [`Hub::remember_listing`] it as.
-    Changed { listing: Listing, version: u64 },
+    /// Something changed: a fresh copy to serialize.
+    Changed {
+        /// Who is where now.
+        listing: Listing,
+        /// The state it is a copy of, to [`Hub::remember_listing`] its body as.
+        version: u64,
+    },
 }
 
 /// The answer to a join.
