@@ -653,25 +653,31 @@ async fn heartbeats(
 }
 
 /// A client that joins and leaves a session of its own, each on request,
-/// so the next admin list has something new in it.
-struct Churner(Ws, bool);
+/// so the next admin list has something new in it. The server closes the
+/// connection after a leave, so each join is a new connection.
+struct Churner {
+    server: SocketAddr,
+    ws: Option<Ws>,
+}
 
 impl Churner {
     async fn start(server: SocketAddr) -> Result<Churner, String> {
-        Ok(Churner(connect(server, src(2, 8)).await?.0, false))
+        Ok(Churner { server, ws: None })
     }
 
     /// Joins if out, leaves if in; returns once the server has answered.
     async fn toggle(&mut self) -> Result<(), String> {
-        let (frame, answer) = if self.1 {
-            (Message::text(r#"{"type":"leave"}"#), r#""type":"left""#)
-        } else {
-            (join_frame("adm-churn", "churner"), r#""type":"joined""#)
+        let (mut ws, frame, answer) = match self.ws.take() {
+            Some(ws) => (ws, Message::text(r#"{"type":"leave"}"#), r#""type":"left""#),
+            None => (
+                connect(self.server, src(2, 8)).await?.0,
+                join_frame("adm-churn", "churner"),
+                r#""type":"joined""#,
+            ),
         };
-        self.0.send(frame).await.map_err(|e| e.to_string())?;
+        ws.send(frame).await.map_err(|e| e.to_string())?;
         loop {
-            match self
-                .0
+            match ws
                 .next()
                 .await
                 .ok_or("closed")?
@@ -681,7 +687,9 @@ impl Churner {
                 _ => {}
             }
         }
-        self.1 = !self.1;
+        if answer.contains("joined") {
+            self.ws = Some(ws);
+        }
         Ok(())
     }
 }

@@ -205,6 +205,8 @@ mod tests {
         c.janus.admin_key = "k".into();
         c.serve.admin_token = "t".into();
         c.serve.token_secret = "s".into();
+        c.top.admin_token = "t".into();
+        c.top.janus_admin_secret = "s".into();
         assert_eq!(without_secrets(&c), Config::default());
     }
 }

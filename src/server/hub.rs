@@ -70,11 +70,11 @@ pub struct Hub {
 pub enum AdminList {
     /// Nothing changed since this body was made.
     Unchanged(bytes::Bytes),
-    /// The sessions changed since the last body: a copy to serialize.
+    /// Something changed: a fresh copy to serialize.
     Changed {
-        /// The copy, taken under the hub's lock.
+        /// Who is where now.
         listing: Listing,
-        /// The state version it shows, to [`Hub::remember_listing`] the body as.
+        /// The state it is a copy of, to [`Hub::remember_listing`] its body as.
         version: u64,
     },
 }

@@ -82,6 +82,10 @@ pub async fn run(config: Config) -> anyhow::Result<Exit> {
         if terminal::panicked() {
             break Ok(Exit::Internal);
         }
+        // Hung up while the dashboard had the terminal: nothing to go back to.
+        if !terminal::alive() {
+            break Ok(Exit::Ok);
+        }
     };
     poller.abort();
     result

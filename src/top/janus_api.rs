@@ -26,8 +26,9 @@ use crate::settings::Secret;
 
 const PLUGIN: &str = "janus.plugin.videoroom";
 const ADMIN_SUBPROTOCOL: &str = "janus-admin-protocol";
-/// The largest frame read: the list of thousands of rooms is one frame.
-const MAX_FRAME_BYTES: usize = 4 * 1024 * 1024;
+/// The largest frame read: the list of all rooms is one frame (about 600
+/// bytes a room), so as large as the admin list's bound.
+const MAX_FRAME_BYTES: usize = super::calltop_api::MAX_BODY_BYTES;
 
 /// What the Janus source needs besides the URL.
 #[derive(Debug, Clone, Default)]

@@ -205,10 +205,9 @@ pub struct TopModel {
     pub health: Health,
     /// The last good poll: when, on the app's clock and the wall, and how long it took.
     pub last_good: Option<(Instant, SystemTime, Duration)>,
-    /// The dashboard to be opened on this session, once the app has done so.
-    pub joining: Option<String>,
     snapshot: Snapshot,
     rows: Vec<Row>,
+    described: bool,
     /// Rows on screen (filtered, sorted), as indices into `rows`.
     visible: Vec<usize>,
     /// The session under the cursor, kept across re-sorts and polls.
@@ -245,9 +244,9 @@ impl TopModel {
             editing: false,
             health: Health::Waiting,
             last_good: None,
-            joining: None,
             snapshot: Snapshot::default(),
             rows: Vec::new(),
+            described: false,
             visible: Vec::new(),
             selected: None,
             cursor: Cursor::default(),
@@ -271,6 +270,11 @@ impl TopModel {
     /// The rows on screen, in order.
     pub fn visible(&self) -> impl ExactSizeIterator<Item = &Row> {
         self.visible.iter().map(|&i| &self.rows[i])
+    }
+
+    /// Whether any session has a description (Janus), so the column shows.
+    pub fn described(&self) -> bool {
+        self.described
     }
 
     /// The session under the cursor.
@@ -433,6 +437,7 @@ impl TopModel {
         self.snapshot = snap;
         self.churn.expire(self.now);
         self.rows = table::rows(&self.snapshot, &self.churn.counts);
+        self.described = self.rows.iter().any(|r| r.description.is_some());
         self.refresh_visible();
         self.refresh_members();
         true
@@ -533,7 +538,6 @@ impl TopModel {
                 };
                 match target {
                     Some(session) => {
-                        self.joining = Some(session.clone());
                         u.effects.push(Effect::Join(session));
                     }
                     None => {
@@ -711,7 +715,6 @@ pub fn update(m: &mut TopModel, msg: Msg) -> Update {
             }
         }
         Msg::Returned { session, outcome } => {
-            m.joining = None;
             m.say(
                 Meaning::Muted,
                 format!("back from session {}: {outcome}", clean(&session)),

@@ -169,10 +169,9 @@ fn poll_time(d: std::time::Duration) -> String {
 
 /// The columns shown: description only where some session has one.
 fn columns(m: &TopModel) -> Vec<Column> {
-    let described = m.rows().iter().any(|r| r.description.is_some());
     Column::ALL
         .into_iter()
-        .filter(|c| *c != Column::Description || described)
+        .filter(|c| *c != Column::Description || m.described())
         .collect()
 }
 
@@ -240,7 +239,7 @@ fn sessions(m: &TopModel, frame: &mut Frame, area: Rect) {
     };
     title.push(Span::styled(count, t.style(Meaning::Muted)));
     title.push(Span::styled(
-        "joins, leaves: last minute ",
+        "· joins and leaves: the last minute ",
         t.style(Meaning::Muted),
     ));
     let block = panel(t, title);
@@ -307,8 +306,23 @@ fn sessions(m: &TopModel, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
+/// When, as `fmt::when` says it, once per row per frame: today's times
+/// (nearly all) are formatted without strftime.
 fn when(m: &TopModel, at: Option<SystemTime>) -> String {
-    at.map_or_else(|| "—".to_owned(), |at| fmt::when(at, m.wall, &m.tz))
+    let Some(at) = at else {
+        return "—".to_owned();
+    };
+    let zoned = |t: SystemTime| {
+        jiff::Timestamp::try_from(t)
+            .ok()
+            .map(|ts| ts.to_zoned(m.tz.clone()))
+    };
+    match (zoned(at), zoned(m.wall)) {
+        (Some(z), Some(now)) if z.date() == now.date() => {
+            format!("{:02}:{:02}:{:02}", z.hour(), z.minute(), z.second())
+        }
+        _ => fmt::when(at, m.wall, &m.tz),
+    }
 }
 
 fn session_cell(m: &TopModel, r: &Row, c: Column) -> (String, Meaning) {
