@@ -62,13 +62,8 @@ pub struct ConfigArgs {
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// The server: a reference server's ws://HOST:PORT/ws, or a Janus
-    /// server's ws://HOST:8188 (with --backend janus).
-    #[arg(long, value_name = "URL")]
-    pub server: Option<String>,
-    /// What the server is.
-    #[arg(long, value_name = "calltop|janus")]
-    pub backend: Option<BackendKind>,
+    #[command(flatten)]
+    pub target: ServerArgs,
     /// How many sessions (Janus: rooms).
     #[arg(long, value_name = "N")]
     pub sessions: usize,
@@ -97,13 +92,6 @@ pub struct LoadArgs {
     /// No screen: a progress line on stderr now and then, the summary on stdout.
     #[arg(long)]
     pub headless: bool,
-    /// The reference server's admin token, for the roster check. Visible in
-    /// `ps`: prefer --admin-token-file or CALLTOP_TOP__ADMIN_TOKEN.
-    #[arg(long, value_name = "TOKEN", conflicts_with = "admin_token_file")]
-    pub admin_token: Option<String>,
-    /// Read the admin token from FILE (its first line).
-    #[arg(long, value_name = "FILE")]
-    pub admin_token_file: Option<PathBuf>,
     /// Where the server's own list is read (default: from --server), for a
     /// load that goes through a proxy.
     #[arg(long, value_name = "URL")]
@@ -121,22 +109,29 @@ pub struct LoadArgs {
     pub janus: JanusArgs,
 }
 
+/// The server `top` and `load` read (its own list of sessions), shared by both.
 #[derive(Debug, Args)]
-pub struct TopArgs {
-    /// The server: a reference server's ws://HOST:PORT/ws (or http://HOST:PORT),
-    /// or a Janus server's ws://HOST:8188.
+pub struct ServerArgs {
+    /// The server: a reference server's ws://HOST:PORT/ws (top also takes
+    /// http://HOST:PORT), or a Janus server's ws://HOST:8188 (with --backend janus).
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
     /// What the server is.
     #[arg(long, value_name = "calltop|janus")]
     pub backend: Option<BackendKind>,
-    /// The reference server's admin token. Visible in `ps`: prefer
-    /// --admin-token-file or CALLTOP_TOP__ADMIN_TOKEN.
+    /// The reference server's admin token, for its list of sessions. Visible
+    /// in `ps`: prefer --admin-token-file or CALLTOP_TOP__ADMIN_TOKEN.
     #[arg(long, value_name = "TOKEN", conflicts_with = "admin_token_file")]
     pub admin_token: Option<String>,
     /// Read the admin token from FILE (its first line).
     #[arg(long, value_name = "FILE")]
     pub admin_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    #[command(flatten)]
+    pub target: ServerArgs,
     /// Janus's Admin API (ws://HOST:7188), for when each participant joined;
     /// its secret is [top].janus_admin_secret or CALLTOP_TOP__JANUS_ADMIN_SECRET.
     #[arg(long, value_name = "URL")]
@@ -400,13 +395,7 @@ impl Cli {
         put("session.idle_timeout_secs", s.idle_timeout.map(Into::into));
         put("faults.enabled", s.no_faults.then_some(false.into()));
         put("ui.color", s.color.clone().map(Into::into));
-        let j = &s.janus;
-        put("janus.pin", j.pin.clone().map(Into::into));
-        put("janus.api_secret", j.api_secret.clone().map(Into::into));
-        put("janus.create_room", j.create_room.then_some(true.into()));
-        put("janus.room_secret", j.room_secret.clone().map(Into::into));
-        put("janus.admin_key", j.admin_key.clone().map(Into::into));
-        put("janus.participant_id", j.participant_id.map(Into::into));
+        s.janus.put(&mut put);
         if let Some(Cmd::Serve(a)) = &self.command {
             put("serve.listen", a.listen.clone().map(Into::into));
             put("serve.admin_token", a.admin_token.clone().map(Into::into));
@@ -414,10 +403,17 @@ impl Cli {
             put("serve.resume_window_secs", a.resume_window.map(Into::into));
             put("serve.max_frame_bytes", a.max_frame_bytes.map(Into::into));
         }
+        let target = match &self.command {
+            Some(Cmd::Top(a)) => Some(&a.target),
+            Some(Cmd::Load(a)) => Some(&a.target),
+            _ => None,
+        };
+        if let Some(t) = target {
+            put("session.server", t.server.clone().map(Into::into));
+            put("session.backend", t.backend.map(|b| b.as_str().into()));
+            put("top.admin_token", t.admin_token.clone().map(Into::into));
+        }
         if let Some(Cmd::Top(a)) = &self.command {
-            put("session.server", a.server.clone().map(Into::into));
-            put("session.backend", a.backend.map(|b| b.as_str().into()));
-            put("top.admin_token", a.admin_token.clone().map(Into::into));
             put(
                 "top.janus_admin_url",
                 a.janus_admin_url.clone().map(Into::into),
@@ -425,18 +421,24 @@ impl Cli {
             put("top.poll_interval_ms", a.poll_interval_ms.map(Into::into));
         }
         if let Some(Cmd::Load(a)) = &self.command {
-            put("session.server", a.server.clone().map(Into::into));
-            put("session.backend", a.backend.map(|b| b.as_str().into()));
-            put("top.admin_token", a.admin_token.clone().map(Into::into));
-            let j = &a.janus;
-            put("janus.pin", j.pin.clone().map(Into::into));
-            put("janus.api_secret", j.api_secret.clone().map(Into::into));
-            put("janus.create_room", j.create_room.then_some(true.into()));
-            put("janus.room_secret", j.room_secret.clone().map(Into::into));
-            put("janus.admin_key", j.admin_key.clone().map(Into::into));
-            put("janus.participant_id", j.participant_id.map(Into::into));
+            a.janus.put(&mut put);
         }
         o
+    }
+}
+
+impl JanusArgs {
+    /// These flags as config overrides (`[janus]`).
+    fn put(&self, put: &mut impl FnMut(&'static str, Option<config::Value>)) {
+        put("janus.pin", self.pin.clone().map(Into::into));
+        put("janus.api_secret", self.api_secret.clone().map(Into::into));
+        put("janus.create_room", self.create_room.then_some(true.into()));
+        put(
+            "janus.room_secret",
+            self.room_secret.clone().map(Into::into),
+        );
+        put("janus.admin_key", self.admin_key.clone().map(Into::into));
+        put("janus.participant_id", self.participant_id.map(Into::into));
     }
 }
 

@@ -167,14 +167,12 @@ fn secret_overrides(cli: &Cli) -> Result<Vec<(&'static str, ::config::Value)>, S
             from_file("serve.admin_token", "admin token", path)?;
         }
     }
-    if let Some(Cmd::Top(a)) = &cli.command
-        && let Some(path) = &a.admin_token_file
-    {
-        from_file("top.admin_token", "admin token", path)?;
-    }
-    if let Some(Cmd::Load(a)) = &cli.command
-        && let Some(path) = &a.admin_token_file
-    {
+    let target = match &cli.command {
+        Some(Cmd::Top(a)) => Some(&a.target),
+        Some(Cmd::Load(a)) => Some(&a.target),
+        _ => None,
+    };
+    if let Some(path) = target.and_then(|t| t.admin_token_file.as_ref()) {
         from_file("top.admin_token", "admin token", path)?;
     }
     Ok(o)
