@@ -523,11 +523,11 @@ impl Engine {
                     if self.phase == Phase::Joined {
                         let ms = self.settings.heartbeat_timeout.as_millis();
                         let mut reason = format!("heartbeat unanswered for {ms} ms");
-                        if self.faults.stall.is_some() {
+                        let stalled = self.faults.stall.is_some();
+                        if stalled {
                             reason.push_str(" (injected stall)");
-                            self.faults.injected_loss = true;
                         }
-                        self.lose_connection(reason, now);
+                        self.lose_connection(reason, stalled, now);
                     }
                 }
                 Timer::StallEnd => self.end_stall(now),
@@ -617,6 +617,11 @@ impl Engine {
 
     /// The transport failed, or an attempt did not get through in time.
     fn on_transport_failure(&mut self, reason: String, now: Instant) {
+        self.transport_failed(reason, false, now);
+    }
+
+    /// `injected`: we failed it on purpose (a loss it causes says so).
+    fn transport_failed(&mut self, reason: String, injected: bool, now: Instant) {
         match self.phase {
             Phase::Connecting | Phase::Reconnecting => {
                 if self.transport == Transport::Up {
@@ -629,7 +634,7 @@ impl Engine {
                 self.last_error = Some(reason);
                 self.schedule_next_attempt(now);
             }
-            Phase::Joined => self.lose_connection(reason, now),
+            Phase::Joined => self.lose_connection(reason, injected, now),
             // The leave may not have reached the server; it drops our slot
             // when its resume window runs out, so we are out either way.
             Phase::Leaving => self.terminate(
@@ -642,7 +647,7 @@ impl Engine {
         }
     }
 
-    fn lose_connection(&mut self, reason: String, now: Instant) {
+    fn lose_connection(&mut self, reason: String, injected: bool, now: Instant) {
         debug_assert_eq!(self.phase, Phase::Joined);
         self.drop_transport();
         self.timers.stop(Timer::HeartbeatSend);
@@ -652,7 +657,6 @@ impl Engine {
         self.attempt = 0;
         self.hurried = false;
         self.last_error = Some(reason.clone());
-        let injected = std::mem::take(&mut self.faults.injected_loss);
         self.emit(now, EventKind::ConnectionLost { reason, injected });
         self.schedule_next_attempt(now);
     }
@@ -1146,13 +1150,11 @@ impl Engine {
                 self.transport = Transport::None;
                 self.stall_over_with_transport();
                 self.out.push_back(Output::Abort);
-                self.faults.injected_loss = true;
-                self.on_transport_failure(
+                self.transport_failed(
                     "connection dropped on purpose (injected fault)".into(),
+                    true,
                     now,
                 );
-                // Only a loss while joined is marked; anything else consumed nothing.
-                self.faults.injected_loss = false;
             }
             Fault::Stall { duration } => {
                 self.faults.stall = Some(duration);
@@ -1258,8 +1260,6 @@ struct Faults {
     held: VecDeque<Input>,
     refuse: Option<Refusals>,
     idle: Option<Duration>,
-    /// The next `connection_lost` is of our own making.
-    injected_loss: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
