@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::EventKind;
+use crate::event::{EventKind, RunInfo};
 
 /// Which rule a stream broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -118,6 +118,15 @@ pub struct Violation {
     pub recent: Vec<String>,
 }
 
+impl Violation {
+    /// What tells one break from another: its rule and when its first event
+    /// happened. A break a run's own check recorded and the same break found
+    /// again in its recording share it.
+    pub fn key(&self) -> (Rule, Option<Duration>) {
+        (self.rule, self.events.first().and_then(|e| e.at))
+    }
+}
+
 fn list(events: &[EventRef]) -> String {
     events
         .iter()
@@ -202,6 +211,14 @@ impl ContractChecker {
     /// timeout, five seconds, for the time rule).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// For a recorded run: with the connect timeout its `run_started` says
+    /// (without one, the default).
+    pub fn for_run(run: Option<&RunInfo>) -> Self {
+        run.and_then(|r| r.settings.get("connect_timeout_ms")?.as_u64())
+            .map(|ms| Self::with_connect_timeout(Duration::from_millis(ms)))
+            .unwrap_or_default()
     }
 
     /// For a stream of a session with this connect timeout: how long an

@@ -67,23 +67,15 @@ impl Summary {
     /// An empty summary of a recording of `run` (its `run_started`); the time
     /// rule uses the run's connect timeout, or the default without one.
     pub fn new(run: Option<RunInfo>) -> Summary {
-        // The time rule needs the run's connect timeout; without a
-        // run_started line, the contract's default.
-        let connect_timeout = run
-            .as_ref()
-            .and_then(|r| r.settings.get("connect_timeout_ms")?.as_u64())
-            .map(Duration::from_millis);
         Summary {
+            checker: ContractChecker::for_run(run.as_ref()),
             run,
-            checker: connect_timeout
-                .map(ContractChecker::with_connect_timeout)
-                .unwrap_or_default(),
             ..Summary::default()
         }
     }
 
     fn violation(&mut self, v: &Violation) -> bool {
-        let key = (v.rule, v.events.first().and_then(|e| e.at));
+        let key = v.key();
         if self.found.contains(&key) {
             return false;
         }

@@ -106,10 +106,7 @@ pub fn in_force(m: &super::model::Model) -> Vec<Setting> {
     };
     rows.push(idle);
     let (_, window) = window_words(&m.info.backend);
-    let kept = match m
-        .resume_window
-        .or(m.facts.as_ref().and_then(|f| f.resume_window))
-    {
+    let kept = match m.resume_window {
         Some(d) if d.is_zero() => row(window, Meaning::Warn, FULL_REJOIN.into()),
         Some(d) => row(
             window,

@@ -53,13 +53,8 @@ struct Check {
 
 impl Check {
     fn of(run: Option<&crate::event::RunInfo>) -> Check {
-        let connect_timeout = run
-            .and_then(|r| r.settings.get("connect_timeout_ms")?.as_u64())
-            .map(Duration::from_millis);
         Check {
-            checker: connect_timeout
-                .map(ContractChecker::with_connect_timeout)
-                .unwrap_or_default(),
+            checker: ContractChecker::for_run(run),
             found: VecDeque::new(),
         }
     }
@@ -70,14 +65,14 @@ impl Check {
             if self.found.len() == 8 {
                 self.found.pop_front();
             }
-            self.found.push_back(key(v));
+            self.found.push_back(v.key());
         }
         found
     }
 
     /// Whether a recorded break is news (not one this check just found).
     fn first_time(&mut self, v: &Violation) -> bool {
-        match self.found.iter().position(|k| *k == key(v)) {
+        match self.found.iter().position(|k| *k == v.key()) {
             Some(i) => {
                 self.found.remove(i);
                 false
@@ -85,10 +80,6 @@ impl Check {
             None => true,
         }
     }
-}
-
-fn key(v: &Violation) -> (Rule, Option<Duration>) {
-    (v.rule, v.events.first().and_then(|e| e.at))
 }
 
 /// A recording, open at some event.
